@@ -1,0 +1,55 @@
+"""What every command shares: app state, output formats, error → exit-code mapping."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from db.errors import KinhubError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+stdout = Console(soft_wrap=True)
+stderr = Console(stderr=True, soft_wrap=True)
+
+
+@dataclass
+class AppState:
+    """Root-command options, handed to every command through ``ctx.obj``."""
+
+    db_url: str | None = None
+    verbosity: int = 0
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+def state(ctx: typer.Context) -> AppState:
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, AppState) else AppState()
+
+
+def print_json(data: Any) -> None:
+    """One JSON document on stdout (machines parse this; never pretty-print via rich)."""
+    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+@contextmanager
+def handle_errors() -> Iterator[None]:
+    """Turn kinhub's typed errors into one line on stderr and exit code 1."""
+    try:
+        yield
+    except KinhubError as exc:
+        stderr.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+        raise typer.Exit(1) from exc
