@@ -78,11 +78,20 @@ class EmulatorApp:
         self.page_size = page_size
         self.max_page_size = max(max_page_size, page_size)
         self._index_lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
         self._indexes: dict[str | None, listing.SortedIndex] = {}
+
+    def warm_up(self) -> None:
+        """Index the whole snapshot (run on a background thread at start)."""
+        with self._refresh_lock:
+            self.store.refresh()
+        logger.info("indexed %d repos", len(self.store.cached()))
 
     def index(self, sort: str | None, *, refresh: bool) -> listing.SortedIndex:
         """The sorted index for ``sort``; ``refresh`` re-validates the snapshot first."""
-        metas = self.store.refresh() if refresh else self.store.cached()
+        # One refresh at a time: concurrent first pages would derive every repo twice.
+        with self._refresh_lock:
+            metas = self.store.refresh() if refresh else self.store.cached()
         generation = self.store.generation
         with self._index_lock:
             cached = self._indexes.get(sort)
@@ -437,7 +446,7 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             for depth in range(1, len(parts)):
                 if depth > 1 and not recursive:
                     break
-                dirs.setdefault(prefix + "/".join(parts[:depth]), []).append(f.oid)
+                dirs.setdefault(prefix + "/".join(parts[:depth]), []).append(f.hashes().oid)
             if len(parts) == 1 or recursive:
                 files.append(f)
         if directory and not files and not dirs:
@@ -461,6 +470,7 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         return item
 
     def _file_entry(self, meta: RepoMeta, f: RepoFile, expand: bool) -> dict[str, Any]:
+        f.hashes()
         item: dict[str, Any] = {"type": "file", "oid": f.oid, "size": f.size, "path": f.path}
         if f.lfs:
             item["lfs"] = {"oid": f.sha256, "size": f.size, "pointerSize": f.pointer_size}
@@ -494,7 +504,9 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             if path in meta.files:
                 out.append(self._file_entry(meta, meta.files[path], expand))
             elif path in dirs:
-                oids = [f.oid for f in meta.files.values() if f.path.startswith(path + "/")]
+                oids = [
+                    f.hashes().oid for f in meta.files.values() if f.path.startswith(path + "/")
+                ]
                 out.append(self._dir_entry(meta, path, oids, expand))
         self._send_json(out)
 

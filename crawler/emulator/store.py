@@ -56,6 +56,8 @@ _LFS_SUFFIXES = (
 LFS_THRESHOLD = 10 * 1024 * 1024
 _CHUNK = 1024 * 1024
 _HEADER_PEEK = 64 * 1024
+# Up to this many repos, every listing re-checks every repo's files for changes.
+DEEP_CHECK_LIMIT = 5000
 
 Fingerprint = tuple[tuple[str, int, int], ...]
 
@@ -87,18 +89,26 @@ class RepoFile:
     size: int
     mtime_ns: int
     lfs: bool
-    oid: str = ""  # git blob sha1 (of the LFS pointer for LFS files)
+    oid: str = ""  # git blob sha1 (of the LFS pointer for LFS files); see hashes()
     sha256: str = ""  # LFS files only
     pointer_size: int = 0  # LFS files only
+
+    def hashes(self) -> RepoFile:
+        """Compute the object ids on first use (reads the file once); returns self."""
+        if not self.oid:
+            _hash_file(self)
+        return self
 
     @property
     def etag(self) -> str:
         """The ETag the resolve endpoint sends (sha256 for LFS, git oid otherwise)."""
+        self.hashes()
         return self.sha256 if self.lfs else self.oid
 
     def lfs_info(self) -> dict[str, Any] | None:
         if not self.lfs:
             return None
+        self.hashes()
         return {"sha256": self.sha256, "size": self.size, "pointerSize": self.pointer_size}
 
 
@@ -227,8 +237,6 @@ def derive_repo(repo_id: str, repo_dir: Path) -> RepoMeta:
     """Read one repo directory and derive its Hub metadata (no caching)."""
     files, hub_stat = _scan_files(repo_dir)
     fingerprint = _fingerprint(files, hub_stat)
-    for f in files:
-        _hash_file(f)
     names = [f.path for f in files]
     by_name = {f.path: f for f in files}
 
@@ -269,10 +277,9 @@ def derive_repo(repo_id: str, repo_dir: Path) -> RepoMeta:
 
     sha = overrides.get("sha")
     if not (isinstance(sha, str) and len(sha) == 40 and all(c in "0123456789abcdef" for c in sha)):
-        h = hashlib.sha1(repo_id.encode(), usedforsecurity=False)
-        for f in files:
-            h.update(f"\0{f.path}\0{f.oid}".encode())
-        sha = h.hexdigest()
+        # Stable while the files are untouched; any change (even a rewrite) is a new commit.
+        # Content hashes would mean reading every byte of every repo at startup.
+        sha = hashlib.sha1(repr((repo_id, fingerprint)).encode(), usedforsecurity=False).hexdigest()
 
     library = card.get("library_name") if card else None
     if not isinstance(library, str):
@@ -335,8 +342,9 @@ def derive_repo(repo_id: str, repo_dir: Path) -> RepoMeta:
 class RepoStore:
     """Thread-safe, lazily derived view of a snapshot directory."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, deep_check_limit: int = DEEP_CHECK_LIMIT) -> None:
         self.root = Path(root)
+        self.deep_check_limit = deep_check_limit
         self._lock = threading.Lock()
         self._metas: dict[str, RepoMeta] = {}
         self._known: set[str] | None = None  # discovered ids; None until first discovery
@@ -393,8 +401,15 @@ class RepoStore:
         return self._validate(repo_id)
 
     def refresh(self) -> list[RepoMeta]:
-        """Re-discover all repos, re-derive changed ones; return them all."""
+        """Re-discover all repos, re-derive changed ones; return them all.
+
+        Snapshots larger than ``deep_check_limit`` repos only pick up added and
+        removed repos here (checking every file of 100,000 repos takes tens of
+        seconds); a changed repo is still re-read by :meth:`get` or after
+        :meth:`reload`.
+        """
         ids = self.discover()
+        deep = len(ids) <= self.deep_check_limit
         with self._lock:
             gone = set(self._metas) - ids
             for repo_id in gone:
@@ -404,7 +419,8 @@ class RepoStore:
             self._known = ids
         metas = []
         for repo_id in sorted(ids):
-            meta = self._validate(repo_id)
+            known = self._metas.get(repo_id)
+            meta = known if known is not None and not deep else self._validate(repo_id)
             if meta is not None:
                 metas.append(meta)
         return metas
