@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -155,7 +156,7 @@ class _Writer:
     def write_repo(
         self,
         entry: ManifestRepo,
-        files: dict[str, str | bytes],
+        files: Mapping[str, str | bytes],
         *,
         config: bool = True,
         model_tensors: dict[str, np.ndarray] | None = None,
