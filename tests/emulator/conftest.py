@@ -14,9 +14,9 @@ from safetensors.numpy import save_file
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
 
-from huggingface_hub import constants  # noqa: E402
+from huggingface_hub import constants
 
-from crawler.emulator import HubEmulator  # noqa: E402
+from crawler.emulator import HubEmulator
 
 MERGE_CARD = """---
 base_model:
@@ -47,7 +47,9 @@ def hf_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
-def write_repo(root: Path, repo_id: str, files: dict[str, str | bytes], hub: dict | None = None) -> Path:
+def write_repo(
+    root: Path, repo_id: str, files: dict[str, str | bytes], hub: dict | None = None
+) -> Path:
     repo = root / repo_id
     repo.mkdir(parents=True, exist_ok=True)
     for name, content in files.items():
@@ -94,8 +96,15 @@ def snapshot(tmp_path: Path) -> Path:
         write_repo(
             root,
             f"org-a/{name}",
-            {"README.md": f"---\nbase_model: org-a/base\n---\n# {name}\n", "config.json": config_json()},
-            {"lastModified": f"2024-02-0{i + 1}T00:00:00.000Z", "downloads": 10 * (i + 1), "likes": i},
+            {
+                "README.md": f"---\nbase_model: org-a/base\n---\n# {name}\n",
+                "config.json": config_json(),
+            },
+            {
+                "lastModified": f"2024-02-0{i + 1}T00:00:00.000Z",
+                "downloads": 10 * (i + 1),
+                "likes": i,
+            },
         )
     merged = write_repo(
         root,

@@ -55,10 +55,14 @@ def test_link_header_is_absolute_and_cursor_stable(emu: HubEmulator) -> None:
     assert page[0]["id"] == "org-b/merged"
 
 
-@pytest.mark.parametrize("sort", ["lastModified", "createdAt", "downloads", "likes", "trendingScore"])
+@pytest.mark.parametrize(
+    "sort", ["lastModified", "createdAt", "downloads", "likes", "trendingScore"]
+)
 def test_sorts_descending(emu: HubEmulator, sort: str) -> None:
     api = HfApi(endpoint=emu.url)
-    models = list(api.list_models(sort=sort, expand=["lastModified", "createdAt", "downloads", "likes"]))
+    models = list(
+        api.list_models(sort=sort, expand=["lastModified", "createdAt", "downloads", "likes"])
+    )
     assert {m.id for m in models} == PUBLIC
     key = {"lastModified": "last_modified", "createdAt": "created_at"}.get(sort, sort)
     if sort != "trendingScore":
@@ -106,7 +110,10 @@ def test_full_and_card_data_listing(emu: HubEmulator) -> None:
     api = HfApi(endpoint=emu.url)
     full = {m.id: m for m in api.list_models(author="org-b", full=True)}
     assert full["org-b/merged"].sha and full["org-b/merged"].siblings
-    assert {s.rfilename for s in full["org-b/merged"].siblings} >= {"README.md", "mergekit_config.yml"}
+    assert {s.rfilename for s in full["org-b/merged"].siblings} >= {
+        "README.md",
+        "mergekit_config.yml",
+    }
     cards = {m.id: m for m in api.list_models(author="org-c", cardData=True)}
     assert cards["org-c/adapter"].card_data is not None
     assert cards["org-c/broken"].card_data is None
@@ -117,7 +124,10 @@ def test_model_info_fields_and_revisions(emu: HubEmulator) -> None:
     api = HfApi(endpoint=emu.url)
     info = api.model_info("org-b/merged")
     assert info.sha and len(info.sha) == 40
-    assert info.card_data is not None and info.card_data.base_model == ["org-a/ft-one", "org-a/ft-two"]
+    assert info.card_data is not None and info.card_data.base_model == [
+        "org-a/ft-one",
+        "org-a/ft-two",
+    ]
     assert {"merge", "mergekit", "base_model:merge:org-a/ft-two", "transformers"} <= set(info.tags)
     assert info.config == {"architectures": ["LlamaForCausalLM"], "model_type": "llama"}
     assert info.safetensors is not None and info.safetensors.total == 16 + 6
@@ -142,7 +152,10 @@ def test_model_info_files_metadata_and_expand(emu: HubEmulator, snapshot: Path) 
     assert slim.sha == info.sha and slim.tags is None and slim.card_data is None
     assert slim.safetensors is not None and slim.safetensors.total == 136
     bases = api.model_info("org-b/merged", expand=["baseModels"]).base_models
-    assert bases == {"relation": "merge", "models": [{"id": "org-a/ft-one"}, {"id": "org-a/ft-two"}]}
+    assert bases == {
+        "relation": "merge",
+        "models": [{"id": "org-a/ft-one"}, {"id": "org-a/ft-two"}],
+    }
 
 
 def test_missing_private_and_gated_repos(emu: HubEmulator) -> None:
