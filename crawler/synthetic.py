@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from crawler import synthetic_cards as cards
+from crawler.emulator.store import INDEX_NAME
 
 MANIFEST_NAME = ".manifest.json"
 FOUNDATIONS = ("found-a/base-7b", "found-b/base-7b")
@@ -304,6 +305,8 @@ def generate_hub(
         raise ValueError(f"n_models must be at least {len(FOUNDATIONS)}")
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
+    # A saved emulator index describes the previous contents; regenerating invalidates it.
+    (root / INDEX_NAME).unlink(missing_ok=True)
     w = _Writer(root, seed=seed, weights=weights)
     counts = _counts(n_models)
 

@@ -57,7 +57,11 @@ def parse_front_matter(text: str) -> dict[str, Any] | None:
     except yaml.YAMLError:
         logger.debug("card front matter does not parse")
         return None
-    return data if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return None
+    # The Hub serves cardData as JSON: YAML dates become strings, keys become strings.
+    safe: dict[str, Any] = json.loads(json.dumps(data, default=str))
+    return safe
 
 
 def _as_str_list(value: Any) -> list[str]:

@@ -25,7 +25,7 @@ from crawler.emulator import listing
 from crawler.emulator.errors import BadRequestError
 from crawler.emulator.faults import Fault, FaultInjector, RateLimiter
 from crawler.emulator.stats import Stats
-from crawler.emulator.store import RepoFile, RepoMeta, RepoStore
+from crawler.emulator.store import PERSIST_MIN_REPOS, RepoFile, RepoMeta, RepoStore
 
 logger = logging.getLogger(__name__)
 
@@ -84,8 +84,13 @@ class EmulatorApp:
     def warm_up(self) -> None:
         """Index the whole snapshot (run on a background thread at start)."""
         with self._refresh_lock:
-            self.store.refresh()
-        logger.info("indexed %d repos", len(self.store.cached()))
+            adopted = self.store.load_index()
+            derived_before = self.store.derived
+            metas = self.store.refresh()
+            derived = self.store.derived - derived_before
+            if derived and len(metas) >= PERSIST_MIN_REPOS:
+                self.store.save_index()
+        logger.info("indexed %d repos (%d from the saved index)", len(metas), adopted)
 
     def index(self, sort: str | None, *, refresh: bool) -> listing.SortedIndex:
         """The sorted index for ``sort``; ``refresh`` re-validates the snapshot first."""
@@ -154,8 +159,10 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length > 0 else b""
 
     def _dispatch(self) -> None:
+        # One handler instance serves every request of a keep-alive connection: reset per request.
         self._bucket = "api"
         self._truncate = False
+        self._ratelimit_headers: dict[str, str] = {}
         body = self._read_body()
         split = urlsplit(self.path)
         params = parse_qs(split.query, keep_blank_values=True)
@@ -224,7 +231,7 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         self.send_response(status)
         for key, value in headers.items():
             self.send_header(key, value)
-        for key, value in getattr(self, "_ratelimit_headers", {}).items():
+        for key, value in self._ratelimit_headers.items():
             if key not in headers:
                 self.send_header(key, value)
         self.end_headers()
@@ -377,17 +384,18 @@ class HubRequestHandler(BaseHTTPRequestHandler):
     def _resolve(self, repo_id: str, revision: str, filename: str) -> None:
         meta = self._repo(repo_id, api=False)
         self._check_revision(meta, revision)
-        entry = meta.files.get(filename)
-        if entry is None:
-            raise HttpError(
-                404, "Entry not found", code="EntryNotFound", headers={"X-Repo-Commit": meta.sha}
-            )
         if meta.gated:
+            # Anonymous users are never on a gated repo's authorized list.
             raise HttpError(
                 403,
                 f"Access to model {repo_id} is restricted and you are not in the authorized list.",
                 code="GatedRepo",
                 headers={"X-Repo-Commit": meta.sha},
+            )
+        entry = meta.files.get(filename)
+        if entry is None:
+            raise HttpError(
+                404, "Entry not found", code="EntryNotFound", headers={"X-Repo-Commit": meta.sha}
             )
         self._send_file(meta, entry)
 

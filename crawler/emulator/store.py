@@ -58,6 +58,10 @@ _CHUNK = 1024 * 1024
 _HEADER_PEEK = 64 * 1024
 # Up to this many repos, every listing re-checks every repo's files for changes.
 DEEP_CHECK_LIMIT = 5000
+# Snapshots this large keep their derived metadata in ROOT/INDEX_NAME between runs.
+PERSIST_MIN_REPOS = 2000
+INDEX_NAME = ".emulator-index.json"
+_INDEX_VERSION = 1
 
 Fingerprint = tuple[tuple[str, int, int], ...]
 
@@ -124,6 +128,38 @@ class RepoMeta:
     last_modified: str
     created_at: str
     fields: dict[str, Any] = field(default_factory=dict)  # Hub field name → value
+    dir_mtime_ns: int = 0  # of the repo directory, for trusting a persisted index entry
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-able form for the persisted index (content hashes are not kept)."""
+        return {
+            "id": self.id,
+            "fingerprint": self.fingerprint,
+            "files": [[f.path, f.size, f.mtime_ns, f.lfs] for f in self.files.values()],
+            "sha": self.sha,
+            "lastModified": self.last_modified,
+            "createdAt": self.created_at,
+            "fields": self.fields,
+            "dirMtime": self.dir_mtime_ns,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], repo_dir: Path) -> RepoMeta:
+        files = {
+            p: RepoFile(p, repo_dir / p, size, mtime, bool(lfs))
+            for p, size, mtime, lfs in data["files"]
+        }
+        return cls(
+            id=data["id"],
+            path=repo_dir,
+            fingerprint=tuple((p, size, mtime) for p, size, mtime in data["fingerprint"]),
+            files=files,
+            sha=data["sha"],
+            last_modified=data["lastModified"],
+            created_at=data["createdAt"],
+            fields=data["fields"],
+            dir_mtime_ns=data["dirMtime"],
+        )
 
     @property
     def private(self) -> bool:
@@ -235,6 +271,7 @@ def _safetensors_headers(files: list[RepoFile]) -> list[dict[str, Any]]:
 
 def derive_repo(repo_id: str, repo_dir: Path) -> RepoMeta:
     """Read one repo directory and derive its Hub metadata (no caching)."""
+    dir_mtime_ns = repo_dir.stat().st_mtime_ns
     files, hub_stat = _scan_files(repo_dir)
     fingerprint = _fingerprint(files, hub_stat)
     names = [f.path for f in files]
@@ -336,6 +373,7 @@ def derive_repo(repo_id: str, repo_dir: Path) -> RepoMeta:
         last_modified=last_modified,
         created_at=created_at,
         fields=fields,
+        dir_mtime_ns=dir_mtime_ns,
     )
 
 
@@ -349,6 +387,7 @@ class RepoStore:
         self._metas: dict[str, RepoMeta] = {}
         self._known: set[str] | None = None  # discovered ids; None until first discovery
         self.generation = 0  # bumped whenever any repo is added, removed or changed
+        self.derived = 0  # repos derived from their files so far (not from the index)
 
     def discover(self) -> set[str]:
         """Scan ``ROOT/<org>/<name>`` for repo directories (not their files)."""
@@ -392,6 +431,7 @@ class RepoStore:
         with self._lock:
             self._metas[repo_id] = meta
             self.generation += 1
+            self.derived += 1
         return meta
 
     def get(self, repo_id: str) -> RepoMeta | None:
@@ -438,3 +478,57 @@ class RepoStore:
             self._metas.clear()
             self._known = None
             self.generation += 1
+
+    # -- persisted index ------------------------------------------------------------------
+
+    @property
+    def index_path(self) -> Path:
+        return self.root / INDEX_NAME
+
+    def load_index(self) -> int:
+        """Adopt entries of ``ROOT/.emulator-index.json`` whose repo dir is unchanged.
+
+        An entry is trusted when its repo directory's mtime is the one recorded
+        (files added, removed or renamed change it); in-place edits are caught
+        later by :meth:`get` and, for snapshots up to ``deep_check_limit``
+        repos, by :meth:`refresh`.  Returns how many entries were adopted.
+        """
+        try:
+            data = json.loads(self.index_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return 0
+        except (OSError, ValueError):
+            logger.warning("ignoring unreadable emulator index %s", self.index_path)
+            return 0
+        if not isinstance(data, dict) or data.get("version") != _INDEX_VERSION:
+            return 0
+        adopted: dict[str, RepoMeta] = {}
+        for entry in data.get("repos", []):
+            try:
+                repo_id = entry["id"]
+                if not is_repo_id(repo_id):
+                    continue
+                repo_dir = self._repo_dir(repo_id)
+                meta = RepoMeta.from_json(entry, repo_dir)
+                if repo_dir.stat().st_mtime_ns == meta.dir_mtime_ns:
+                    adopted[repo_id] = meta
+            except (KeyError, TypeError, ValueError, OSError):
+                continue
+        with self._lock:
+            for repo_id, meta in adopted.items():
+                self._metas.setdefault(repo_id, meta)
+            self.generation += 1
+        return len(adopted)
+
+    def save_index(self) -> None:
+        """Write every cached entry to ``ROOT/.emulator-index.json`` (atomically)."""
+        with self._lock:
+            entries = [m.to_json() for m in self._metas.values()]
+        data = {"version": _INDEX_VERSION, "repos": entries}
+        tmp = self.index_path.with_name(f"{INDEX_NAME}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(json.dumps(data), encoding="utf-8")
+            os.replace(tmp, self.index_path)
+        except OSError as exc:  # a read-only snapshot simply has no index
+            logger.warning("cannot write emulator index %s: %s", self.index_path, exc)
+            tmp.unlink(missing_ok=True)
