@@ -163,6 +163,7 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         self._bucket = "api"
         self._truncate = False
         self._ratelimit_headers: dict[str, str] = {}
+        self._headers_sent = False
         body = self._read_body()
         split = urlsplit(self.path)
         params = parse_qs(split.query, keep_blank_values=True)
@@ -186,7 +187,10 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
         except Exception:  # a bug must not kill the serving thread silently
             logger.exception("emulator error on %s %s", self.command, self.path)
-            self._send_error(HttpError(500, "internal emulator error"))
+            if self._headers_sent:  # mid-body: the only honest signal left is closing
+                self.close_connection = True
+            else:
+                self._send_error(HttpError(500, "internal emulator error"))
 
     def _gate(self) -> bool:
         """Apply rate limit and fault injection; False when the request was answered."""
@@ -207,7 +211,6 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             return True
         app.stats.fault(fault.value)
         if fault is Fault.RESET:
-            self.app.stats.response(self._bucket, 0, 0)
             self._reset_connection()
             return False
         if fault is Fault.TRUNCATED:
@@ -228,6 +231,7 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             self.connection.close()
 
     def _headers_out(self, status: int, headers: Mapping[str, str]) -> None:
+        self._headers_sent = True
         self.send_response(status)
         for key, value in headers.items():
             self.send_header(key, value)
