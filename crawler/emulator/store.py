@@ -61,7 +61,7 @@ DEEP_CHECK_LIMIT = 5000
 # Snapshots this large keep their derived metadata in ROOT/INDEX_NAME between runs.
 PERSIST_MIN_REPOS = 2000
 INDEX_NAME = ".emulator-index.json"
-_INDEX_VERSION = 1
+_INDEX_VERSION = 2
 
 Fingerprint = tuple[tuple[str, int, int], ...]
 
@@ -84,18 +84,22 @@ def _normalize_time(value: Any, fallback: str) -> str:
     return fallback
 
 
-@dataclass
+@dataclass(slots=True)
 class RepoFile:
-    """One file of a repo, with the Hub's object ids (computed when derived)."""
+    """One file of a repo, with the Hub's object ids (computed on first use)."""
 
     path: str
-    abspath: Path
+    repo_dir: str
     size: int
     mtime_ns: int
     lfs: bool
     oid: str = ""  # git blob sha1 (of the LFS pointer for LFS files); see hashes()
     sha256: str = ""  # LFS files only
     pointer_size: int = 0  # LFS files only
+
+    @property
+    def abspath(self) -> Path:
+        return Path(self.repo_dir, self.path)
 
     def hashes(self) -> RepoFile:
         """Compute the object ids on first use (reads the file once); returns self."""
@@ -132,32 +136,30 @@ class RepoMeta:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-able form for the persisted index (content hashes are not kept)."""
+        hub = [list(fp[1:]) for fp in self.fingerprint if fp[0] == HUB_JSON]
         return {
-            "id": self.id,
-            "fingerprint": self.fingerprint,
             "files": [[f.path, f.size, f.mtime_ns, f.lfs] for f in self.files.values()],
-            "sha": self.sha,
-            "lastModified": self.last_modified,
-            "createdAt": self.created_at,
-            "fields": self.fields,
+            "hub": hub[0] if hub else None,
+            # id, sha and dates are in fields already; None values are absent anyway
+            "fields": {k: v for k, v in self.fields.items() if v is not None},
             "dirMtime": self.dir_mtime_ns,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any], repo_dir: Path) -> RepoMeta:
-        files = {
-            p: RepoFile(p, repo_dir / p, size, mtime, bool(lfs))
-            for p, size, mtime, lfs in data["files"]
-        }
+        root = str(repo_dir)
+        files = [RepoFile(p, root, size, mtime, bool(lfs)) for p, size, mtime, lfs in data["files"]]
+        hub = data["hub"]
+        fields = data["fields"]
         return cls(
-            id=data["id"],
+            id=fields["id"],
             path=repo_dir,
-            fingerprint=tuple((p, size, mtime) for p, size, mtime in data["fingerprint"]),
-            files=files,
-            sha=data["sha"],
-            last_modified=data["lastModified"],
-            created_at=data["createdAt"],
-            fields=data["fields"],
+            fingerprint=_fingerprint(files, (hub[0], hub[1]) if hub else None),
+            files={f.path: f for f in files},
+            sha=fields["sha"],
+            last_modified=fields["lastModified"],
+            created_at=fields["createdAt"],
+            fields=fields,
             dir_mtime_ns=data["dirMtime"],
         )
 
@@ -208,6 +210,7 @@ def _scan_files(repo_dir: Path) -> tuple[list[RepoFile], tuple[int, int] | None]
     """List a repo's files recursively; also return ``.hub.json``'s (size, mtime_ns)."""
     files: list[RepoFile] = []
     hub_stat: tuple[int, int] | None = None
+    root = str(repo_dir)
     stack = [("", repo_dir)]
     while stack:
         prefix, directory = stack.pop()
@@ -228,7 +231,7 @@ def _scan_files(repo_dir: Path) -> tuple[list[RepoFile], tuple[int, int] | None]
                 hub_stat = (st.st_size, st.st_mtime_ns)
                 continue
             lfs = entry.name.endswith(_LFS_SUFFIXES) or st.st_size >= LFS_THRESHOLD
-            files.append(RepoFile(rel, Path(entry.path), st.st_size, st.st_mtime_ns, lfs))
+            files.append(RepoFile(rel, root, st.st_size, st.st_mtime_ns, lfs))
     files.sort(key=lambda f: f.path)
     return files, hub_stat
 
@@ -505,7 +508,7 @@ class RepoStore:
         adopted: dict[str, RepoMeta] = {}
         for entry in data.get("repos", []):
             try:
-                repo_id = entry["id"]
+                repo_id = entry["fields"]["id"]
                 if not is_repo_id(repo_id):
                     continue
                 repo_dir = self._repo_dir(repo_id)

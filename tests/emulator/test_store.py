@@ -63,14 +63,14 @@ def test_index_round_trip_and_staleness(snapshot: Path) -> None:
     metas = {m.id: m for m in store.refresh()}
     assert "org-b/secret" in metas and metas["org-b/secret"].private
     store.save_index()
-    assert json.loads((snapshot / INDEX_NAME).read_text())["version"] == 1
+    assert json.loads((snapshot / INDEX_NAME).read_text())["version"] == 2
     (snapshot / "org-a/ft-one/extra.txt").write_text("new file")
     fresh = RepoStore(snapshot)
     assert fresh.load_index() == len(metas) - 1  # the changed repo is not trusted
     merged = fresh.get("org-b/merged")  # unchanged: served from the index, not re-derived
     assert merged is not None and fresh.derived == 0
     assert merged.sha == metas["org-b/merged"].sha
-    assert merged.fields == metas["org-b/merged"].fields
+    assert merged.fields == {k: v for k, v in metas["org-b/merged"].fields.items() if v is not None}
     changed = fresh.get("org-a/ft-one")
     assert changed is not None and changed.sha != metas["org-a/ft-one"].sha
     assert "extra.txt" in changed.files
