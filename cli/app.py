@@ -19,6 +19,7 @@ app = typer.Typer(
 
 # Each module defines ``register(app)``; one line per module keeps merges trivial.
 _COMMAND_MODULES = (
+    "cli.parse_cmd",
 )
 
 
