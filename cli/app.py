@@ -18,9 +18,7 @@ app = typer.Typer(
 )
 
 # Each module defines ``register(app)``; one line per module keeps merges trivial.
-_COMMAND_MODULES = (
-    "cli.parse_cmd",
-)
+_COMMAND_MODULES = ("cli.parse_cmd",)
 
 
 @app.callback()

@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 MAX_CARD_CHARS = 1_000_000
 """Cards longer than this are truncated (with a warning) before any parsing."""
 MAX_CONFIG_CHARS = 512_000
-MAX_YAML_TOTAL_CHARS = 1_000_000
+MAX_YAML_TOTAL_CHARS = 256_000
 """Budget of YAML text one card may hand to the loader across all its blocks."""
 MAX_FILE_BYTES = 4 * MAX_CARD_CHARS
 
@@ -85,10 +85,12 @@ def _card_recipe(body: str, warnings: list[str]) -> tuple[Recipe | None, list[st
     budget = _YamlBudget(MAX_YAML_TOTAL_CHARS)
     documents: list[dict[str, Any]] = []
     raws: list[str] = []
+    seen: set[str] = set()
     for index, block in enumerate(md.blocks, start=1):
         text = "\n".join(block.lines)
-        if not text.strip():
-            continue
+        if not text.strip() or text in seen:
+            continue  # a recipe repeated verbatim is read once
+        seen.add(text)
         what = f"code block {index}"
         found: list[dict[str, Any]] = []
         if block.lang in YAML_LANGS:
@@ -234,8 +236,10 @@ def _parse_config(text: Any, file: str, warnings: list[str]) -> ParseResult:
         elif data is not None:
             warnings.append("config document that is not a merge recipe ignored")
     if not documents:
+        tried = set(split_documents(text))
         for run in yaml_runs(text.split("\n")):
-            documents.extend(_recipe_docs(run, "config", warnings, budget))
+            if run not in tried:
+                documents.extend(_recipe_docs(run, "config", warnings, budget))
         if documents:
             warnings.append("recipe extracted from a config mixing YAML and other text")
     recipe = (
