@@ -18,8 +18,7 @@ app = typer.Typer(
 )
 
 # Each module defines ``register(app)``; one line per module keeps merges trivial.
-_COMMAND_MODULES = (
-)
+_COMMAND_MODULES = ()
 
 
 @app.callback()
