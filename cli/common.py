@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 
+from db.engine import Database, open_database
 from db.errors import KinhubError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -53,3 +54,8 @@ def handle_errors() -> Iterator[None]:
     except KinhubError as exc:
         stderr.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
         raise typer.Exit(1) from exc
+
+
+def open_db(ctx: typer.Context) -> Database:
+    """Open the database the root ``--db`` option (or ``KINHUB_DB``) names."""
+    return open_database(state(ctx).db_url)
