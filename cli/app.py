@@ -18,7 +18,12 @@ app = typer.Typer(
 )
 
 # Each module defines ``register(app)``; one line per module keeps merges trivial.
-_COMMAND_MODULES = ("cli.parse_cmd",)
+_COMMAND_MODULES: tuple[str, ...] = (
+    "cli.db_cmd",
+    "cli.ingest_cmd",
+    "cli.lineage_cmd",
+    "cli.parse_cmd",
+)
 
 
 @app.callback()
