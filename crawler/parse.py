@@ -22,6 +22,7 @@ from crawler.refs import parse_ref
 from crawler.result import Kind, ParseResult, RecipeOrigin, infer_relation
 from crawler.yamlblocks import YAML_LANGS, split_markdown, yaml_runs
 from crawler.yamlsafe import load_yaml, short_error, split_documents
+from db.ids import is_repo_id
 
 logger = logging.getLogger(__name__)
 
@@ -139,6 +140,28 @@ def _prose_inputs(models: list[str], warnings: list[str]) -> tuple[RecipeInput, 
     return tuple(inputs)
 
 
+def _compare_declared(recipe: Recipe, declared: list[str], warnings: list[str]) -> None:
+    """Warn when front-matter ``base_model`` and the recipe name different Hub models
+    (mergekit writes every referenced Hub repo, LoRAs included, into ``base_model``)."""
+    used: dict[str, None] = {}
+    for stage in (recipe.final, *recipe.earlier):
+        for item in stage.inputs:
+            if item.resolved:
+                used.setdefault(item.model, None)
+            if item.lora is not None and is_repo_id(item.lora):
+                used.setdefault(item.lora, None)
+    missing = [m for m in used if m not in declared]
+    unused = [d for d in declared if d not in used]
+    if missing:
+        warnings.append(
+            "recipe uses models missing from front-matter base_model: " + ", ".join(missing[:5])
+        )
+    if unused:
+        warnings.append(
+            "front-matter base_model lists models the recipe does not use: " + ", ".join(unused[:5])
+        )
+
+
 def _parse_card(text: Any, file: str, warnings: list[str]) -> ParseResult:
     text = _prepare(text, MAX_CARD_CHARS, "card", warnings)
     fm, body = read_front_matter(text, warnings)
@@ -172,6 +195,8 @@ def _parse_card(text: Any, file: str, warnings: list[str]) -> ParseResult:
             f"card prose names merge method {prose.merge_method!r} "
             f"but the recipe says {recipe.final.merge_method[:100]!r}"
         )
+    if recipe is not None and fm.base_models:
+        _compare_declared(recipe, fm.base_models, warnings)
     relation = infer_relation(
         recipe_relation=recipe.final.relation if recipe else None,
         declared_relation=fm.relation,
