@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_FENCE = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
+# Fences may be indented (inside list items); their content is dedented to match.
+_FENCE = re.compile(r"^(?P<indent> {0,12})(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 _YAML_LANG = re.compile(r"^(?P<lang>ya?ml)(?P<rest>.*)$", re.IGNORECASE)
 _GLUED_KEY = re.compile(r"^[A-Za-z_][\w\-]*\s*:")
 _TOP_KEY = re.compile(r"^[A-Za-z_][\w\-]*\s*:(?:\s|$)")
@@ -58,11 +59,20 @@ def _open_fence(info: str) -> tuple[str, str | None]:
     return (info.split()[0].lower() if info else ""), None
 
 
+def _dedent(line: str, indent: int) -> str:
+    """Remove up to ``indent`` leading spaces (the fence's own indentation)."""
+    if not indent:
+        return line
+    stripped = line.lstrip(" ")
+    return line[min(indent, len(line) - len(stripped)) :]
+
+
 def split_markdown(text: str) -> Markdown:
     """Split markdown into fenced code blocks and prose lines; never raises."""
     blocks: list[CodeBlock] = []
     prose: list[str] = []
     fence: str | None = None
+    indent = 0
     lang = ""
     current: list[str] = []
     for line in text.split("\n"):
@@ -72,6 +82,7 @@ def split_markdown(text: str) -> Markdown:
                 prose.append(line)
                 continue
             fence = match.group("fence")
+            indent = len(match.group("indent"))
             info = match.group("info")
             if (
                 fence[0] == "`"
@@ -93,11 +104,11 @@ def split_markdown(text: str) -> Markdown:
             fence = None
         elif stripped.endswith(fence[:3]) and stripped.rstrip(fence[0]).strip():
             # closing fence glued to the last line: "dtype: bfloat16```"
-            current.append(line.rstrip()[:-3].rstrip(fence[0]))
+            current.append(_dedent(line.rstrip()[:-3].rstrip(fence[0]), indent))
             blocks.append(CodeBlock(lang, tuple(current), True))
             fence = None
         else:
-            current.append(line)
+            current.append(_dedent(line, indent))
     if fence is not None:
         blocks.append(CodeBlock(lang, tuple(current), False))
     return Markdown(tuple(blocks), tuple(prose))
