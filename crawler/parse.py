@@ -71,7 +71,6 @@ def _recipe_docs(
                 budget.exhausted = True
             return found
         budget.left -= len(doc)
-        problems: list[str] = []
         data, problems = load_yaml(doc, what=what)
         if is_recipe_mapping(data):
             found.append(data)
