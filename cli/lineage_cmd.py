@@ -53,7 +53,7 @@ def lineage(
         print_json(result.to_json())
         return
     for upward in (True, False) if direction == "both" else (direction == "up",):
-        stdout.print(_tree(result, upward=upward), crop=False)
+        stdout.print(_tree(result, upward=upward), soft_wrap=False)
 
 
 def _label(edge: LineageEdge | None, node: str, unresolved: set[str]) -> str:
