@@ -16,8 +16,8 @@ _YAML_LANG = re.compile(r"^(?P<lang>ya?ml)(?P<rest>.*)$", re.IGNORECASE)
 _GLUED_KEY = re.compile(r"^[A-Za-z_][\w\-]*\s*:")
 _TOP_KEY = re.compile(r"^[A-Za-z_][\w\-]*\s*:(?:\s|$)")
 _RECIPE_START = re.compile(
-    r"^(?:models|slices|modules|merge_method|base_model|experts|genome|name|dtype|method"
-    r"|gate_mode|tokenizer_source|parameters)\s*:(?:\s|$)"
+    r"^(?P<indent> {0,8})(?:models|slices|modules|merge_method|base_model|experts|genome|name"
+    r"|dtype|method|gate_mode|tokenizer_source|parameters)\s*:(?:\s|$)"
 )
 _RECIPE_DEFINING = re.compile(r"^(?:models|slices|modules|merge_method|experts|genome)\s*:")
 
@@ -126,22 +126,34 @@ def _yamlish(line: str) -> bool:
 
 
 def yaml_runs(lines: tuple[str, ...] | list[str]) -> list[str]:
-    """Stretches of lines that look like a recipe written at column 0.
+    """Stretches of lines that look like a recipe written as plain text.
 
-    A run starts at a top-level recipe key (``models:``, ``merge_method:``, …)
-    and ends at the first line that cannot be YAML (a shell command, ``EOF``,
-    prose).  Only runs holding a recipe-defining key are returned.
+    A run starts at a recipe key (``models:``, ``merge_method:``, …) at column 0
+    or indented by up to 8 spaces (a markdown indented code block), and ends at
+    the first line that cannot be YAML at that indentation (a shell command,
+    ``EOF``, prose, a heading).  Runs are dedented; only runs holding a
+    recipe-defining key are returned.
     """
     runs: list[str] = []
     i, n = 0, len(lines)
     while i < n:
-        if not _RECIPE_START.match(lines[i]):
+        start = _RECIPE_START.match(lines[i])
+        if not start:
             i += 1
             continue
+        indent = len(start.group("indent"))
+        prefix = " " * indent
+        chunk: list[str] = []
         j = i
-        while j < n and _yamlish(lines[j]) and not lines[j].startswith("#"):
+        while j < n:
+            line = lines[j]
+            if line.strip() and not line.startswith(prefix):
+                break
+            body = line[indent:] if line.strip() else ""
+            if not _yamlish(body) or body.startswith("#"):
+                break
+            chunk.append(body)
             j += 1
-        chunk = lines[i:j]
         if any(_RECIPE_DEFINING.match(line) for line in chunk):
             runs.append("\n".join(chunk))
         i = max(j, i + 1)
