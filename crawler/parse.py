@@ -96,8 +96,10 @@ def _card_recipe(body: str, warnings: list[str]) -> tuple[Recipe | None, list[st
         if block.lang in YAML_LANGS:
             found = _recipe_docs(text, what, warnings, budget)
         if not found:
+            tried = set(split_documents(text)) if block.lang in YAML_LANGS else set()
             for run in yaml_runs(block.lines):
-                found.extend(_recipe_docs(run, what, warnings, budget))
+                if run not in tried:
+                    found.extend(_recipe_docs(run, what, warnings, budget))
             if found and block.lang in YAML_LANGS:
                 warnings.append(f"{what}: recipe extracted from a block mixing YAML and other text")
         if found:
@@ -232,7 +234,7 @@ def _parse_card(text: Any, file: str, warnings: list[str]) -> ParseResult:
         tags=fm.tags,
         library_name=fm.library_name,
         pipeline_tag=fm.pipeline_tag,
-        warnings=warnings,
+        warnings=list(dict.fromkeys(warnings)),
     )
 
 
@@ -277,7 +279,7 @@ def _parse_config(text: Any, file: str, warnings: list[str]) -> ParseResult:
         relation=recipe.final.relation if recipe else None,
         recipe=recipe,
         recipe_origin="yaml" if recipe else None,
-        warnings=warnings,
+        warnings=list(dict.fromkeys(warnings)),
     )
 
 
