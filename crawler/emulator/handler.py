@@ -133,6 +133,9 @@ class HubRequestHandler(BaseHTTPRequestHandler):
     """One connection; routes Hub API, resolve and ``/_emulator`` requests."""
 
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle on, keep-alive clients wait for
+    # a delayed ACK (~40 ms) on every response.
+    disable_nagle_algorithm = True
     server: EmulatorServer
     server_version = "kinhub-emulator"
 
