@@ -23,6 +23,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -122,24 +123,37 @@ class RepoFile:
 
 @dataclass
 class RepoMeta:
-    """Everything the emulator knows about one repo at one fingerprint."""
+    """Everything the emulator knows about one repo at one fingerprint.
+
+    Files are kept as plain rows and turned into :class:`RepoFile` objects on
+    first use: a 100,000-repo index then loads without building ~400,000 objects
+    that a sorted listing never looks at.
+    """
 
     id: str
     path: Path
-    fingerprint: Fingerprint
-    files: dict[str, RepoFile]
+    file_rows: list[tuple[str, int, int, bool]]  # (path, size, mtime_ns, lfs), sorted by path
+    hub_stat: tuple[int, int] | None  # .hub.json (size, mtime_ns)
     sha: str
     last_modified: str
     created_at: str
     fields: dict[str, Any] = field(default_factory=dict)  # Hub field name → value
     dir_mtime_ns: int = 0  # of the repo directory, for trusting a persisted index entry
 
+    @cached_property
+    def files(self) -> dict[str, RepoFile]:
+        root = str(self.path)
+        return {r[0]: RepoFile(r[0], root, r[1], r[2], bool(r[3])) for r in self.file_rows}
+
+    @cached_property
+    def fingerprint(self) -> Fingerprint:
+        return _fingerprint_rows(self.file_rows, self.hub_stat)
+
     def to_json(self) -> dict[str, Any]:
         """A JSON-able form for the persisted index (content hashes are not kept)."""
-        hub = [list(fp[1:]) for fp in self.fingerprint if fp[0] == HUB_JSON]
         return {
-            "files": [[f.path, f.size, f.mtime_ns, f.lfs] for f in self.files.values()],
-            "hub": hub[0] if hub else None,
+            "files": self.file_rows,
+            "hub": self.hub_stat,
             # id, sha and dates are in fields already; None values are absent anyway
             "fields": {k: v for k, v in self.fields.items() if v is not None},
             "dirMtime": self.dir_mtime_ns,
@@ -147,15 +161,13 @@ class RepoMeta:
 
     @classmethod
     def from_json(cls, data: dict[str, Any], repo_dir: Path) -> RepoMeta:
-        root = str(repo_dir)
-        files = [RepoFile(p, root, size, mtime, bool(lfs)) for p, size, mtime, lfs in data["files"]]
         hub = data["hub"]
         fields = data["fields"]
         return cls(
             id=fields["id"],
             path=repo_dir,
-            fingerprint=_fingerprint(files, (hub[0], hub[1]) if hub else None),
-            files={f.path: f for f in files},
+            file_rows=data["files"],
+            hub_stat=(hub[0], hub[1]) if hub else None,
             sha=fields["sha"],
             last_modified=fields["lastModified"],
             created_at=fields["createdAt"],
@@ -240,6 +252,15 @@ def _fingerprint(files: list[RepoFile], hub_stat: tuple[int, int] | None) -> Fin
     fp = tuple((f.path, f.size, f.mtime_ns) for f in files)
     if hub_stat is not None:
         fp += ((HUB_JSON, *hub_stat),)
+    return fp
+
+
+def _fingerprint_rows(
+    rows: list[tuple[str, int, int, bool]], hub_stat: tuple[int, int] | None
+) -> Fingerprint:
+    fp = tuple((r[0], r[1], r[2]) for r in rows)
+    if hub_stat is not None:
+        fp += ((HUB_JSON, hub_stat[0], hub_stat[1]),)
     return fp
 
 
@@ -370,8 +391,8 @@ def derive_repo(repo_id: str, repo_dir: Path) -> RepoMeta:
     return RepoMeta(
         id=repo_id,
         path=repo_dir,
-        fingerprint=fingerprint,
-        files=by_name,
+        file_rows=[(f.path, f.size, f.mtime_ns, f.lfs) for f in files],
+        hub_stat=hub_stat,
         sha=sha,
         last_modified=last_modified,
         created_at=created_at,
