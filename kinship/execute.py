@@ -1,0 +1,209 @@
+"""Streaming executor: read a plan chunk by chunk and accumulate float64 sums.
+
+Every tensor's compared elements are cut into chunks of ``chunk`` elements; a thread
+pool (one worker per core) reads the three chunks with ``pread`` into per-thread buffers,
+converts them to float64 (exact for BF16/F16/F32), subtracts the base and reduces them
+with BLAS dot products, so chunk sums are float64 and reading, converting and reducing
+overlap across threads.  At most ``2·workers`` chunks are in flight and the next
+tensor's byte range is announced to the kernel (``posix_fadvise``) while the current one
+is reduced, so memory is a few chunk buffers per thread, whatever the model size.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, fields
+
+import torch
+
+from kinship.errors import DeviceUnavailableError
+from kinship.plan import Plan, PlanEntry
+from kinship.weights import LocalFiles, ModelWeights
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CHUNK = 1 << 18
+
+
+@dataclass
+class Sums:
+    """Float64 accumulators over a = θ_A − θ_Z, b = θ_B − θ_Z (plus optional extras)."""
+
+    n: int = 0
+    sa: float = 0.0
+    sb: float = 0.0
+    saa: float = 0.0
+    sbb: float = 0.0
+    sab: float = 0.0
+    agree: int = 0  # entries non-zero in both with the same sign
+    both: int = 0  # entries non-zero in both
+    amax_a: float = 0.0
+    amax_b: float = 0.0
+
+    def add(self, o: Sums) -> None:
+        for f in fields(self):
+            if f.name.startswith("amax"):
+                setattr(self, f.name, max(getattr(self, f.name), getattr(o, f.name)))
+            else:
+                setattr(self, f.name, getattr(self, f.name) + getattr(o, f.name))
+
+    def as_dict(self) -> dict[str, float]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the chunk kernel computes: extra statistics and an optional quantization.
+
+    ``quantize`` maps an entry name to ``(absmax_a, absmax_b)``: deltas become
+    ``clamp(round(127·(x/absmax)), −127, 127)`` (the reference's ``--low-precision``).
+    """
+
+    sign: bool = False
+    absmax: bool = False
+    moments: bool = True
+    quantize: dict[str, tuple[float, float]] | None = None
+
+
+def resolve_device(device: str) -> torch.device:
+    """``cpu``, ``cuda`` (error when absent) or ``auto``.
+
+    Raises:
+        DeviceUnavailableError: CUDA requested but not available.
+    """
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise DeviceUnavailableError("--device cuda: no CUDA device is available (torch CPU build)")
+    if device not in ("cpu", "cuda"):
+        raise DeviceUnavailableError(f"unknown device {device!r} (cpu, cuda, auto)")
+    return torch.device(device)
+
+
+class _Buffers(threading.local):
+    raw: list[bytearray]
+    f64: list[torch.Tensor] | None = None
+
+
+def _quantize(x: torch.Tensor, absmax: float) -> None:
+    # Same order of operations as the reference: 127 * (x / abs_max), round half to even.
+    x.div_(absmax).mul_(127.0).round_().clamp_(-127.0, 127.0)
+
+
+def _kernel(
+    models: tuple[ModelWeights, ModelWeights, ModelWeights],
+    entry: PlanEntry,
+    lo: int,
+    hi: int,
+    opts: Options,
+    bufs: _Buffers,
+    device: torch.device,
+) -> Sums:
+    n = hi - lo
+    if bufs.f64 is None or bufs.f64[0].numel() < n or bufs.f64[0].device != device:
+        bufs.f64 = [torch.empty(n, dtype=torch.float64, device=device) for _ in range(3)]
+        bufs.raw = [bytearray(n * 4) for _ in range(3)]
+    fa, fb, fz = (t[:n] for t in bufs.f64)
+    mza, mzb, mzz = models
+    for mw, info, raw, out in (
+        (mza, entry.a, bufs.raw[0], fa),
+        (mzb, entry.b, bufs.raw[1], fb),
+        (mzz, entry.z, bufs.raw[2], fz),
+    ):
+        out.copy_(mw.read(info, lo, hi, raw))
+    fa.sub_(fz)
+    fb.sub_(fz)
+    s = Sums(n=n)
+    if opts.absmax:
+        s.amax_a = float(fa.abs().max()) if n else 0.0
+        s.amax_b = float(fb.abs().max()) if n else 0.0
+    if opts.quantize is not None:
+        qa, qb = opts.quantize[entry.name]
+        _quantize(fa, qa)
+        _quantize(fb, qb)
+    if opts.moments:
+        s.sa = float(fa.sum())
+        s.sb = float(fb.sum())
+        s.saa = float(torch.dot(fa, fa))
+        s.sbb = float(torch.dot(fb, fb))
+        s.sab = float(torch.dot(fa, fb))
+    if opts.sign:
+        nz = (fa != 0) & (fb != 0)
+        s.both = int(nz.sum())
+        s.agree = int((nz & ((fa > 0) == (fb > 0))).sum())
+    return s
+
+
+def execute(
+    plan: Plan,
+    models: tuple[ModelWeights, ModelWeights, ModelWeights],
+    *,
+    opts: Options | None = None,
+    workers: int | None = None,
+    chunk: int = DEFAULT_CHUNK,
+    device: str = "cpu",
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Sums]:
+    """Stream the plan and return float64 sums per entry name (in plan order).
+
+    ``models`` is (A, B, base).  ``progress(done_params, total_params)`` is called per tensor.
+
+    Raises:
+        WeightsFormatError: a file ended early (names file and tensor).
+        DeviceUnavailableError: see ``resolve_device``.
+    """
+    opts = opts or Options()
+    dev = resolve_device(device)
+    workers = workers or os.cpu_count() or 1
+    out: dict[str, Sums] = {e.name: Sums() for e in plan.entries}
+    bufs = _Buffers()
+    prev_threads = torch.get_num_threads()
+    # Parallelism comes from our pool; torch's own pool would oversubscribe the cores.
+    torch.set_num_threads(1)
+    inflight: deque[tuple[str, Future[Sums]]] = deque()
+    done = 0
+    total = plan.params
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kinship") as pool:
+
+            def drain(limit: int) -> None:
+                while len(inflight) > limit:
+                    name, fut = inflight.popleft()
+                    out[name].add(fut.result())
+
+            for i, entry in enumerate(plan.entries):
+                if i + 1 < len(plan.entries):
+                    _advise(models, plan.entries[i + 1])
+                for lo in range(0, entry.numel, chunk):
+                    hi = min(entry.numel, lo + chunk)
+                    fut = pool.submit(_kernel, models, entry, lo, hi, opts, bufs, dev)
+                    inflight.append((entry.name, fut))
+                    drain(2 * workers)
+                done += entry.numel
+                if progress is not None:
+                    progress(done, total)
+            drain(0)
+    finally:
+        torch.set_num_threads(prev_threads)
+    return out
+
+
+def _advise(models: tuple[ModelWeights, ...], entry: PlanEntry) -> None:
+    for mw, info in zip(models, (entry.a, entry.b, entry.z), strict=True):
+        if isinstance(mw.source, LocalFiles) and mw.pickled is None:
+            try:
+                mw.source.advise(info.file, info.start, entry.numel * info.itemsize)
+            except OSError:  # advice only; reading will report real problems
+                pass
+
+
+def total(sums: dict[str, Sums]) -> Sums:
+    t = Sums()
+    for s in sums.values():
+        t.add(s)
+    return t
