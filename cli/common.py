@@ -7,12 +7,13 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
 
+from db.engine import Database, open_database
 from db.errors import KinhubError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -29,7 +30,7 @@ class AppState:
     verbosity: int = 0
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     table = "table"
     json = "json"
 
@@ -53,3 +54,8 @@ def handle_errors() -> Iterator[None]:
     except KinhubError as exc:
         stderr.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
         raise typer.Exit(1) from exc
+
+
+def open_db(ctx: typer.Context) -> Database:
+    """Open the database the root ``--db`` option (or ``KINHUB_DB``) names."""
+    return open_database(state(ctx).db_url)

@@ -1,7 +1,7 @@
 """SQLModel tables: the nouns of DESIGN.md and the constraints that keep them clean.
 
-Times are stored as naive UTC datetimes (SQLite keeps no zone); ``db.store``
-converts on the way in.  JSON columns hold lists/dicts exactly as parsed.
+Datetimes are timezone-aware UTC (SQLModel's UTCDateTime; SQLite stores them
+without an offset and they come back as UTC).  JSON columns hold lists/dicts exactly as parsed.
 """
 
 from __future__ import annotations
@@ -196,4 +196,3 @@ class RunLock(SQLModel, table=True):
     owner: str = Field(max_length=200)
     acquired_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
-

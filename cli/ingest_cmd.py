@@ -1,0 +1,47 @@
+"""``kinhub ingest``: record a local model folder (a mergekit output) with its edges."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from cli.common import OutputFormat, handle_errors, open_db, print_json, stdout
+from crawler.ingest import read_local_model
+from db.store import upsert_model
+
+
+def ingest(
+    ctx: typer.Context,
+    folder: Path = typer.Argument(..., help="Model folder: README.md, mergekit_config.yml, ..."),
+    repo_id: str = typer.Option(..., "--repo-id", help="The org/name to record it as."),
+    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table or json."),
+) -> None:
+    """Record a local model folder as a model with its edges (idempotent)."""
+    with handle_errors():
+        record = read_local_model(folder, repo_id=repo_id)
+        database = open_db(ctx)
+        with database.session() as session:
+            outcome = upsert_model(session, record)
+        database.dispose()
+    parents = sorted({e.parent for e in record.edges})
+    summary = {
+        "repo_id": record.repo_id,
+        "sha": record.sha,
+        "outcome": outcome.value,
+        "edges": len(record.edges),
+        "parents": parents,
+        "warnings": [w for r in record.recipes for w in r.warnings],
+    }
+    if fmt is OutputFormat.json:
+        print_json(summary)
+    else:
+        stdout.print(
+            f"{record.repo_id} ({outcome.value}): {len(record.edges)} edges to "
+            f"{len(parents)} parents",
+            highlight=False,
+        )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ingest")(ingest)

@@ -1,0 +1,119 @@
+"""Reading a local model folder (what mergekit writes) into a ModelRecord.
+
+Users track their own merges this way, and tests build genealogies with it.
+Only the folder given is read; nothing a card or recipe says becomes a path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+from safetensors import safe_open
+
+from crawler.errors import LocalModelError
+from crawler.facts import model_facts
+from crawler.hfconfig import architecture_facts
+from db.ids import validate_repo_id
+from db.records import ModelRecord
+
+logger = logging.getLogger(__name__)
+
+CONFIG_NAMES = ("mergekit_config.yml", "mergekit_moe_config.yml", "best_config.yaml")
+MAX_TEXT_BYTES = 8 * 1024 * 1024
+# Files above this size are fingerprinted by size and first MiB, not hashed whole.
+FULL_HASH_LIMIT = 64 * 1024 * 1024
+
+
+def _read_text(path: Path) -> str | None:
+    if not path.is_file():
+        return None
+    with path.open("rb") as handle:
+        return handle.read(MAX_TEXT_BYTES).decode("utf-8", errors="replace")
+
+
+def folder_sha(folder: Path) -> str:
+    """A stable content fingerprint of the folder (40 hex, like a git sha)."""
+    digest = hashlib.sha1()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        rel = path.relative_to(folder).as_posix()
+        if any(part.startswith(".") for part in rel.split("/")):
+            continue
+        size = path.stat().st_size
+        digest.update(f"{rel}\0{size}\0".encode())
+        file_digest = hashlib.sha1()
+        with path.open("rb") as handle:
+            if size > FULL_HASH_LIMIT:
+                file_digest.update(handle.read(1024 * 1024))
+            else:
+                for block in iter(lambda: handle.read(1024 * 1024), b""):
+                    file_digest.update(block)
+        digest.update(file_digest.digest())
+    return digest.hexdigest()
+
+
+def parameter_count(folder: Path) -> int | None:
+    """Parameters declared by the folder's safetensors headers (no weights read)."""
+    files = sorted(folder.glob("*.safetensors"))
+    if not files:
+        return None
+    total = 0
+    for path in files:
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                for name in handle.keys():  # noqa: SIM118 (safe_open is not a dict)
+                    count = 1
+                    for dim in handle.get_slice(name).get_shape():
+                        count *= dim
+                    total += count
+        except Exception as exc:  # safetensors raises several unrelated types
+            logger.warning("cannot read safetensors header of %s: %s", path.name, exc)
+            return None
+    return total
+
+
+def read_local_model(folder: Path, *, repo_id: str) -> ModelRecord:
+    """Facts and edges of the model in ``folder``, recorded as ``repo_id``.
+
+    Raises:
+        InvalidRepoIdError: ``repo_id`` is not ``org/name``.
+        LocalModelError: ``folder`` is not a readable directory.
+    """
+    validate_repo_id(repo_id)
+    if not folder.is_dir():
+        raise LocalModelError(folder, "not a directory")
+    card_text = _read_text(folder / "README.md")
+    config_name = next((name for name in CONFIG_NAMES if (folder / name).is_file()), None)
+    config_text = _read_text(folder / config_name) if config_name else None
+    facts = model_facts(
+        card_text=card_text,
+        config_text=config_text,
+        config_name=config_name or CONFIG_NAMES[0],
+    )
+    config_json = _read_text(folder / "config.json")
+    try:
+        hf_config = json.loads(config_json) if config_json else None
+    except json.JSONDecodeError:
+        logger.warning("%s: config.json is not valid JSON", repo_id)
+        hf_config = None
+    arch = architecture_facts(hf_config)
+    return ModelRecord(
+        repo_id=repo_id,
+        sha=folder_sha(folder),
+        status="ok",
+        tags=facts.tags,
+        license=facts.license,
+        library_name=facts.library_name,
+        pipeline_tag=facts.pipeline_tag,
+        architectures=arch.architectures,
+        model_type=arch.model_type,
+        hidden_size=arch.hidden_size,
+        num_layers=arch.num_layers,
+        vocab_size=arch.vocab_size,
+        num_parameters=parameter_count(folder),
+        edges=facts.edges,
+        recipes=facts.recipes,
+        evaluations=facts.evaluations,
+    )

@@ -1,0 +1,291 @@
+"""Lineage walks over the genealogy: a networkx view and a recursive SQL query.
+
+Both answer the same question — which models lie within ``depth`` steps of a
+root, upwards (parents), downwards (children) or both — with the same result
+type, so small databases can use the in-memory graph and large ones the
+database's own recursion.  Cycles (bad data) terminate in both: networkx by
+visiting each node once, SQL by bounding the recursion depth.
+
+An edge is in the result when its near end was reached at a depth below the
+limit; ``both`` is the union of the upward and the downward walk (ancestors and
+descendants, not siblings).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import networkx as nx
+from sqlalchemy import func, literal, select
+from sqlmodel import Session, col
+
+from db.models import Edge, Model, Recipe
+from db.store import require_model
+
+Direction = Literal["up", "down", "both"]
+
+_NODE_FACTS = (
+    "sha",
+    "status",
+    "model_type",
+    "architectures",
+    "num_parameters",
+    "license",
+    "downloads",
+    "likes",
+    "gated",
+    "last_modified",
+)
+
+
+@dataclass(frozen=True)
+class LineageEdge:
+    child: str
+    parent: str
+    relation: str
+    role: str
+    method: str | None
+    sources: list[str]
+    parameters: dict[str, Any] = field(default_factory=dict)
+    revision: str | None = None
+
+
+@dataclass(frozen=True)
+class LineageNode:
+    id: str
+    depth: int
+    unresolved: bool
+    facts: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Lineage:
+    root: str
+    nodes: list[LineageNode]
+    edges: list[LineageEdge]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "root": self.root,
+            "nodes": [
+                {"id": n.id, "depth": n.depth, "unresolved": n.unresolved, **n.facts}
+                for n in self.nodes
+            ],
+            "edges": [
+                {
+                    "child": e.child,
+                    "parent": e.parent,
+                    "relation": e.relation,
+                    "role": e.role,
+                    "method": e.method,
+                    "sources": e.sources,
+                    "parameters": e.parameters,
+                    "revision": e.revision,
+                }
+                for e in self.edges
+            ],
+        }
+
+
+# ---------------------------------------------------------------- networkx view
+
+
+def genealogy_graph(session: Session) -> nx.MultiDiGraph:
+    """The whole genealogy as a MultiDiGraph: node = model id, edge child → parent."""
+    graph = nx.MultiDiGraph()
+    for model_id, repo_id, status in session.execute(
+        select(col(Model.id), col(Model.repo_id), col(Model.status))
+    ):
+        graph.add_node(model_id, repo_id=repo_id, status=status)
+    for edge_id, child, parent in session.execute(
+        select(col(Edge.id), col(Edge.child_id), col(Edge.parent_id))
+    ):
+        graph.add_edge(child, parent, key=edge_id)
+    return graph
+
+
+def _bfs(graph: nx.MultiDiGraph, root: int, *, upward: bool, depth: int | None) -> dict[int, int]:
+    neighbours = graph.successors if upward else graph.predecessors
+    depths = {root: 0}
+    frontier = [root]
+    level = 0
+    while frontier and (depth is None or level < depth):
+        level += 1
+        nxt = []
+        for node in frontier:
+            for other in neighbours(node):
+                if other not in depths:
+                    depths[other] = level
+                    nxt.append(other)
+        frontier = nxt
+    return depths
+
+
+def _graph_edge_ids(
+    graph: nx.MultiDiGraph, depths: dict[int, int], *, upward: bool, depth: int | None
+) -> set[int]:
+    found: set[int] = set()
+    for node, d in depths.items():
+        if depth is not None and d >= depth:
+            continue
+        edges = graph.out_edges(node, keys=True) if upward else graph.in_edges(node, keys=True)
+        found.update(key for _u, _v, key in edges)
+    return found
+
+
+def lineage_networkx(
+    session: Session,
+    root: str,
+    *,
+    direction: Direction = "up",
+    depth: int | None = None,
+    graph: nx.MultiDiGraph | None = None,
+) -> Lineage:
+    """Lineage of ``root`` computed on the networkx view (built if not given).
+
+    Raises:
+        ModelNotFoundError: ``root`` is not in the database.
+    """
+    root_row = require_model(session, root)
+    assert root_row.id is not None
+    graph = graph if graph is not None else genealogy_graph(session)
+    depths: dict[int, int] = {}
+    edge_ids: set[int] = set()
+    for upward in _directions(direction):
+        walked = _bfs(graph, root_row.id, upward=upward, depth=depth)
+        _merge_depths(depths, walked)
+        edge_ids |= _graph_edge_ids(graph, walked, upward=upward, depth=depth)
+    return _assemble(session, root, depths, edge_ids)
+
+
+# ---------------------------------------------------------------- recursive SQL
+
+
+def _sql_walk(
+    session: Session, root_id: int, *, upward: bool, depth: int | None
+) -> tuple[dict[int, int], set[int]]:
+    # A simple path never needs more steps than there are models, which bounds
+    # the recursion even through cycles (UNION drops repeated (id, depth) rows).
+    limit = session.execute(select(func.count()).select_from(Model)).scalar_one()
+    if depth is not None:
+        limit = min(limit, depth)
+    near, far = (
+        (col(Edge.child_id), col(Edge.parent_id))
+        if upward
+        else (col(Edge.parent_id), col(Edge.child_id))
+    )
+    base = select(literal(root_id).label("id"), literal(0).label("depth"))
+    walk = base.cte("walk", recursive=True)
+    step = (
+        select(far.label("id"), (walk.c.depth + 1).label("depth"))
+        .join(walk, near == walk.c.id)
+        .where(walk.c.depth < limit)
+    )
+    walk = walk.union(step)
+    rows = session.execute(select(walk.c.id, func.min(walk.c.depth)).group_by(walk.c.id))
+    depths = {node: d for node, d in rows}
+    within = select(walk.c.id).where(walk.c.depth < limit).scalar_subquery()
+    edge_rows = session.execute(select(col(Edge.id)).where(near.in_(within)))
+    return depths, {edge_id for (edge_id,) in edge_rows}
+
+
+def lineage_sql(
+    session: Session, root: str, *, direction: Direction = "up", depth: int | None = None
+) -> Lineage:
+    """Lineage of ``root`` computed by a recursive SQL query in the database.
+
+    Raises:
+        ModelNotFoundError: ``root`` is not in the database.
+    """
+    root_row = require_model(session, root)
+    assert root_row.id is not None
+    depths: dict[int, int] = {}
+    edge_ids: set[int] = set()
+    for upward in _directions(direction):
+        walked, edges = _sql_walk(session, root_row.id, upward=upward, depth=depth)
+        _merge_depths(depths, walked)
+        edge_ids |= edges
+    return _assemble(session, root, depths, edge_ids)
+
+
+# ---------------------------------------------------------------- shared
+
+
+def _directions(direction: Direction) -> tuple[bool, ...]:
+    return {"up": (True,), "down": (False,), "both": (True, False)}[direction]
+
+
+def _merge_depths(into: dict[int, int], walked: dict[int, int]) -> None:
+    for node, d in walked.items():
+        into[node] = min(d, into.get(node, d))
+
+
+def _chunks(ids: list[int], size: int = 500) -> Iterable[list[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def _assemble(session: Session, root: str, depths: dict[int, int], edge_ids: set[int]) -> Lineage:
+    models: dict[int, Model] = {}
+    for chunk in _chunks(sorted(depths)):
+        for model in session.scalars(select(Model).where(col(Model.id).in_(chunk))):
+            models[model.id] = model  # type: ignore[index]
+    edges: list[Edge] = []
+    for chunk in _chunks(sorted(edge_ids)):
+        edges.extend(session.scalars(select(Edge).where(col(Edge.id).in_(chunk))))
+    methods = _merge_methods(session, {e.child_id for e in edges})
+
+    grouped: dict[tuple[int, int, str, str], list[Edge]] = defaultdict(list)
+    for edge in edges:
+        grouped[(edge.child_id, edge.parent_id, edge.relation, edge.role)].append(edge)
+    lineage_edges = []
+    for (child, parent, relation, role), group in sorted(
+        grouped.items(), key=lambda item: (models[item[0][0]].repo_id, models[item[0][1]].repo_id)
+    ):
+        first = min(group, key=lambda e: e.source)
+        lineage_edges.append(
+            LineageEdge(
+                child=models[child].repo_id,
+                parent=models[parent].repo_id,
+                relation=relation,
+                role=role,
+                method=methods.get(child) if relation in ("merge", "moe") else None,
+                sources=sorted({e.source for e in group}),
+                parameters=first.parameters,
+                revision=first.revision,
+            )
+        )
+    nodes = [
+        LineageNode(
+            id=models[node].repo_id,
+            depth=d,
+            unresolved=models[node].status == "unresolved",
+            facts={key: getattr(models[node], key) for key in _NODE_FACTS},
+        )
+        for node, d in sorted(depths.items(), key=lambda item: (item[1], models[item[0]].repo_id))
+    ]
+    return Lineage(root=root, nodes=nodes, edges=lineage_edges)
+
+
+# Prefer the config file's method over a recipe found in the card.
+_RECIPE_PRIORITY = {"mergekit_config": 0, "card_recipe": 1}
+
+
+def _merge_methods(session: Session, child_ids: set[int]) -> dict[int, str]:
+    methods: dict[int, tuple[int, str]] = {}
+    for chunk in _chunks(sorted(child_ids)):
+        rows = session.execute(
+            select(col(Recipe.model_id), col(Recipe.source), col(Recipe.merge_method)).where(
+                col(Recipe.model_id).in_(chunk)
+            )
+        )
+        for model_id, source, method in rows:
+            if not method:
+                continue
+            rank = _RECIPE_PRIORITY.get(source, 9)
+            if model_id not in methods or rank < methods[model_id][0]:
+                methods[model_id] = (rank, method)
+    return {model_id: method for model_id, (_rank, method) in methods.items()}
