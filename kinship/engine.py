@@ -7,17 +7,19 @@ stores.  Nothing here prints; the CLI renders the result.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from kinship import metrics as metric_registry
 from kinship.execute import Options, execute, resolve_device, total
 from kinship.plan import Plan, plan_native
-from kinship.weights import ModelWeights, open_model
+from kinship.weights import ModelWeights, open_model, resolve_ref
 
 logger = logging.getLogger(__name__)
 
@@ -158,3 +160,18 @@ def compute_kinship(
             revisions=_revisions(ms),
             breakdown=breakdown,
         )
+
+
+def fingerprint(ref: str) -> str | None:
+    """What identifies a model's content without reading weights: for a local folder, the
+    names, sizes and mtimes of its weight and config files; for a Hub id, the revision
+    asked for (None = default branch)."""
+    p = Path(ref)
+    if p.is_dir():
+        h = hashlib.sha256()
+        for f in sorted(p.iterdir()):
+            if f.suffix in (".safetensors", ".json", ".bin", ".pt", ".pth"):
+                st = f.stat()
+                h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns};".encode())
+        return h.hexdigest()
+    return resolve_ref(ref)[1]
