@@ -31,7 +31,7 @@ def families(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Family]:
 @pytest.fixture(scope="session")
 def big_family(tmp_path_factory: pytest.TempPathFactory) -> Family:
     """A few million parameters, for sampled-mode accuracy."""
-    arch = Arch(vocab=4096, hidden=256, layers=4, intermediate=688)
+    arch = Arch(vocab=8192, hidden=320, layers=4, intermediate=864)
     return make_family(
         tmp_path_factory.mktemp("big"), arch=arch, dtype="bf16", shards=2, merges=False
     )

@@ -1,0 +1,78 @@
+"""``kinhub kinship``: JSON output, dry run, database cache on both backends, errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.app import app
+from kinship.synth import Family
+
+runner = CliRunner()
+
+
+def _args(fam: Family, x: str = "ft1", y: str = "ft3") -> list[str]:
+    return ["kinship", str(fam[x]), str(fam[y]), "--base", str(fam["base"])]
+
+
+def test_json_output(families: dict[str, Family]) -> None:
+    fam = families["fp32-resized-sharded"]
+    r = runner.invoke(app, [*_args(fam, "ft1", "ft2"), "--format", "json", "--per-tensor"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert set(doc["metrics"]) == {"cs", "pcc", "ed"}
+    assert doc["mode"] == "exact" and doc["convention"] == "native" and doc["cached"] is False
+    assert doc["params_compared"] > 0 and doc["bytes_read"] >= doc["params_compared"] * 12
+    assert doc["dropped"]["rows"]["lm_head.weight"] == {"b": 24}
+    assert "model.norm.weight" in doc["breakdown"]
+
+
+def test_table_output_names_values(families: dict[str, Family]) -> None:
+    r = runner.invoke(app, [*_args(families["bf16-tied"]), "--metrics", "cs,layer_cs"])
+    assert r.exit_code == 0, r.output
+    assert "cs" in r.stdout and "params compared" in r.stdout and "tied" in r.stdout
+
+
+def test_dry_run_reads_no_tensor_data(families: dict[str, Family]) -> None:
+    fam = families["bf16-sharded"]
+    r = runner.invoke(app, [*_args(fam), "--dry-run", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    plan = json.loads(r.stdout)
+    assert plan["tensors"] == len(fam.arch.shapes())
+    assert plan["params"] == fam.arch.num_params()
+
+
+def test_stored_and_answered_from_database(families: dict[str, Family], database_url: str) -> None:
+    fam = families["bf16-sharded"]
+    first = runner.invoke(app, ["--db", database_url, *_args(fam), "--format", "json"])
+    assert first.exit_code == 0, first.output
+    a = json.loads(first.stdout)
+    again = runner.invoke(app, ["--db", database_url, *_args(fam), "--format", "json"])
+    b = json.loads(again.stdout)
+    assert a["cached"] is False and b["cached"] is True
+    assert b["metrics"] == pytest.approx(a["metrics"], rel=1e-15)
+    assert b["bytes_read"] == 0 and b["params_compared"] == a["params_compared"]
+    sampled = runner.invoke(
+        app, ["--db", database_url, *_args(fam), "--format", "json", "--sample", "0.5"]
+    )
+    s = json.loads(sampled.stdout)
+    assert s["cached"] is False and s["mode"] == "sampled" and "cs" in s["intervals"]
+
+
+def test_errors_exit_nonzero(families: dict[str, Family]) -> None:
+    fam = families["fp32-single"]
+    r = runner.invoke(app, [*_args(fam), "--device", "cuda"])
+    assert r.exit_code == 1 and "CUDA" in r.output
+    r = runner.invoke(app, [*_args(fam), "--metrics", "cs,nope"])
+    assert r.exit_code == 1 and "nope" in r.output and "layer_cs" in r.output
+    r = runner.invoke(app, ["kinship", "not a repo", str(fam["ft1"]), "--base", str(fam["base"])])
+    assert r.exit_code == 1
+    auto = runner.invoke(app, [*_args(fam), "--device", "auto", "--format", "json"])
+    assert auto.exit_code == 0
+
+
+def test_help() -> None:
+    r = runner.invoke(app, ["kinship", "--help"])
+    assert r.exit_code == 0 and "--sample" in r.stdout
