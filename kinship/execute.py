@@ -11,6 +11,7 @@ is reduced, so memory is a few chunk buffers per thread, whatever the model size
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -27,7 +28,7 @@ from kinship.weights import LocalFiles, ModelWeights
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CHUNK = 1 << 18
+DEFAULT_CHUNK = 1 << 17
 
 
 @dataclass
@@ -87,7 +88,7 @@ def resolve_device(device: str) -> torch.device:
 
 class _Buffers(threading.local):
     raw: list[bytearray]
-    f64: list[torch.Tensor] | None = None
+    f64: torch.Tensor | None = None
 
 
 def _quantize(x: torch.Tensor, absmax: float) -> None:
@@ -105,19 +106,16 @@ def _kernel(
     device: torch.device,
 ) -> Sums:
     n = hi - lo
-    if bufs.f64 is None or bufs.f64[0].numel() < n or bufs.f64[0].device != device:
-        bufs.f64 = [torch.empty(n, dtype=torch.float64, device=device) for _ in range(3)]
+    if bufs.f64 is None or bufs.f64.shape[1] < n or bufs.f64.device != device:
+        # One (3, chunk) block: rows a, b, base, so a and b are reduced with single calls.
+        bufs.f64 = torch.empty((3, n), dtype=torch.float64, device=device)
         bufs.raw = [bytearray(n * 4) for _ in range(3)]
-    fa, fb, fz = (t[:n] for t in bufs.f64)
-    mza, mzb, mzz = models
-    for mw, info, raw, out in (
-        (mza, entry.a, bufs.raw[0], fa),
-        (mzb, entry.b, bufs.raw[1], fb),
-        (mzz, entry.z, bufs.raw[2], fz),
-    ):
-        out.copy_(mw.read(info, lo, hi, raw))
-    fa.sub_(fz)
-    fb.sub_(fz)
+    block = bufs.f64[:, :n]
+    for row, (mw, info) in enumerate(zip(models, (entry.a, entry.b, entry.z), strict=True)):
+        block[row].copy_(mw.read(info, lo, hi, bufs.raw[row]))
+    ab = block[:2]
+    ab.sub_(block[2])
+    fa, fb = block[0], block[1]
     s = Sums(n=n)
     if opts.absmax:
         s.amax_a = float(fa.abs().max()) if n else 0.0
@@ -127,8 +125,7 @@ def _kernel(
         _quantize(fa, qa)
         _quantize(fb, qb)
     if opts.moments:
-        s.sa = float(fa.sum())
-        s.sb = float(fb.sum())
+        s.sa, s.sb = ab.sum(dim=1).tolist()
         s.saa = float(torch.dot(fa, fa))
         s.sbb = float(torch.dot(fb, fb))
         s.sab = float(torch.dot(fa, fb))
@@ -196,10 +193,9 @@ def execute(
 def _advise(models: tuple[ModelWeights, ...], entry: PlanEntry) -> None:
     for mw, info in zip(models, (entry.a, entry.b, entry.z), strict=True):
         if isinstance(mw.source, LocalFiles) and mw.pickled is None:
-            try:
+            # Advice only: reading reports real problems.
+            with contextlib.suppress(OSError):
                 mw.source.advise(info.file, info.start, entry.numel * info.itemsize)
-            except OSError:  # advice only; reading will report real problems
-                pass
 
 
 def total(sums: dict[str, Sums]) -> Sums:

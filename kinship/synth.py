@@ -158,7 +158,7 @@ def merge_ties(
         tvs = []
         for w, m in zip(weights, models, strict=True):
             d = (m[k] - b).astype(np.float64).ravel()
-            keep = max(1, int(round(density * d.size)))
+            keep = max(1, round(density * d.size))
             thresh = np.partition(np.abs(d), d.size - keep)[d.size - keep]
             tvs.append(w * np.where(np.abs(d) >= thresh, d, 0.0))
         stack = np.stack(tvs)
