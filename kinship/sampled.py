@@ -33,6 +33,10 @@ logger = logging.getLogger(__name__)
 
 MIN_BLOCK = 256
 MAX_BLOCKS = 64
+# Over HTTP every block costs a request per model (and the Hub rate-limits them):
+# larger, fewer blocks keep a 7B model at 2% to thousands of requests, not tens of thousands.
+REMOTE_MIN_BLOCK = 4096
+REMOTE_MAX_BLOCKS = 16
 RESAMPLES = 1000
 _STATS = ("n", "sa", "sb", "saa", "sbb", "sab", "agree", "both")
 
@@ -46,13 +50,18 @@ class Block:
 
 
 def choose_blocks(
-    entries: list[PlanEntry], fraction: float, rng: np.random.Generator
+    entries: list[PlanEntry],
+    fraction: float,
+    rng: np.random.Generator,
+    *,
+    min_block: int = MIN_BLOCK,
+    max_blocks: int = MAX_BLOCKS,
 ) -> list[Block]:
     """Stratified block sample: every tensor contributes in proportion to its size."""
     out: list[Block] = []
     for i, e in enumerate(entries):
         want = fraction * e.numel
-        size = min(e.numel, max(MIN_BLOCK, math.ceil(want / MAX_BLOCKS)))
+        size = min(e.numel, max(min_block, math.ceil(want / max_blocks)))
         slots = math.ceil(e.numel / size)
         m = min(slots, max(1, round(want / size)))
         for s in np.sort(rng.choice(slots, size=m, replace=False)):
@@ -159,7 +168,14 @@ def sample_kinship(
     try:
         plan = plan_native(*models)
         rng = np.random.default_rng(seed)
-        blocks = choose_blocks(plan.entries, fraction, rng)
+        remote = any(not Path(r).is_dir() for r in (a, b, base))
+        blocks = choose_blocks(
+            plan.entries,
+            fraction,
+            rng,
+            min_block=REMOTE_MIN_BLOCK if remote else MIN_BLOCK,
+            max_blocks=REMOTE_MAX_BLOCKS if remote else MAX_BLOCKS,
+        )
         with ThreadPoolExecutor(max_workers=workers) as pool:
             rows = list(
                 pool.map(lambda bl: _block_stats(models, plan.entries[bl.entry], bl), blocks)
