@@ -62,7 +62,9 @@ def pearson(s: Sums) -> float:
 
 
 def euclid(s: Sums) -> float:
-    return math.sqrt(max(0.0, s.saa + s.sbb - 2.0 * s.sab))
+    v = s.saa + s.sbb - 2.0 * s.sab
+    # NaN must stay NaN (quantizing an all-zero delta divides 0 by 0); max() would hide it.
+    return math.nan if math.isnan(v) else math.sqrt(max(0.0, v))
 
 
 def ratio(s: Sums) -> float:

@@ -27,7 +27,8 @@ def _reference_state(path: Path) -> dict[str, np.ndarray]:
 
 
 def _q(x: np.ndarray) -> np.ndarray:
-    return np.clip(np.round(127 * (x / np.max(np.abs(x)))), -127, 127)
+    with np.errstate(invalid="ignore"):  # an all-zero delta gives 0/0 = NaN, as in torch
+        return np.clip(np.round(127 * (x / np.max(np.abs(x)))), -127, 127)
 
 
 def _metrics(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
@@ -134,3 +135,25 @@ def test_unknown_metric_exits_nonzero(families: dict[str, Family]) -> None:
     assert "unknown metric 'kl'" in proc.stderr and "cs" in proc.stderr
     same = CliRunner().invoke(app, [str(fam["ft1"]), str(fam["ft1"]), str(fam["base"]), "cs"])
     assert same.exit_code != 0
+
+
+@pytest.mark.parametrize("low", [False, True])
+def test_split_skips_nan_tensors_like_the_reference(
+    families: dict[str, Family], tmp_path: Path, low: bool
+) -> None:
+    fam = families["fp32-single"]
+    # ft1 with its norm weights left at the base's: those keys have an all-zero delta, so
+    # cs/pcc are NaN there (and with --low-precision everything is, 0/0) and get skipped.
+    s1, sz = load_f64(fam["ft1"]), load_f64(fam["base"])
+    frozen = {k: (sz[k] if k.endswith("norm.weight") else s1[k]).astype(np.float32) for k in sz}
+    cfg = json.loads((fam["base"] / "config.json").read_text())
+    save_model(frozen, tmp_path / "frozen", config=cfg, dtype="fp32")
+    fam.paths["frozen"] = tmp_path / "frozen"
+    try:
+        args = [str(tmp_path / "frozen"), str(fam["ft2"]), str(fam["base"]), "cs,pcc,ed"]
+        got = _run([*args, "--split-calculation"] + ["--low-precision"] * low)
+        want = oracle(fam, "frozen", "ft2", split=True, low=low)
+    finally:
+        del fam.paths["frozen"]
+    for m in ("cs", "pcc", "ed"):
+        assert got[m] == pytest.approx(round(want[m], 4), abs=1e-12), m
