@@ -23,12 +23,13 @@ from dataclasses import dataclass, fields
 import torch
 
 from kinship.errors import DeviceUnavailableError
+from kinship.fused import moments
 from kinship.plan import Plan, PlanEntry
 from kinship.weights import LocalFiles, ModelWeights
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CHUNK = 1 << 17
+DEFAULT_CHUNK = 1 << 18
 
 
 @dataclass
@@ -89,11 +90,43 @@ def resolve_device(device: str) -> torch.device:
 class _Buffers(threading.local):
     raw: list[bytearray]
     f64: torch.Tensor | None = None
+    f32: torch.Tensor | None = None
 
 
 def _quantize(x: torch.Tensor, absmax: float) -> None:
     # Same order of operations as the reference: 127 * (x / abs_max), round half to even.
     x.div_(absmax).mul_(127.0).round_().clamp_(-127.0, 127.0)
+
+
+def _fast_kernel(
+    models: tuple[ModelWeights, ModelWeights, ModelWeights],
+    entry: PlanEntry,
+    lo: int,
+    hi: int,
+    bufs: _Buffers,
+) -> Sums:
+    """Moments only, on CPU: exact conversion to float32, then the fused float64 pass."""
+    n = hi - lo
+    if bufs.f32 is None or bufs.f32.shape[1] < n:
+        bufs.f32 = torch.empty((3, n), dtype=torch.float32)
+        bufs.raw = [bytearray(n * 4) for _ in range(3)]
+    arrays = []
+    for row, (mw, info) in enumerate(zip(models, (entry.a, entry.b, entry.z), strict=True)):
+        t = mw.read(info, lo, hi, bufs.raw[row])
+        if t.dtype != torch.float32:
+            t = bufs.f32[row, :n].copy_(t)
+        arrays.append(t.numpy())
+    s = Sums(n=n)
+    s.sa, s.sb, s.saa, s.sbb, s.sab = moments(arrays[0], arrays[1], arrays[2])
+    _release(models, entry, lo, hi)
+    return s
+
+
+def _release(
+    models: tuple[ModelWeights, ModelWeights, ModelWeights], entry: PlanEntry, lo: int, hi: int
+) -> None:
+    for mw, info in zip(models, (entry.a, entry.b, entry.z), strict=True):
+        mw.release(info, lo, hi)
 
 
 def _kernel(
@@ -105,6 +138,8 @@ def _kernel(
     bufs: _Buffers,
     device: torch.device,
 ) -> Sums:
+    if device.type == "cpu" and opts.moments and not (opts.sign or opts.absmax or opts.quantize):
+        return _fast_kernel(models, entry, lo, hi, bufs)
     n = hi - lo
     if bufs.f64 is None or bufs.f64.shape[1] < n or bufs.f64.device != device:
         # One (3, chunk) block: rows a, b, base, so a and b are reduced with single calls.
@@ -113,6 +148,7 @@ def _kernel(
     block = bufs.f64[:, :n]
     for row, (mw, info) in enumerate(zip(models, (entry.a, entry.b, entry.z), strict=True)):
         block[row].copy_(mw.read(info, lo, hi, bufs.raw[row]))
+    _release(models, entry, lo, hi)
     ab = block[:2]
     ab.sub_(block[2])
     fa, fb = block[0], block[1]

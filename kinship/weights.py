@@ -11,9 +11,11 @@ Pickle checkpoints are refused unless ``allow_pickle`` and then loaded only with
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
+import mmap
 import os
 import struct
 import threading
@@ -42,6 +44,7 @@ DTYPES: dict[str, tuple[torch.dtype, int]] = {
 }
 _TORCH_TO_ST = {v[0]: k for k, v in DTYPES.items()}
 _MAX_HEADER = 100 * 1024 * 1024  # safetensors' own limit
+_PAGE = mmap.PAGESIZE
 INDEX_NAME = "model.safetensors.index.json"
 SINGLE_NAME = "model.safetensors"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth")
@@ -85,7 +88,16 @@ class ByteSource(Protocol):
 
 
 class LocalFiles:
-    """``os.pread`` access to files in one folder; keeps one file open at a time per thread."""
+    """Files in one folder: ``os.pread`` for small reads, private read mappings for tensors.
+
+    At most ``MAX_MAPPED`` files are mapped at a time; ``release`` drops a processed range
+    from this process's page tables (``MADV_DONTNEED``; the page cache keeps it), so the
+    resident set stays bounded however large the model.  A mapping is only made after
+    checking the file still holds the tensor, so a file truncated since indexing is a
+    typed error (truncating it *during* a run would still end in SIGBUS, as with any mmap).
+    """
+
+    MAX_MAPPED = 2
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -93,6 +105,7 @@ class LocalFiles:
         self._lock = threading.Lock()
         self._local = threading.local()
         self._open: set[int] = set()
+        self._maps: dict[str, mmap.mmap] = {}
 
     def path(self, file: str) -> Path:
         # Names come from the index JSON: refuse anything that could leave the folder.
@@ -134,6 +147,50 @@ class LocalFiles:
         n = self.read_into(file, offset, memoryview(buf))
         return bytes(buf[:n])
 
+    def mapped(self, file: str, *, end: int, tensor: str) -> mmap.mmap:
+        """A copy-on-write (never written) mapping of ``file`` that holds bytes up to ``end``.
+
+        Raises:
+            WeightsFormatError: the file is shorter than ``end`` (truncated).
+        """
+        with self._lock:
+            mm = self._maps.get(file)
+            if mm is None:
+                with open(self.path(file), "rb") as fh:
+                    size = os.fstat(fh.fileno()).st_size
+                    if size < end:
+                        raise WeightsFormatError(
+                            file,
+                            f"truncated: file is {size} bytes, tensor data ends at byte {end}",
+                            tensor=tensor,
+                        )
+                    mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY)
+                self._maps[file] = mm
+                while len(self._maps) > self.MAX_MAPPED:
+                    # Views still in use keep their mapping alive; it unmaps when they die.
+                    self._maps.pop(next(iter(self._maps)))
+        if len(mm) < end:
+            raise WeightsFormatError(
+                file,
+                f"truncated: mapping is {len(mm)} bytes, tensor data ends at byte {end}",
+                tensor=tensor,
+            )
+        return mm
+
+    def count(self, nbytes: int) -> None:
+        with self._lock:
+            self.bytes_read += nbytes
+
+    def release(self, file: str, offset: int, length: int) -> None:
+        """Drop ``[offset, offset+length)`` (widened to pages) from the resident set."""
+        mm = self._maps.get(file)
+        if mm is None or not hasattr(mm, "madvise"):
+            return
+        start = offset - offset % _PAGE
+        stop = min(len(mm), offset + length + (-(offset + length)) % _PAGE)
+        with contextlib.suppress(OSError, ValueError):
+            mm.madvise(mmap.MADV_DONTNEED, start, stop - start)
+
     def advise(self, file: str, offset: int, length: int) -> None:
         """Ask the kernel to start reading a range we will need soon (cold-cache prefetch)."""
         if hasattr(os, "posix_fadvise"):
@@ -150,6 +207,7 @@ class LocalFiles:
         for fd in fds:
             os.close(fd)
         self._local = threading.local()
+        self._maps.clear()  # unmapped once no tensor views them
 
 
 @dataclass
@@ -190,6 +248,12 @@ class ModelWeights:
         nbytes = (hi - lo) * size
         if nbytes == 0:
             return torch.empty(0, dtype=tdtype)
+        offset = info.start + lo * size
+        if isinstance(self.source, LocalFiles):
+            # Zero-copy: the tensor views the page cache through a private mapping.
+            mm = self.source.mapped(info.file, end=info.end, tensor=info.name)
+            self.source.count(nbytes)
+            return torch.frombuffer(mm, dtype=tdtype, count=hi - lo, offset=offset)
         if buf is None or len(buf) < nbytes:
             buf = bytearray(nbytes)
         view = memoryview(buf)[:nbytes]
@@ -201,6 +265,13 @@ class ModelWeights:
                 tensor=info.name,
             )
         return torch.frombuffer(buf, dtype=tdtype, count=hi - lo)
+
+    def release(self, info: TensorInfo, lo: int, hi: int) -> None:
+        """Done with elements ``[lo, hi)``: let their pages leave the resident set."""
+        if isinstance(self.source, LocalFiles) and self.pickled is None:
+            self.source.release(
+                info.file, info.start + lo * info.itemsize, (hi - lo) * info.itemsize
+            )
 
     def close(self) -> None:
         self.source.close()
