@@ -6,7 +6,7 @@ import math
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
@@ -15,7 +15,9 @@ from cli.common import OutputFormat, handle_errors, print_json, state, stdout
 from db.engine import open_database
 from db.kinship_store import find_kinship, kinship_key, save_kinship
 from kinship import metrics as registry
-from kinship.engine import KinshipResult, compute_kinship, fingerprint, plan_kinship, resolve_device
+
+if TYPE_CHECKING:
+    from kinship.engine import KinshipResult
 
 
 class Device(StrEnum):
@@ -58,6 +60,10 @@ def kinship(
     JSON: {"a", "b", "base", "metrics": {name: value}, "intervals", "params_compared",
     "bytes_read", "seconds", "dropped", "mode", "convention", "revisions", "cached", ...}.
     """
+    # torch and numba load here, not when any kinhub command starts.
+    from kinship.engine import compute_kinship, fingerprint, plan_kinship
+    from kinship.execute import resolve_device
+
     with handle_errors():
         names = registry.parse_list(metrics)
         resolve_device(device.value)
@@ -136,6 +142,8 @@ def kinship(
 
 
 def _from_row(row: Any, names: list[str]) -> KinshipResult:
+    from kinship.engine import KinshipResult
+
     return KinshipResult(
         a=row.model_a,
         b=row.model_b,

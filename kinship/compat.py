@@ -28,9 +28,10 @@ from typing import Any
 
 from kinship.engine import opened
 from kinship.errors import PlanError, UnknownMetricError
-from kinship.execute import Options, Sums, execute, total
+from kinship.execute import Options, execute, total
 from kinship.metrics import abs_cosine, euclid, pearson
 from kinship.plan import plan_modelkinship
+from kinship.sums import Sums
 
 #: metric name -> (reference's pretty name, value from float64 sums)
 METRICS: dict[str, tuple[str, Callable[[Sums], float]]] = {

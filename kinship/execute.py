@@ -18,44 +18,19 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import torch
 
 from kinship.errors import DeviceUnavailableError
 from kinship.fused import moments
 from kinship.plan import Plan, PlanEntry
+from kinship.sums import Sums
 from kinship.weights import LocalFiles, ModelWeights
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_CHUNK = 1 << 18
-
-
-@dataclass
-class Sums:
-    """Float64 accumulators over a = θ_A − θ_Z, b = θ_B − θ_Z (plus optional extras)."""
-
-    n: int = 0
-    sa: float = 0.0
-    sb: float = 0.0
-    saa: float = 0.0
-    sbb: float = 0.0
-    sab: float = 0.0
-    agree: int = 0  # entries non-zero in both with the same sign
-    both: int = 0  # entries non-zero in both
-    amax_a: float = 0.0
-    amax_b: float = 0.0
-
-    def add(self, o: Sums) -> None:
-        for f in fields(self):
-            if f.name.startswith("amax"):
-                setattr(self, f.name, max(getattr(self, f.name), getattr(o, f.name)))
-            else:
-                setattr(self, f.name, getattr(self, f.name) + getattr(o, f.name))
-
-    def as_dict(self) -> dict[str, float]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass(frozen=True)

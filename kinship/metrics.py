@@ -10,11 +10,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kinship.errors import UnknownMetricError
-from kinship.execute import Sums
-from kinship.plan import PlanEntry
+from kinship.sums import Sums
+
+if TYPE_CHECKING:  # plan -> weights -> torch; the registry itself stays import-light
+    from kinship.plan import PlanEntry
 
 PAPER = "https://arxiv.org/abs/2410.12613"
 

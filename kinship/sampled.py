@@ -25,8 +25,8 @@ import torch
 
 from kinship import metrics as registry
 from kinship.engine import KinshipResult
-from kinship.execute import Sums
 from kinship.plan import PlanEntry, plan_native
+from kinship.sums import Sums
 from kinship.weights import ModelWeights, open_folder
 
 logger = logging.getLogger(__name__)
