@@ -1,12 +1,15 @@
 """Streaming executor: read a plan chunk by chunk and accumulate float64 sums.
 
-Every tensor's compared elements are cut into chunks of ``chunk`` elements; a thread
-pool (one worker per core) reads the three chunks with ``pread`` into per-thread buffers,
-converts them to float64 (exact for BF16/F16/F32), subtracts the base and reduces them
-with BLAS dot products, so chunk sums are float64 and reading, converting and reducing
-overlap across threads.  At most ``2·workers`` chunks are in flight and the next
-tensor's byte range is announced to the kernel (``posix_fadvise``) while the current one
-is reduced, so memory is a few chunk buffers per thread, whatever the model size.
+Every tensor's compared elements are cut into chunks of ``chunk`` elements.  A thread pool
+(one worker per core) takes the chunks; each worker views the three chunks through the
+shards' private mappings (no copy), converts them to float32 (exact for BF16/F16/F32)
+and hands them to the fused numba kernel, which forms differences and products in
+float64 and sums them in one pass with the GIL released, then drops the chunk's pages
+from the resident set.  At most ``2·workers`` chunks are in flight and the next tensor's
+byte range is announced to the kernel (``posix_fadvise``), so reading ahead, converting
+and reducing overlap and memory is a few chunk buffers per thread, whatever the model
+size.  Extra statistics (sign counts, max |x|, the reference's quantization) and CUDA use
+a float64 torch path.
 """
 
 from __future__ import annotations
