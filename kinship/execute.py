@@ -22,11 +22,12 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
-import torch
+import numpy as np
 
 from kinship.errors import DeviceUnavailableError
-from kinship.fused import moments
+from kinship.fused import moments, to_float32
 from kinship.plan import Plan, PlanEntry
 from kinship.sums import Sums
 from kinship.weights import LocalFiles, ModelWeights
@@ -50,28 +51,32 @@ class Options:
     quantize: dict[str, tuple[float, float]] | None = None
 
 
-def resolve_device(device: str) -> torch.device:
-    """``cpu``, ``cuda`` (error when absent) or ``auto``.
+def resolve_device(device: str) -> str:
+    """``cpu``, ``cuda`` (error when absent) or ``auto`` -> the device to use.
 
     Raises:
-        DeviceUnavailableError: CUDA requested but not available.
+        DeviceUnavailableError: CUDA requested but not available, or an unknown name.
     """
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise DeviceUnavailableError("--device cuda: no CUDA device is available (torch CPU build)")
-    if device not in ("cpu", "cuda"):
+    if device == "cpu":
+        return "cpu"
+    if device not in ("cuda", "auto"):
         raise DeviceUnavailableError(f"unknown device {device!r} (cpu, cuda, auto)")
-    return torch.device(device)
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if device == "cuda":
+        raise DeviceUnavailableError("--device cuda: no CUDA device is available (torch CPU build)")
+    return "cpu"
 
 
 class _Buffers(threading.local):
     raw: list[bytearray]
-    f64: torch.Tensor | None = None
-    f32: torch.Tensor | None = None
+    f64: Any = None  # torch.Tensor (3, chunk) float64, torch path
+    bits: np.ndarray | None = None  # (3, chunk) uint32 scratch, fast path
 
 
-def _quantize(x: torch.Tensor, absmax: float) -> None:
+def _quantize(x: Any, absmax: float) -> None:
     # Same order of operations as the reference: 127 * (x / abs_max), round half to even.
     x.div_(absmax).mul_(127.0).round_().clamp_(-127.0, 127.0)
 
@@ -85,15 +90,13 @@ def _fast_kernel(
 ) -> Sums:
     """Moments only, on CPU: exact conversion to float32, then the fused float64 pass."""
     n = hi - lo
-    if bufs.f32 is None or bufs.f32.shape[1] < n:
-        bufs.f32 = torch.empty((3, n), dtype=torch.float32)
+    if bufs.bits is None or bufs.bits.shape[1] < n:
+        bufs.bits = np.empty((3, n), dtype=np.uint32)
         bufs.raw = [bytearray(n * 4) for _ in range(3)]
     arrays = []
     for row, (mw, info) in enumerate(zip(models, (entry.a, entry.b, entry.z), strict=True)):
-        t = mw.read(info, lo, hi, bufs.raw[row])
-        if t.dtype != torch.float32:
-            t = bufs.f32[row, :n].copy_(t)
-        arrays.append(t.numpy())
+        arr = mw.read_array(info, lo, hi, bufs.raw[row])
+        arrays.append(to_float32(arr, info.dtype, bufs.bits[row, :n]))
     s = Sums(n=n)
     s.sa, s.sb, s.saa, s.sbb, s.sab = moments(arrays[0], arrays[1], arrays[2])
     _release(models, entry, lo, hi)
@@ -114,12 +117,14 @@ def _kernel(
     hi: int,
     opts: Options,
     bufs: _Buffers,
-    device: torch.device,
+    device: str,
 ) -> Sums:
-    if device.type == "cpu" and opts.moments and not (opts.sign or opts.absmax or opts.quantize):
+    if device == "cpu" and opts.moments and not (opts.sign or opts.absmax or opts.quantize):
         return _fast_kernel(models, entry, lo, hi, bufs)
+    import torch
+
     n = hi - lo
-    if bufs.f64 is None or bufs.f64.shape[1] < n or bufs.f64.device != device:
+    if bufs.f64 is None or bufs.f64.shape[1] < n or bufs.f64.device.type != device:
         # One (3, chunk) block: rows a, b, base, so a and b are reduced with single calls.
         bufs.f64 = torch.empty((3, n), dtype=torch.float64, device=device)
         bufs.raw = [bytearray(n * 4) for _ in range(3)]
@@ -173,9 +178,14 @@ def execute(
     workers = workers or os.cpu_count() or 1
     out: dict[str, Sums] = {e.name: Sums() for e in plan.entries}
     bufs = _Buffers()
-    prev_threads = torch.get_num_threads()
-    # Parallelism comes from our pool; torch's own pool would oversubscribe the cores.
-    torch.set_num_threads(1)
+    torch_mod: Any = None
+    prev_threads = 0
+    if not (dev == "cpu" and opts.moments and not (opts.sign or opts.absmax or opts.quantize)):
+        import torch as torch_mod
+
+        prev_threads = torch_mod.get_num_threads()
+        # Parallelism comes from our pool; torch's own pool would oversubscribe the cores.
+        torch_mod.set_num_threads(1)
     inflight: deque[tuple[str, Future[Sums]]] = deque()
     done = 0
     total = plan.params
@@ -200,7 +210,8 @@ def execute(
                     progress(done, total)
             drain(0)
     finally:
-        torch.set_num_threads(prev_threads)
+        if torch_mod is not None:
+            torch_mod.set_num_threads(prev_threads)
     return out
 
 

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from kinship import metrics as registry
 from kinship.engine import KinshipResult
+from kinship.fused import to_float32
 from kinship.plan import PlanEntry, plan_native
 from kinship.sums import Sums
 from kinship.weights import ModelWeights, open_folder
@@ -73,23 +73,27 @@ def choose_blocks(
 def _block_stats(
     models: tuple[ModelWeights, ModelWeights, ModelWeights], e: PlanEntry, b: Block
 ) -> np.ndarray:
+    n = b.hi - b.lo
     ta, tb, tz = (
-        m.read(info, b.lo, b.hi).to(torch.float64)
+        to_float32(m.read_array(info, b.lo, b.hi), info.dtype, np.empty(n, np.uint32)).astype(
+            np.float64
+        )
         for m, info in zip(models, (e.a, e.b, e.z), strict=True)
     )
     a, bb = ta - tz, tb - tz
     nz = (a != 0) & (bb != 0)
     return np.array(
         [
-            b.hi - b.lo,
-            float(a.sum()),
-            float(bb.sum()),
-            float(a @ a),
-            float(bb @ bb),
-            float(a @ bb),
-            float((nz & ((a > 0) == (bb > 0))).sum()),
-            float(nz.sum()),
-        ]
+            n,
+            a.sum(),
+            bb.sum(),
+            a @ a,
+            bb @ bb,
+            a @ bb,
+            np.count_nonzero(nz & ((a > 0) == (bb > 0))),
+            np.count_nonzero(nz),
+        ],
+        dtype=np.float64,
     )
 
 

@@ -22,11 +22,15 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import torch
+import numpy as np
 
 from db.ids import split_revision
+
+if TYPE_CHECKING:
+    import torch
+
 from kinship.errors import (
     ModelSourceError,
     PickleRefusedError,
@@ -36,13 +40,28 @@ from kinship.errors import (
 
 logger = logging.getLogger(__name__)
 
-#: safetensors dtype name -> (torch dtype, bytes per element)
-DTYPES: dict[str, tuple[torch.dtype, int]] = {
-    "BF16": (torch.bfloat16, 2),
-    "F16": (torch.float16, 2),
-    "F32": (torch.float32, 4),
+#: safetensors dtype name -> (numpy dtype of the stored bits, bytes per element).
+#: numpy has no bfloat16: BF16 is read as its uint16 bit pattern.
+DTYPES: dict[str, tuple[type[np.generic], int]] = {
+    "BF16": (np.uint16, 2),
+    "F16": (np.float16, 2),
+    "F32": (np.float32, 4),
 }
-_TORCH_TO_ST = {v[0]: k for k, v in DTYPES.items()}
+
+
+def torch_dtype(name: str) -> torch.dtype:
+    """The torch dtype of a safetensors dtype name (torch is imported only when needed)."""
+    import torch
+
+    return {"BF16": torch.bfloat16, "F16": torch.float16, "F32": torch.float32}[name]
+
+
+def _st_name(dtype: torch.dtype) -> str | None:
+    import torch
+
+    return {torch.bfloat16: "BF16", torch.float16: "F16", torch.float32: "F32"}.get(dtype)
+
+
 _MAX_HEADER = 100 * 1024 * 1024  # safetensors' own limit
 _PAGE = mmap.PAGESIZE
 INDEX_NAME = "model.safetensors.index.json"
@@ -231,40 +250,56 @@ class ModelWeights:
     def tie_word_embeddings(self) -> bool:
         return bool(self.config.get("tie_word_embeddings", False))
 
-    def read(
+    def read_array(
         self, info: TensorInfo, lo: int, hi: int, buf: bytearray | None = None
-    ) -> torch.Tensor:
-        """Elements ``[lo, hi)`` of the flattened tensor, in its stored dtype (1-D).
+    ) -> np.ndarray:
+        """Elements ``[lo, hi)`` of the flattened tensor as stored (BF16 as uint16 bits), 1-D.
 
-        ``buf`` (at least ``(hi-lo)*itemsize`` bytes) is reused when given, so a caller
-        streaming chunks allocates nothing per chunk; the result views it.
+        Local files are viewed through a private mapping (no copy); other sources read into
+        ``buf`` (reused when at least ``(hi-lo)*itemsize`` bytes), which the result views.
 
         Raises:
             WeightsFormatError: the file ends before the tensor does.
         """
+        npdtype, size = DTYPES[info.dtype]
         if self.pickled is not None:
-            return self.pickled[info.name].reshape(-1)[lo:hi]
-        tdtype, size = DTYPES[info.dtype]
+            t = self.pickled[info.name].reshape(-1)[lo:hi]
+            if info.dtype == "BF16":
+                import torch
+
+                return t.view(torch.int16).numpy().view(np.uint16)
+            return t.numpy()
         nbytes = (hi - lo) * size
         if nbytes == 0:
-            return torch.empty(0, dtype=tdtype)
+            return np.empty(0, dtype=npdtype)
         offset = info.start + lo * size
         if isinstance(self.source, LocalFiles):
-            # Zero-copy: the tensor views the page cache through a private mapping.
             mm = self.source.mapped(info.file, end=info.end, tensor=info.name)
             self.source.count(nbytes)
-            return torch.frombuffer(mm, dtype=tdtype, count=hi - lo, offset=offset)
+            return np.frombuffer(mm, dtype=npdtype, count=hi - lo, offset=offset)
         if buf is None or len(buf) < nbytes:
             buf = bytearray(nbytes)
-        view = memoryview(buf)[:nbytes]
-        got = self.source.read_into(info.file, info.start + lo * size, view)
+        got = self.source.read_into(info.file, offset, memoryview(buf)[:nbytes])
         if got != nbytes:
             raise WeightsFormatError(
                 info.file,
-                f"truncated: expected {nbytes} bytes at offset {info.start + lo * size}, got {got}",
+                f"truncated: expected {nbytes} bytes at offset {offset}, got {got}",
                 tensor=info.name,
             )
-        return torch.frombuffer(buf, dtype=tdtype, count=hi - lo)
+        return np.frombuffer(buf, dtype=npdtype, count=hi - lo)
+
+    def read(
+        self, info: TensorInfo, lo: int, hi: int, buf: bytearray | None = None
+    ) -> torch.Tensor:
+        """``read_array`` as a torch tensor of the stored dtype (views the same memory)."""
+        import torch
+
+        if self.pickled is not None:
+            return self.pickled[info.name].reshape(-1)[lo:hi]
+        arr = self.read_array(info, lo, hi, buf)
+        if info.dtype == "BF16":
+            return torch.from_numpy(arr.view(np.int16)).view(torch.bfloat16)
+        return torch.from_numpy(arr)
 
     def release(self, info: TensorInfo, lo: int, hi: int) -> None:
         """Done with elements ``[lo, hi)``: let their pages leave the resident set."""
@@ -380,6 +415,8 @@ def open_folder(path: Path, *, ref: str | None = None, allow_pickle: bool = Fals
 def _open_pickles(
     path: Path, files: list[str], *, ref: str, config: dict[str, Any], src: LocalFiles
 ) -> ModelWeights:
+    import torch
+
     state: dict[str, torch.Tensor] = {}
     tensors: dict[str, TensorInfo] = {}
     pos = 0
@@ -396,9 +433,9 @@ def _open_pickles(
         for name, t in loaded.items():
             if not isinstance(t, torch.Tensor):
                 continue
-            if t.dtype not in _TORCH_TO_ST:
+            st = _st_name(t.dtype)
+            if st is None:
                 raise UnsupportedDtypeError(f, f"dtype {t.dtype} not supported", tensor=name)
-            st = _TORCH_TO_ST[t.dtype]
             state[name] = t.contiguous()
             nbytes = t.numel() * DTYPES[st][1]
             # Pseudo offsets, distinct per tensor, so identity checks (tied heads) stay exact.
