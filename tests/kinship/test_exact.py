@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from kinship.engine import compute_kinship
-from kinship.synth import Family
+from kinship.synth import Family, save_model
 from tests.kinship.conftest import FAMILY_KINDS, load_f64, tied
 
 PAIRS = [("ft1", "ft2"), ("ft1", "ft3"), ("linear", "ties"), ("task_arithmetic", "ft2")]
@@ -90,3 +93,17 @@ def test_other_metrics(families: dict[str, Family]) -> None:
     assert got.metrics["layer_cs"]["0"] == pytest.approx(want0, rel=1e-9)
     assert set(got.metrics["layer_cs"]) == {"0", "1", "other"}
     assert set(got.breakdown) == set(sz)
+
+
+def test_mixed_dtypes_including_fp16(families: dict[str, Family], tmp_path: Path) -> None:
+    fam = families["fp32-single"]
+    cfg = json.loads((fam["base"] / "config.json").read_text())
+    for role, dtype in (("ft1", "fp16"), ("ft3", "bf16")):
+        state = {k: v.astype("float32") for k, v in load_f64(fam[role]).items()}
+        save_model(state, tmp_path / role, config=cfg, dtype=dtype, shards=2)
+    mixed = Family(root=tmp_path, arch=fam.arch, paths={**fam.paths})
+    mixed.paths.update(ft1=tmp_path / "ft1", ft3=tmp_path / "ft3")
+    want = native_oracle(mixed, "ft1", "ft3")
+    got = compute_kinship(str(mixed["ft1"]), str(mixed["ft3"]), str(mixed["base"]))
+    for m in ("cs", "pcc", "ed"):
+        assert got.metrics[m] == pytest.approx(want[m], rel=1e-9, abs=0), m
