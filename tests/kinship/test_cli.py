@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlmodel import select
 from typer.testing import CliRunner
 
 from cli.app import app
+from db.engine import open_database
+from db.models import Kinship
 from kinship.synth import Family
 
 runner = CliRunner()
@@ -76,3 +79,22 @@ def test_errors_exit_nonzero(families: dict[str, Family]) -> None:
 def test_help() -> None:
     r = runner.invoke(app, ["kinship", "--help"])
     assert r.exit_code == 0 and "--sample" in r.stdout
+
+
+def test_recompute_upserts_one_row(families: dict[str, Family], database_url: str) -> None:
+    fam = families["fp32-single"]
+    for extra in ([], ["--no-cache"], ["--no-cache"]):
+        r = runner.invoke(app, ["--db", database_url, *_args(fam), "--format", "json", *extra])
+        assert r.exit_code == 0, r.output
+        assert json.loads(r.stdout)["cached"] is False
+    db = open_database(database_url)
+    try:
+        with db.session() as session:
+            rows = session.exec(select(Kinship)).all()
+    finally:
+        db.dispose()
+    assert len(rows) == 1
+    row = rows[0]
+    assert row.mode == "exact" and row.convention == "native"
+    assert set(row.metrics) == {"cs", "pcc", "ed"} and row.params_compared > 0
+    assert row.model_a == str(fam["ft1"].resolve())
