@@ -40,6 +40,15 @@ class WeightsFormatError(KinshipError):
         super().__init__(f"{where}: {reason}")
 
 
+class RemoteReadError(KinshipError):
+    """A byte range or file size could not be fetched from the Hub (network or HTTP error)."""
+
+    def __init__(self, repo_id: str, file: str, reason: str) -> None:
+        self.repo_id = repo_id
+        self.file = file
+        super().__init__(f"{repo_id}/{file}: {reason}")
+
+
 class UnsupportedDtypeError(WeightsFormatError):
     """A tensor has a dtype the engine does not read (only BF16, F16, F32)."""
 

@@ -9,7 +9,7 @@ import threading
 from typing import Any
 
 from db.ids import split_revision
-from kinship.errors import ModelSourceError, WeightsFormatError
+from kinship.errors import ModelSourceError, RemoteReadError, WeightsFormatError
 from kinship.weights import INDEX_NAME, SINGLE_NAME, ModelWeights, index_files, shard_files
 
 logger = logging.getLogger(__name__)
@@ -37,7 +37,12 @@ class HubFiles:
         if file not in self._sizes:
             from huggingface_hub import get_hf_file_metadata
 
-            meta = get_hf_file_metadata(self._url(file), token=self.token, endpoint=self.endpoint)
+            try:
+                meta = get_hf_file_metadata(
+                    self._url(file), token=self.token, endpoint=self.endpoint
+                )
+            except Exception as exc:  # network/HTTP failures of any kind -> one typed error
+                raise RemoteReadError(self.repo_id, file, f"cannot get file size: {exc}") from exc
             if meta.size is None:
                 raise WeightsFormatError(file, "the Hub did not report a file size")
             self._sizes[file] = int(meta.size)
@@ -50,9 +55,14 @@ class HubFiles:
 
         headers = build_hf_headers(token=self.token)
         headers["Range"] = f"bytes={offset}-{offset + length - 1}"
-        resp = get_session().get(self._url(file), headers=headers, follow_redirects=True)
+        try:
+            resp = get_session().get(self._url(file), headers=headers, follow_redirects=True)
+        except Exception as exc:  # network failures of any kind -> one typed error
+            raise RemoteReadError(self.repo_id, file, f"range request failed: {exc}") from exc
         if resp.status_code not in (200, 206):
-            raise WeightsFormatError(file, f"range request failed: HTTP {resp.status_code}")
+            raise RemoteReadError(
+                self.repo_id, file, f"range request failed: HTTP {resp.status_code}"
+            )
         data = resp.content
         if resp.status_code == 200:  # server ignored Range: keep only the slice asked for
             logger.warning("%s: server ignored the Range header", file)
@@ -79,13 +89,12 @@ def open_remote(ref: str, *, endpoint: str | None = None, token: Any = None) -> 
         InvalidRepoIdError, ModelSourceError, WeightsFormatError.
     """
     from huggingface_hub import HfApi
-    from huggingface_hub.errors import HfHubHTTPError
 
     repo_id, revision = split_revision(ref)
     api = HfApi(endpoint=endpoint, token=token)
     try:
         info = api.model_info(repo_id, revision=revision)
-    except HfHubHTTPError as exc:
+    except Exception as exc:  # not found, HTTP or network failure -> one typed error
         raise ModelSourceError(ref, f"cannot read repo info: {exc}") from exc
     sha = info.sha or revision or "main"
     names = {s.rfilename for s in (info.siblings or [])}

@@ -477,11 +477,7 @@ def open_model(
     if repo_id is None:
         return open_folder(Path(ref), ref=ref, allow_pickle=allow_pickle)
     from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import (
-        HfHubHTTPError,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
+    from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
 
     patterns = ["*.json", "*.safetensors"]
     if allow_pickle:
@@ -497,7 +493,7 @@ def open_model(
         )
     except (RepositoryNotFoundError, RevisionNotFoundError) as exc:
         raise ModelSourceError(ref, f"not found on the Hub: {type(exc).__name__}") from exc
-    except (HfHubHTTPError, OSError) as exc:
+    except Exception as exc:  # HTTP, network or cache failure -> one typed error
         raise ModelSourceError(ref, f"download failed: {exc}") from exc
     mw = open_folder(Path(str(folder)), ref=ref, allow_pickle=allow_pickle)
     mw.repo_id = repo_id
