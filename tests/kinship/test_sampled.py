@@ -9,6 +9,7 @@ import pytest
 
 from crawler.emulator import HubEmulator
 from kinship.engine import compute_kinship
+from kinship.errors import ModelSourceError
 from kinship.synth import Family
 
 FRACTION = 0.02
@@ -87,3 +88,14 @@ def test_hub_exact_downloads_into_cache(families: dict[str, Family], tmp_path: P
         r = compute_kinship("kin/ft1", "kin/ft3", "kin/base@main", endpoint=emu.url)
     assert r.metrics == pytest.approx(local.metrics, rel=1e-12)
     assert r.revisions["base"] is not None and len(r.revisions["base"]) == 40
+
+
+def test_hub_missing_repo_is_typed(families: dict[str, Family], tmp_path: Path) -> None:
+    fam = families["fp32-single"]
+    root = tmp_path / "hub"
+    for role in ("base", "ft1"):
+        shutil.copytree(fam[role], root / "kin" / role)
+    with HubEmulator(root, port=0) as emu:
+        for sample in (None, 0.1):
+            with pytest.raises(ModelSourceError, match="kin/nope"):
+                compute_kinship("kin/ft1", "kin/nope", "kin/base", sample=sample, endpoint=emu.url)
