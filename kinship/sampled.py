@@ -80,6 +80,8 @@ def _block_stats(
         )
         for m, info in zip(models, (e.a, e.b, e.z), strict=True)
     )
+    for m, info in zip(models, (e.a, e.b, e.z), strict=True):
+        m.release(info, b.lo, b.hi)  # keep the resident set to the blocks in flight
     a, bb = ta - tz, tb - tz
     nz = (a != 0) & (bb != 0)
     return np.array(
