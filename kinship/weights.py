@@ -1,11 +1,13 @@
-"""Weights access: resolve a model reference, index its safetensors headers, read byte ranges.
+"""Weights access: resolve a model reference, index its safetensors headers, read ranges.
 
 A model is a local folder or a Hub repo id with an optional ``@revision``.  The index is
 built from the safetensors headers only (single ``model.safetensors`` or
-``model.safetensors.index.json`` + shards); tensors are then read as element ranges with
-``os.pread`` (local) or HTTP Range requests (Hub, sampled mode), so nothing ever holds a
-whole model and a truncated file is a typed error, never a SIGBUS from a memory map.
-Pickle checkpoints are refused unless ``allow_pickle`` and then loaded only with
+``model.safetensors.index.json`` + shards, every offset checked against the file size);
+tensors are then read as element ranges: zero-copy views of private mappings for local
+files (at most two shards mapped per model, pages released after use), HTTP Range
+requests for the Hub in sampled mode.  Nothing ever holds a whole model, and a file
+truncated since indexing is a typed error naming the file and tensor.  Pickle checkpoints
+are refused unless ``allow_pickle`` and then loaded only with
 ``torch.load(weights_only=True)``.
 """
 
