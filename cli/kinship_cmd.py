@@ -34,8 +34,8 @@ def _norm(ref: str) -> str:
 
 def kinship(
     ctx: typer.Context,
-    a: str = typer.Argument(..., help="Model A: local folder or org/name[@revision]."),
-    b: str = typer.Argument(..., help="Model B: local folder or org/name[@revision]."),
+    a: str = typer.Argument(..., help="Model A: local folder or org/name, optionally @revision."),
+    b: str = typer.Argument(..., help="Model B: local folder or org/name, optionally @revision."),
     base: str = typer.Option(..., "--base", help="The base both task vectors are taken from."),
     metrics: str = typer.Option(
         "cs,pcc,ed", "--metrics", help=f"Comma-separated: {', '.join(registry.known())}."

@@ -19,7 +19,9 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
 @app.command("merge_cal")
 def merge_cal(
-    model_1_name: str = typer.Argument(..., help="First model (folder or org/name[@rev])."),
+    model_1_name: str = typer.Argument(
+        ..., help="First model: local folder or org/name, optionally @revision."
+    ),
     model_2_name: str = typer.Argument(..., help="Second model."),
     model_base_name: str = typer.Argument(..., help="Base model both were derived from."),
     metric: str = typer.Argument(..., help='Metrics: "cs,pcc,ed" or "cs pcc ed".'),
