@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
+import torch
 from sqlmodel import select
 from typer.testing import CliRunner
 
@@ -12,6 +15,7 @@ from cli.app import app
 from db.engine import open_database
 from db.models import Kinship
 from kinship.synth import Family
+from kinship.weights import open_folder
 
 runner = CliRunner()
 
@@ -98,3 +102,23 @@ def test_recompute_upserts_one_row(families: dict[str, Family], database_url: st
     assert row.mode == "exact" and row.convention == "native"
     assert set(row.metrics) == {"cs", "pcc", "ed"} and row.params_compared > 0
     assert row.model_a == str(fam["ft1"].resolve())
+
+
+def test_allow_pickle_flag(families: dict[str, Family], tmp_path: Path) -> None:
+    fam = families["bf16-tied"]
+    refs = []
+    for role in ("ft1", "ft2", "base"):
+        mw = open_folder(fam[role])
+        state = {k: mw.read(i, 0, i.numel).reshape(i.shape).clone() for k, i in mw.tensors.items()}
+        (tmp_path / role).mkdir()
+        shutil.copy(fam[role] / "config.json", tmp_path / role / "config.json")
+        torch.save(state, tmp_path / role / "pytorch_model.bin")
+        refs.append(str(tmp_path / role))
+    args = ["kinship", refs[0], refs[1], "--base", refs[2], "--format", "json"]
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 1 and "--allow-pickle" in refused.output
+    ok = runner.invoke(app, [*args, "--allow-pickle"])
+    assert ok.exit_code == 0, ok.output
+    want = runner.invoke(app, [*_args(fam, "ft1", "ft2"), "--format", "json"])
+    got_m, want_m = json.loads(ok.stdout)["metrics"], json.loads(want.stdout)["metrics"]
+    assert got_m == pytest.approx(want_m, rel=1e-9)
