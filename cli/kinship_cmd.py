@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -24,6 +25,11 @@ class Device(StrEnum):
     cpu = "cpu"
     cuda = "cuda"
     auto = "auto"
+
+
+def hub_endpoint() -> str | None:
+    """``HF_ENDPOINT`` read at call time (huggingface_hub reads it once, at import)."""
+    return os.environ.get("HF_ENDPOINT") or None
 
 
 def _norm(ref: str) -> str:
@@ -64,11 +70,12 @@ def kinship(
     from kinship.engine import compute_kinship, fingerprint, plan_kinship
     from kinship.execute import resolve_device
 
+    endpoint = hub_endpoint()
     with handle_errors():
         names = registry.parse_list(metrics)
         resolve_device(device.value)
         if dry_run:
-            plan = plan_kinship(a, b, base, allow_pickle=allow_pickle)
+            plan = plan_kinship(a, b, base, allow_pickle=allow_pickle, endpoint=endpoint)
             if fmt is OutputFormat.json:
                 print_json(plan.to_dict())
             else:
@@ -80,7 +87,10 @@ def kinship(
             a=na,
             b=nb,
             base=nz,
-            fingerprints={s: fingerprint(r) for s, r in (("a", a), ("b", b), ("base", base))},
+            fingerprints={
+                s: fingerprint(r, endpoint=endpoint)
+                for s, r in (("a", a), ("b", b), ("base", base))
+            },
             mode=mode,
             convention="native",
             sample_fraction=sample,
@@ -110,6 +120,7 @@ def kinship(
                     sample=sample,
                     seed=seed,
                     allow_pickle=allow_pickle,
+                    endpoint=endpoint,
                 )
                 result.a, result.b, result.base = na, nb, nz
                 if database is not None:

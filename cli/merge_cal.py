@@ -12,6 +12,7 @@ import logging
 import typer
 
 from cli.common import handle_errors
+from cli.kinship_cmd import hub_endpoint
 from kinship.compat import modelkinship, parse_metrics, reference_line
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
@@ -48,6 +49,7 @@ def merge_cal(
             low_precision=low_precision,
             split=split_calculation,
             allow_pickle=allow_pickle,
+            endpoint=hub_endpoint(),
         )
         for name in metrics:
             typer.echo(reference_line(name, result.metrics[name], split=split_calculation))

@@ -162,10 +162,17 @@ def compute_kinship(
         )
 
 
-def fingerprint(ref: str) -> str | None:
-    """What identifies a model's content without reading weights: for a local folder, the
-    names, sizes and mtimes of its weight and config files; for a Hub id, the revision
-    asked for (None = default branch)."""
+def fingerprint(ref: str, *, endpoint: str | None = None) -> str | None:
+    """What identifies a model's content without reading weights.
+
+    A local folder: a hash of the names, sizes and mtimes of its weight and config files.
+    A Hub id: the commit its revision (default branch if none) points to now, so a cached
+    result is not reused after the repo moves on; when the Hub cannot be asked (offline),
+    the revision as written.
+
+    Raises:
+        InvalidRepoIdError: neither a folder nor a valid ``org/name[@rev]``.
+    """
     p = Path(ref)
     if p.is_dir():
         h = hashlib.sha256()
@@ -174,4 +181,13 @@ def fingerprint(ref: str) -> str | None:
                 st = f.stat()
                 h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns};".encode())
         return h.hexdigest()
-    return resolve_ref(ref)[1]
+    repo_id, revision = resolve_ref(ref)
+    assert repo_id is not None
+    from huggingface_hub import HfApi
+
+    try:
+        sha = HfApi(endpoint=endpoint).model_info(repo_id, revision=revision).sha
+    except Exception as exc:  # offline or not found: computing will report it properly
+        logger.info("%s: cannot resolve revision (%s); keying on %r", ref, exc, revision)
+        return revision
+    return sha or revision

@@ -12,6 +12,7 @@ from sqlmodel import select
 from typer.testing import CliRunner
 
 from cli.app import app
+from crawler.emulator import HubEmulator
 from db.engine import open_database
 from db.models import Kinship
 from kinship.synth import Family
@@ -122,3 +123,30 @@ def test_allow_pickle_flag(families: dict[str, Family], tmp_path: Path) -> None:
     want = runner.invoke(app, [*_args(fam, "ft1", "ft2"), "--format", "json"])
     got_m, want_m = json.loads(ok.stdout)["metrics"], json.loads(want.stdout)["metrics"]
     assert got_m == pytest.approx(want_m, rel=1e-9)
+
+
+def test_hub_cache_follows_the_repo_commit(
+    families: dict[str, Family], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fam = families["bf16-sharded"]
+    root = tmp_path / "hub"
+    for role in ("base", "ft1", "ft3"):
+        shutil.copytree(fam[role], root / "kin" / role)
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    args = ["--db", url, "kinship", "kin/ft1", "kin/ft3", "--base", "kin/base", "--format", "json"]
+    with HubEmulator(root, port=0) as emu:
+        monkeypatch.setenv("HF_ENDPOINT", emu.url)
+        first = json.loads(runner.invoke(app, args).stdout)
+        again = json.loads(runner.invoke(app, args).stdout)
+        assert (first["cached"], again["cached"]) == (False, True)
+        assert len(first["revisions"]["a"]) == 40
+        # ft3's weights change: a new commit, so the stored result no longer applies.
+        for f in (root / "kin" / "ft3").glob("*.safetensors"):
+            f.unlink()
+        for f in fam["ft2"].iterdir():
+            shutil.copy(f, root / "kin" / "ft3" / f.name)
+        emu.reload()
+        moved = json.loads(runner.invoke(app, args).stdout)
+    assert moved["cached"] is False
+    assert moved["revisions"]["b"] != first["revisions"]["b"]
+    assert moved["metrics"]["cs"] != pytest.approx(first["metrics"]["cs"], abs=1e-3)
