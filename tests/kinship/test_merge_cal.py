@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.merge_cal import app
+from crawler.emulator import HubEmulator
 from kinship.engine import compute_kinship
 from kinship.synth import Family, save_model
 from tests.kinship.conftest import FAMILY_KINDS, load_f64, tied
@@ -157,3 +159,17 @@ def test_split_skips_nan_tensors_like_the_reference(
         del fam.paths["frozen"]
     for m in ("cs", "pcc", "ed"):
         assert got[m] == pytest.approx(round(want[m], 4), abs=1e-12), m
+
+
+def test_merge_cal_reads_hub_repos(
+    families: dict[str, Family], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fam = families["bf16-tied"]
+    root = tmp_path / "hub"
+    for role in ("base", "ft1", "ft3"):
+        shutil.copytree(fam[role], root / "kin" / role)
+    local = _run([str(fam["ft1"]), str(fam["ft3"]), str(fam["base"]), "cs,pcc,ed"])
+    with HubEmulator(root, port=0) as emu:
+        monkeypatch.setenv("HF_ENDPOINT", emu.url)
+        hub = _run(["kin/ft1", "kin/ft3", "kin/base@main", "cs,pcc,ed"])
+    assert hub == pytest.approx(local, rel=1e-12)
