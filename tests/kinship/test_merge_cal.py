@@ -70,7 +70,7 @@ def _run(args: list[str]) -> dict[str, float]:
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 0, r.output
     vals = {}
-    for line in r.output.splitlines():
+    for line in r.stdout.splitlines():
         m = re.fullmatch(
             r"(\w+): Model Kinship based on [A-Za-z ]+(?: \(weighted average\))?: (.+)", line
         )
