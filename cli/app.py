@@ -24,6 +24,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "cli.ingest_cmd",
     "cli.lineage_cmd",
     "cli.parse_cmd",
+    "cli.kinship_cmd",
 )
 
 

@@ -1,0 +1,193 @@
+"""Public entry points: plan and compute native kinship for (A, B) against a base.
+
+``compute_kinship`` opens the three models, plans, streams (exact) or samples
+(``sample=FRACTION``) and returns a ``KinshipResult`` with everything the database
+stores.  Nothing here prints; the CLI renders the result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kinship import metrics as metric_registry
+from kinship.execute import Options, execute, resolve_device, total
+from kinship.plan import Plan, plan_native
+from kinship.weights import ModelWeights, open_model, resolve_ref
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_METRICS = ("cs", "pcc", "ed")
+
+
+@dataclass
+class KinshipResult:
+    """One computed (or cached) kinship measurement."""
+
+    a: str
+    b: str
+    base: str
+    metrics: dict[str, Any]
+    params_compared: int
+    bytes_read: int
+    seconds: float
+    dropped: dict[str, Any]
+    mode: str = "exact"
+    convention: str = "native"
+    revisions: dict[str, str | None] = field(default_factory=dict)
+    intervals: dict[str, Any] = field(default_factory=dict)
+    sample_fraction: float | None = None
+    seed: int | None = None
+    breakdown: dict[str, Any] = field(default_factory=dict)
+    cached: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@contextmanager
+def opened(
+    refs: tuple[str, str, str],
+    *,
+    allow_pickle: bool = False,
+    endpoint: str | None = None,
+    cache_dir: str | None = None,
+) -> Iterator[tuple[ModelWeights, ModelWeights, ModelWeights]]:
+    """Open A, B and base for exact reading (Hub repos are downloaded into the HF cache)."""
+    ms: list[ModelWeights] = []
+    try:
+        for r in refs:
+            ms.append(
+                open_model(r, allow_pickle=allow_pickle, endpoint=endpoint, cache_dir=cache_dir)
+            )
+        yield ms[0], ms[1], ms[2]
+    finally:
+        for m in ms:
+            m.close()
+
+
+def _revisions(models: tuple[ModelWeights, ...]) -> dict[str, str | None]:
+    return dict(zip(("a", "b", "base"), (m.revision for m in models), strict=True))
+
+
+def plan_kinship(
+    a: str,
+    b: str,
+    base: str,
+    *,
+    allow_pickle: bool = False,
+    endpoint: str | None = None,
+    cache_dir: str | None = None,
+) -> Plan:
+    """The native plan only (``--dry-run``): headers are read, tensor data is not."""
+    with opened(
+        (a, b, base), allow_pickle=allow_pickle, endpoint=endpoint, cache_dir=cache_dir
+    ) as ms:
+        return plan_native(*ms)
+
+
+def compute_kinship(
+    a: str,
+    b: str,
+    base: str,
+    *,
+    metrics: list[str] | tuple[str, ...] = DEFAULT_METRICS,
+    per_tensor: bool = False,
+    device: str = "cpu",
+    sample: float | None = None,
+    seed: int = 0,
+    allow_pickle: bool = False,
+    endpoint: str | None = None,
+    cache_dir: str | None = None,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> KinshipResult:
+    """Native kinship of ``a`` and ``b`` against ``base`` (folders or ``org/name[@rev]``).
+
+    Raises:
+        UnknownMetricError, DeviceUnavailableError, InvalidRepoIdError, ModelSourceError,
+        PickleRefusedError, WeightsFormatError, PlanError.
+    """
+    chosen = [metric_registry.get(m) for m in metrics]
+    resolve_device(device)
+    t0 = time.perf_counter()
+    if sample is not None:
+        from kinship.sampled import sample_kinship
+
+        return sample_kinship(
+            a,
+            b,
+            base,
+            metrics=[m.name for m in chosen],
+            fraction=sample,
+            seed=seed,
+            endpoint=endpoint,
+            per_tensor=per_tensor,
+        )
+    with opened(
+        (a, b, base), allow_pickle=allow_pickle, endpoint=endpoint, cache_dir=cache_dir
+    ) as ms:
+        plan = plan_native(*ms)
+        opts = Options(sign=any(m.needs_sign for m in chosen))
+        sums = execute(plan, ms, opts=opts, workers=workers, device=device, progress=progress)
+        inp = metric_registry.MetricInput(total(sums), sums, plan.entries)
+        values = {m.name: m.compute(inp) for m in chosen}
+        breakdown: dict[str, Any] = {}
+        if per_tensor:
+            for e in plan.entries:
+                s = sums[e.name]
+                breakdown[e.name] = {
+                    "numel": s.n,
+                    "cs": metric_registry.cosine(s),
+                    "pcc": metric_registry.pearson(s),
+                    "ed": metric_registry.euclid(s),
+                }
+        return KinshipResult(
+            a=a,
+            b=b,
+            base=base,
+            metrics=values,
+            params_compared=plan.params,
+            bytes_read=sum(m.bytes_read for m in ms),
+            seconds=time.perf_counter() - t0,
+            dropped=plan.dropped,
+            revisions=_revisions(ms),
+            breakdown=breakdown,
+        )
+
+
+def fingerprint(ref: str, *, endpoint: str | None = None) -> str | None:
+    """What identifies a model's content without reading weights.
+
+    A local folder: a hash of the names, sizes and mtimes of its weight and config files.
+    A Hub id: the commit its revision (default branch if none) points to now, so a cached
+    result is not reused after the repo moves on; when the Hub cannot be asked (offline),
+    the revision as written.
+
+    Raises:
+        InvalidRepoIdError: neither a folder nor a valid ``org/name[@rev]``.
+    """
+    p = Path(ref)
+    if p.is_dir():
+        h = hashlib.sha256()
+        for f in sorted(p.iterdir()):
+            if f.suffix in (".safetensors", ".json", ".bin", ".pt", ".pth"):
+                st = f.stat()
+                h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns};".encode())
+        return h.hexdigest()
+    repo_id, revision = resolve_ref(ref)
+    assert repo_id is not None
+    from huggingface_hub import HfApi
+
+    try:
+        sha = HfApi(endpoint=endpoint).model_info(repo_id, revision=revision).sha
+    except Exception as exc:  # offline or not found: computing will report it properly
+        logger.info("%s: cannot resolve revision (%s); keying on %r", ref, exc, revision)
+        return revision
+    return sha or revision
