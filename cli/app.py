@@ -22,6 +22,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "cli.db_cmd",
     "cli.ingest_cmd",
     "cli.lineage_cmd",
+    "cli.parse_cmd",
 )
 
 

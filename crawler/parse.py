@@ -1,0 +1,298 @@
+"""Entry points: parse a model card, a merge config, or a file holding either.
+
+:func:`parse_card` and :func:`parse_config` are pure (no I/O) and never raise:
+whatever they cannot read becomes a warning.  :func:`parse_file` reads a file
+(bounded) and raises :class:`crawler.errors.UnreadableInputError` only when the
+file itself cannot be read.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from crawler.errors import UnreadableInputError
+from crawler.frontmatter import read_front_matter
+from crawler.prose import read_prose
+from crawler.recipe import Recipe, RecipeInput, is_recipe_mapping, recipe_from_documents
+from crawler.refs import parse_ref
+from crawler.result import Kind, ParseResult, RecipeOrigin, infer_relation
+from crawler.yamlblocks import YAML_LANGS, split_markdown, yaml_runs
+from crawler.yamlsafe import load_yaml, short_error, split_documents
+
+logger = logging.getLogger(__name__)
+
+MAX_CARD_CHARS = 1_000_000
+"""Cards longer than this are truncated (with a warning) before any parsing."""
+MAX_CONFIG_CHARS = 512_000
+MAX_YAML_TOTAL_CHARS = 1_000_000
+"""Budget of YAML text one card may hand to the loader across all its blocks."""
+MAX_FILE_BYTES = 4 * MAX_CARD_CHARS
+
+_RECIPEISH = re.compile(r"(?m)^\s{0,8}-?\s{0,4}(?:merge_method|models|slices|experts|genome)\s*:")
+_MARKDOWNISH = re.compile(r"(?m)^(?:#{1,6} |```|~~~)")
+
+
+def _prepare(text: Any, limit: int, what: str, warnings: list[str]) -> str:
+    if isinstance(text, bytes | bytearray):
+        text = bytes(text[: limit * 4]).decode("utf-8", errors="replace")
+    if not isinstance(text, str):
+        warnings.append(f"{what} is not text ({type(text).__name__}); ignored")
+        return ""
+    if len(text) > limit:
+        warnings.append(f"{what} truncated from {len(text)} to {limit} characters")
+        text = text[:limit]
+    text = text.lstrip("\ufeff")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+class _YamlBudget:
+    def __init__(self, chars: int) -> None:
+        self.left = chars
+        self.exhausted = False
+
+
+def _recipe_docs(
+    text: str, what: str, warnings: list[str], budget: _YamlBudget
+) -> list[dict[str, Any]]:
+    """Recipe mappings in ``text`` (one per ``---`` document); load problems are
+    reported only for text that looks like a recipe, so unrelated code stays quiet."""
+    found: list[dict[str, Any]] = []
+    for doc in split_documents(text):
+        if budget.left < len(doc):
+            if not budget.exhausted:
+                warnings.append("YAML budget of the input exhausted; remaining blocks skipped")
+                budget.exhausted = True
+            return found
+        budget.left -= len(doc)
+        problems: list[str] = []
+        data, problems = load_yaml(doc, what=what)
+        if is_recipe_mapping(data):
+            found.append(data)
+        elif data is None and problems and _RECIPEISH.search(doc[:20_000]):
+            warnings.extend(problems)
+    return found
+
+
+def _card_recipe(body: str, warnings: list[str]) -> tuple[Recipe | None, list[str]]:
+    """The recipe of a card body (fenced YAML first, then YAML in the prose)."""
+    md = split_markdown(body)
+    budget = _YamlBudget(MAX_YAML_TOTAL_CHARS)
+    documents: list[dict[str, Any]] = []
+    raws: list[str] = []
+    for index, block in enumerate(md.blocks, start=1):
+        text = "\n".join(block.lines)
+        if not text.strip():
+            continue
+        what = f"code block {index}"
+        found: list[dict[str, Any]] = []
+        if block.lang in YAML_LANGS:
+            found = _recipe_docs(text, what, warnings, budget)
+        if not found:
+            for run in yaml_runs(block.lines):
+                found.extend(_recipe_docs(run, what, warnings, budget))
+            if found and block.lang in YAML_LANGS:
+                warnings.append(f"{what}: recipe extracted from a block mixing YAML and other text")
+        if found:
+            if not block.closed:
+                warnings.append(f"{what}: code fence is not closed")
+            documents.extend(found)
+            raws.append(text)
+    if not documents:
+        for run in yaml_runs(md.prose):
+            found = _recipe_docs(run, "card text", warnings, budget)
+            if found:
+                documents.extend(found)
+                raws.append(run)
+        if documents:
+            warnings.append("recipe YAML found outside any code fence")
+    recipe = (
+        recipe_from_documents(documents, raw_text="\n---\n".join(raws), warnings=warnings)
+        if documents
+        else None
+    )
+    return recipe, list(md.prose)
+
+
+def _prose_inputs(models: list[str], warnings: list[str]) -> tuple[RecipeInput, ...]:
+    inputs: list[RecipeInput] = []
+    for text in models:
+        ref = parse_ref(text, warnings)
+        if ref is not None:
+            inputs.append(
+                RecipeInput(
+                    model=ref.model,
+                    role="ingredient",
+                    revision=ref.revision,
+                    lora=ref.lora,
+                    lora_revision=ref.lora_revision,
+                    resolved=ref.resolved,
+                )
+            )
+    return tuple(inputs)
+
+
+def _parse_card(text: Any, file: str, warnings: list[str]) -> ParseResult:
+    text = _prepare(text, MAX_CARD_CHARS, "card", warnings)
+    fm, body = read_front_matter(text, warnings)
+    recipe, prose_lines = _card_recipe(body, warnings)
+    prose = read_prose(prose_lines)
+    prose_base = None
+    prose_inputs: tuple[RecipeInput, ...] = ()
+    if recipe is None:
+        if prose.base is not None:
+            ref = parse_ref(prose.base, warnings)
+            if ref is not None:
+                prose_base = ref.model
+                base_input = RecipeInput(
+                    model=ref.model,
+                    role="base",
+                    revision=ref.revision,
+                    lora=ref.lora,
+                    lora_revision=ref.lora_revision,
+                    resolved=ref.resolved,
+                )
+                prose_inputs = (base_input,)
+        prose_inputs += _prose_inputs(prose.models, warnings)
+        if prose.merge_method or prose.models:
+            warnings.append("no readable YAML recipe; merge details taken from the card prose")
+    elif (
+        prose.merge_method
+        and recipe.final.merge_method
+        and prose.merge_method != recipe.final.merge_method
+    ):
+        warnings.append(
+            f"card prose names merge method {prose.merge_method!r} "
+            f"but the recipe says {recipe.final.merge_method[:100]!r}"
+        )
+    relation = infer_relation(
+        recipe_relation=recipe.final.relation if recipe else None,
+        declared_relation=fm.relation,
+        n_bases=len(fm.base_models),
+        has_prose_method=prose.merge_method is not None,
+        tags=fm.tags,
+        library_name=fm.library_name,
+    )
+    if recipe and fm.relation and fm.relation != relation:
+        warnings.append(
+            f"base_model_relation {fm.relation!r} contradicts the recipe ({relation}); "
+            "the recipe wins"
+        )
+    origin: RecipeOrigin | None = None
+    if recipe is not None:
+        origin = "yaml"
+    elif prose_inputs or prose.merge_method:
+        origin = "prose"
+    return ParseResult(
+        file=file,
+        kind="card",
+        relation=relation,
+        recipe=recipe,
+        recipe_origin=origin,
+        prose_method=prose.merge_method,
+        prose_base=prose_base,
+        prose_inputs=prose_inputs,
+        front_matter=fm.position,
+        declared_base_models=fm.base_models,
+        declared_resolved=fm.base_models_resolved,
+        base_model_relation=fm.relation,
+        evaluations=fm.evaluations,
+        license=fm.license,
+        tags=fm.tags,
+        library_name=fm.library_name,
+        pipeline_tag=fm.pipeline_tag,
+        warnings=warnings,
+    )
+
+
+def parse_card(text: str, *, file: str = "README.md") -> ParseResult:
+    """Parse a model card (README.md text) into a :class:`ParseResult`.  Never raises."""
+    warnings: list[str] = []
+    try:
+        return _parse_card(text, file, warnings)
+    except Exception as exc:  # last line of defence: bad input must never escape
+        logger.exception("card parser failed on %s", file)
+        return ParseResult(
+            file=file, kind="card", warnings=[*warnings, f"internal error: {short_error(exc)}"]
+        )
+
+
+def _parse_config(text: Any, file: str, warnings: list[str]) -> ParseResult:
+    text = _prepare(text, MAX_CONFIG_CHARS, "config", warnings)
+    budget = _YamlBudget(MAX_YAML_TOTAL_CHARS)
+    documents: list[dict[str, Any]] = []
+    for doc in split_documents(text):
+        data, problems = load_yaml(doc, what="config")
+        warnings.extend(problems)
+        if is_recipe_mapping(data):
+            documents.append(data)
+        elif data is not None:
+            warnings.append("config document that is not a merge recipe ignored")
+    if not documents:
+        for run in yaml_runs(text.split("\n")):
+            documents.extend(_recipe_docs(run, "config", warnings, budget))
+        if documents:
+            warnings.append("recipe extracted from a config mixing YAML and other text")
+    recipe = (
+        recipe_from_documents(documents, raw_text=text, warnings=warnings) if documents else None
+    )
+    if recipe is None:
+        warnings.append("no merge recipe found in config")
+    return ParseResult(
+        file=file,
+        kind="config",
+        relation=recipe.final.relation if recipe else None,
+        recipe=recipe,
+        recipe_origin="yaml" if recipe else None,
+        warnings=warnings,
+    )
+
+
+def parse_config(text: str, *, file: str = "mergekit_config.yml") -> ParseResult:
+    """Parse a merge config file's text into a :class:`ParseResult`.  Never raises."""
+    warnings: list[str] = []
+    try:
+        return _parse_config(text, file, warnings)
+    except Exception as exc:  # last line of defence: bad input must never escape
+        logger.exception("config parser failed on %s", file)
+        return ParseResult(
+            file=file, kind="config", warnings=[*warnings, f"internal error: {short_error(exc)}"]
+        )
+
+
+def detect_kind(name: str, text: str) -> Kind:
+    """Card or config: by file name first (``*.md`` card, ``*.yml``/``*.yaml`` config),
+    else by content (markdown headings or fences mean a card)."""
+    lower = name.lower()
+    if lower.endswith((".md", ".markdown")) or Path(lower).name == "readme":
+        return "card"
+    if lower.endswith((".yml", ".yaml")):
+        return "config"
+    return "card" if _MARKDOWNISH.search(text[:MAX_CARD_CHARS]) else "config"
+
+
+def parse_file(path: str | Path, *, kind: Kind | None = None) -> ParseResult:
+    """Read ``path`` (at most :data:`MAX_FILE_BYTES`) and parse it as a card or config.
+
+    Raises:
+        UnreadableInputError: the path is missing, a directory, or not readable.
+    """
+    name = str(path)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise UnreadableInputError(name, exc.strerror or short_error(exc)) from exc
+    notes: list[str] = []
+    if len(data) > MAX_FILE_BYTES:
+        data = data[:MAX_FILE_BYTES]
+        notes.append(f"file larger than {MAX_FILE_BYTES} bytes; only the start was read")
+    text = data.decode("utf-8", errors="replace")
+    chosen = kind or detect_kind(name, text)
+    result = parse_card(text, file=name) if chosen == "card" else parse_config(text, file=name)
+    return replace(result, warnings=[*notes, *result.warnings]) if notes else result
