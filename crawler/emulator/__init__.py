@@ -1,0 +1,10 @@
+"""A local Hugging Face Hub emulator for tests, benchmarks and demos.
+
+Serves ``ROOT/<org>/<name>/`` directories over real HTTP with the subset of
+the Hub API that ``huggingface_hub`` uses; see :class:`HubEmulator`.
+"""
+
+from crawler.emulator.errors import BadRequestError, EmulatorError
+from crawler.emulator.server import HubEmulator
+
+__all__ = ["BadRequestError", "EmulatorError", "HubEmulator"]

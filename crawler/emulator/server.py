@@ -1,0 +1,148 @@
+"""``HubEmulator``: serve a snapshot directory as the Hub API on a background thread."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from crawler.emulator import listing
+from crawler.emulator.errors import EmulatorError
+from crawler.emulator.faults import FaultInjector, RateLimiter
+from crawler.emulator.handler import EmulatorApp, EmulatorServer
+from crawler.emulator.store import RepoStore
+
+logger = logging.getLogger(__name__)
+
+
+class HubEmulator:
+    """A local Hub speaking the subset of the API that ``huggingface_hub`` uses.
+
+    Use as a context manager (or call :meth:`start` / :meth:`close`)::
+
+        with HubEmulator(root) as emu:
+            HfApi(endpoint=emu.url).model_info("org/name")
+
+    Args:
+        root: snapshot directory, ``root/<org>/<name>/`` per repo.
+        host, port: where to listen; port 0 picks a free one.
+        latency_ms: delay added to every Hub request.
+        fail_rate: fraction of Hub requests answered with an injected fault
+            (429, 500, 503, connection reset, truncated body), drawn from a
+            RNG seeded with ``seed``.
+        rate_limit: requests per window and bucket (api, resolve); None = unlimited.
+        rate_window_s: window length of the rate limit.
+        page_size: listing page size when the request has no ``limit``.
+
+    Raises:
+        EmulatorError: the root is not a directory or the port cannot be bound.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        latency_ms: float = 0,
+        fail_rate: float = 0.0,
+        rate_limit: int | None = None,
+        rate_window_s: float = 300.0,
+        seed: int = 0,
+        page_size: int = listing.DEFAULT_MAX_PAGE,
+    ) -> None:
+        root = Path(root)
+        if not root.is_dir():
+            raise EmulatorError(f"snapshot directory {root} does not exist")
+        try:
+            faults = FaultInjector(fail_rate, seed=seed) if fail_rate > 0 else None
+            limiter = RateLimiter(rate_limit, window_s=rate_window_s) if rate_limit else None
+        except ValueError as exc:
+            raise EmulatorError(str(exc)) from exc
+        self.root = root
+        self.app = EmulatorApp(
+            RepoStore(root),
+            latency_ms=latency_ms,
+            faults=faults,
+            limiter=limiter,
+            page_size=page_size,
+        )
+        self._host = host
+        self._port = port
+        self._server: EmulatorServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:PORT`` (valid once started)."""
+        if self._server is None:
+            raise EmulatorError("emulator is not running")
+        host, port = self._server.server_address[:2]
+        host = str(host)
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    def start(self) -> HubEmulator:
+        """Bind and serve on a daemon thread; returns self."""
+        if self._server is not None:
+            return self
+        try:
+            self._server = EmulatorServer((self._host, self._port), self.app)
+        except OSError as exc:
+            raise EmulatorError(f"cannot listen on {self._host}:{self._port}: {exc}") from exc
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="hub-emulator",
+            daemon=True,
+        )
+        self._thread.start()
+        logger.info("hub emulator serving %s at %s", self.root, self.url)
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve on the calling thread until :meth:`close` or KeyboardInterrupt."""
+        self.start()
+        assert self._thread is not None
+        try:
+            while self._thread.is_alive():
+                self._thread.join(0.5)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop serving and release the port (idempotent)."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+
+    def stats(self) -> dict[str, Any]:
+        """Same document as ``GET /_emulator/stats``."""
+        return self.app.stats.snapshot()
+
+    def reset_stats(self) -> None:
+        """Zero the counters (and the rate-limit windows)."""
+        self.app.stats.reset()
+        if self.app.limiter is not None:
+            self.app.limiter.reset()
+
+    def reload(self) -> None:
+        """Forget cached metadata; the snapshot is re-read on the next request."""
+        self.app.store.reload()
+
+    def __enter__(self) -> HubEmulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

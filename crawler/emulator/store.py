@@ -1,0 +1,424 @@
+"""The emulator's repo store: a snapshot directory read as Hub repos, cached per repo.
+
+Layout: ``ROOT/<org>/<name>/`` holds a repo's files; ``.hub.json`` in it may
+override any Hub field (``sha``, ``lastModified``, ``createdAt``, ``downloads``,
+``likes``, ``gated``, ``private``, …; its ``tags`` are *added* to the derived
+ones).  Names starting with ``.`` at the org or repo level are ignored, so
+manifests can live next to the repos.
+
+Each repo's metadata is derived once and cached with a fingerprint (path, size
+and mtime of every file).  :meth:`RepoStore.get` re-checks one repo's
+fingerprint (a few ``stat`` calls) and re-derives it when anything changed;
+:meth:`RepoStore.refresh` does that for every repo and picks up added or
+removed repos.  Only files listed in a repo's metadata are ever served, so a
+request path can never escape the snapshot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from crawler.emulator import derive
+from db.ids import is_repo_id
+
+logger = logging.getLogger(__name__)
+
+HUB_JSON = ".hub.json"
+
+# Files the Hub's default .gitattributes stores in LFS, plus anything this large.
+_LFS_SUFFIXES = (
+    ".safetensors",
+    ".bin",
+    ".gguf",
+    ".pt",
+    ".pth",
+    ".ckpt",
+    ".h5",
+    ".onnx",
+    ".msgpack",
+    ".npy",
+    ".npz",
+    ".pkl",
+    ".zip",
+    ".tar",
+    ".gz",
+    ".model",
+    ".tflite",
+)
+LFS_THRESHOLD = 10 * 1024 * 1024
+_CHUNK = 1024 * 1024
+_HEADER_PEEK = 64 * 1024
+
+Fingerprint = tuple[tuple[str, int, int], ...]
+
+
+def hub_time(value: datetime) -> str:
+    """Format a datetime the way the Hub does: ``YYYY-MM-DDTHH:MM:SS.fffZ``."""
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def _normalize_time(value: Any, fallback: str) -> str:
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return fallback
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return hub_time(parsed)
+    return fallback
+
+
+@dataclass
+class RepoFile:
+    """One file of a repo, with the Hub's object ids (computed when derived)."""
+
+    path: str
+    abspath: Path
+    size: int
+    mtime_ns: int
+    lfs: bool
+    oid: str = ""  # git blob sha1 (of the LFS pointer for LFS files)
+    sha256: str = ""  # LFS files only
+    pointer_size: int = 0  # LFS files only
+
+    @property
+    def etag(self) -> str:
+        """The ETag the resolve endpoint sends (sha256 for LFS, git oid otherwise)."""
+        return self.sha256 if self.lfs else self.oid
+
+    def lfs_info(self) -> dict[str, Any] | None:
+        if not self.lfs:
+            return None
+        return {"sha256": self.sha256, "size": self.size, "pointerSize": self.pointer_size}
+
+
+@dataclass
+class RepoMeta:
+    """Everything the emulator knows about one repo at one fingerprint."""
+
+    id: str
+    path: Path
+    fingerprint: Fingerprint
+    files: dict[str, RepoFile]
+    sha: str
+    last_modified: str
+    created_at: str
+    fields: dict[str, Any] = field(default_factory=dict)  # Hub field name → value
+
+    @property
+    def private(self) -> bool:
+        return bool(self.fields.get("private"))
+
+    @property
+    def gated(self) -> Any:
+        return self.fields.get("gated", False)
+
+    def sort_value(self, key: str) -> Any:
+        """The value ``/api/models?sort=key`` orders by (descending)."""
+        if key == "lastModified":
+            return self.last_modified
+        if key == "createdAt":
+            return self.created_at
+        value = self.fields.get(key)
+        return value if isinstance(value, int | float) else 0
+
+
+def _git_blob_oid(data_len: int, chunks: list[bytes]) -> str:
+    h = hashlib.sha1(f"blob {data_len}\0".encode(), usedforsecurity=False)
+    for chunk in chunks:
+        h.update(chunk)
+    return h.hexdigest()
+
+
+def _hash_file(entry: RepoFile) -> None:
+    """Fill ``oid`` (and ``sha256``/``pointer_size`` for LFS files) by reading the file."""
+    if entry.lfs:
+        h = hashlib.sha256()
+        with entry.abspath.open("rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                h.update(chunk)
+        entry.sha256 = h.hexdigest()
+        pointer = (
+            "version https://git-lfs.github.com/spec/v1\n"
+            f"oid sha256:{entry.sha256}\nsize {entry.size}\n"
+        ).encode()
+        entry.pointer_size = len(pointer)
+        entry.oid = _git_blob_oid(len(pointer), [pointer])
+    else:
+        entry.oid = _git_blob_oid(entry.size, [entry.abspath.read_bytes()])
+
+
+def _scan_files(repo_dir: Path) -> tuple[list[RepoFile], tuple[int, int] | None]:
+    """List a repo's files recursively; also return ``.hub.json``'s (size, mtime_ns)."""
+    files: list[RepoFile] = []
+    hub_stat: tuple[int, int] | None = None
+    stack = [("", repo_dir)]
+    while stack:
+        prefix, directory = stack.pop()
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            continue
+        for entry in entries:
+            rel = prefix + entry.name
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name != ".git":
+                    stack.append((rel + "/", Path(entry.path)))
+                continue
+            if not entry.is_file(follow_symlinks=False):
+                continue  # symlinks and sockets are never served
+            st = entry.stat(follow_symlinks=False)
+            if rel == HUB_JSON:
+                hub_stat = (st.st_size, st.st_mtime_ns)
+                continue
+            lfs = entry.name.endswith(_LFS_SUFFIXES) or st.st_size >= LFS_THRESHOLD
+            files.append(RepoFile(rel, Path(entry.path), st.st_size, st.st_mtime_ns, lfs))
+    files.sort(key=lambda f: f.path)
+    return files, hub_stat
+
+
+def _fingerprint(files: list[RepoFile], hub_stat: tuple[int, int] | None) -> Fingerprint:
+    fp = tuple((f.path, f.size, f.mtime_ns) for f in files)
+    if hub_stat is not None:
+        fp += ((HUB_JSON, *hub_stat),)
+    return fp
+
+
+def _read_text(path: Path, limit: int = 4 * 1024 * 1024) -> str | None:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(limit).decode("utf-8", errors="replace")
+    except OSError:
+        return None
+
+
+def _safetensors_headers(files: list[RepoFile]) -> list[dict[str, Any]]:
+    headers = []
+    for f in files:
+        if not f.path.endswith(".safetensors"):
+            continue
+        try:
+            with f.abspath.open("rb") as fh:
+                head = fh.read(_HEADER_PEEK)
+                parsed = derive.safetensors_header(head)
+                if parsed is None and len(head) >= 8:
+                    length = int.from_bytes(head[:8], "little")
+                    if length <= derive.MAX_SAFETENSORS_HEADER:
+                        fh.seek(0)
+                        parsed = derive.safetensors_header(fh.read(8 + length))
+        except OSError:
+            continue
+        if parsed is not None:
+            headers.append(parsed[1])
+    return headers
+
+
+def derive_repo(repo_id: str, repo_dir: Path) -> RepoMeta:
+    """Read one repo directory and derive its Hub metadata (no caching)."""
+    files, hub_stat = _scan_files(repo_dir)
+    fingerprint = _fingerprint(files, hub_stat)
+    for f in files:
+        _hash_file(f)
+    names = [f.path for f in files]
+    by_name = {f.path: f for f in files}
+
+    overrides: dict[str, Any] = {}
+    if hub_stat is not None:
+        try:
+            loaded = json.loads((repo_dir / HUB_JSON).read_text(encoding="utf-8"))
+            if isinstance(loaded, dict):
+                overrides = loaded
+        except (OSError, ValueError):
+            logger.warning("%s: unreadable %s ignored", repo_id, HUB_JSON)
+
+    card = None
+    if "README.md" in by_name:
+        text = _read_text(by_name["README.md"].abspath)
+        card = derive.parse_front_matter(text) if text is not None else None
+    config_full: dict[str, Any] | None = None
+    config = None
+    if "config.json" in by_name:
+        try:
+            raw = by_name["config.json"].abspath.read_bytes()
+            config = derive.hub_config(raw)
+            loaded_cfg = json.loads(raw)
+            config_full = loaded_cfg if isinstance(loaded_cfg, dict) else None
+        except (OSError, ValueError, UnicodeDecodeError):
+            config = None
+
+    tags = derive.derive_tags(card, filenames=names, config=config_full)
+    for extra in overrides.get("tags", []) if isinstance(overrides.get("tags"), list) else []:
+        if isinstance(extra, str) and extra not in tags:
+            tags.append(extra)
+
+    mtimes = [f.mtime_ns for f in files] + ([hub_stat[1]] if hub_stat else [])
+    newest = datetime.fromtimestamp(max(mtimes) / 1e9, UTC) if mtimes else datetime.now(UTC)
+    oldest = datetime.fromtimestamp(min(mtimes) / 1e9, UTC) if mtimes else newest
+    last_modified = _normalize_time(overrides.get("lastModified"), hub_time(newest))
+    created_at = _normalize_time(overrides.get("createdAt"), hub_time(oldest))
+
+    sha = overrides.get("sha")
+    if not (isinstance(sha, str) and len(sha) == 40 and all(c in "0123456789abcdef" for c in sha)):
+        h = hashlib.sha1(repo_id.encode(), usedforsecurity=False)
+        for f in files:
+            h.update(f"\0{f.path}\0{f.oid}".encode())
+        sha = h.hexdigest()
+
+    library = card.get("library_name") if card else None
+    if not isinstance(library, str):
+        library = "transformers" if config_full is not None else None
+    pipeline = card.get("pipeline_tag") if card else None
+    if not isinstance(pipeline, str):
+        info = derive.transformers_info(config)
+        pipeline = info["pipeline_tag"] if info else None
+    org = repo_id.split("/", 1)[0]
+    fields: dict[str, Any] = {
+        "_id": hashlib.sha1(repo_id.encode(), usedforsecurity=False).hexdigest()[:24],
+        "id": repo_id,
+        "modelId": repo_id,
+        "author": org,
+        "sha": sha,
+        "lastModified": last_modified,
+        "createdAt": created_at,
+        "private": False,
+        "disabled": False,
+        "gated": False,
+        "downloads": 0,
+        "downloadsAllTime": overrides.get("downloads", 0),
+        "likes": 0,
+        "trendingScore": 0,
+        "library_name": library,
+        "pipeline_tag": pipeline,
+        "tags": tags,
+        "cardData": card,
+        "model-index": card.get("model-index") if card else None,
+        "config": config,
+        "transformersInfo": derive.transformers_info(config),
+        "safetensors": derive.count_parameters(_safetensors_headers(files)),
+        "baseModels": derive.base_models_field(card, filenames=names),
+        "childrenModelCount": 0,
+        "spaces": [],
+        "usedStorage": sum(f.size for f in files),
+        "widgetData": None,
+        "inference": None,
+        "evalResults": None,
+        "gguf": None,
+        "mask_token": None,
+        "resourceGroup": None,
+        "inferenceProviderMapping": None,
+    }
+    for key, value in overrides.items():
+        if key not in ("tags", "sha", "lastModified", "createdAt", "id", "_id"):
+            fields[key] = value
+    return RepoMeta(
+        id=repo_id,
+        path=repo_dir,
+        fingerprint=fingerprint,
+        files=by_name,
+        sha=sha,
+        last_modified=last_modified,
+        created_at=created_at,
+        fields=fields,
+    )
+
+
+class RepoStore:
+    """Thread-safe, lazily derived view of a snapshot directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self._lock = threading.Lock()
+        self._metas: dict[str, RepoMeta] = {}
+        self._known: set[str] | None = None  # discovered ids; None until first discovery
+        self.generation = 0  # bumped whenever any repo is added, removed or changed
+
+    def discover(self) -> set[str]:
+        """Scan ``ROOT/<org>/<name>`` for repo directories (not their files)."""
+        found: set[str] = set()
+        try:
+            orgs = list(os.scandir(self.root))
+        except OSError:
+            orgs = []
+        for org in orgs:
+            if org.name.startswith(".") or not org.is_dir():
+                continue
+            try:
+                repos = list(os.scandir(org.path))
+            except OSError:
+                continue
+            for repo in repos:
+                repo_id = f"{org.name}/{repo.name}"
+                if not repo.name.startswith(".") and repo.is_dir() and is_repo_id(repo_id):
+                    found.add(repo_id)
+        return found
+
+    def _repo_dir(self, repo_id: str) -> Path:
+        org, name = repo_id.split("/", 1)
+        return self.root / org / name
+
+    def _validate(self, repo_id: str) -> RepoMeta | None:
+        """Return current metadata, re-deriving when the fingerprint moved."""
+        repo_dir = self._repo_dir(repo_id)
+        cached = self._metas.get(repo_id)
+        if not repo_dir.is_dir():
+            if cached is not None:
+                with self._lock:
+                    self._metas.pop(repo_id, None)
+                    self.generation += 1
+            return None
+        if cached is not None:
+            files, hub_stat = _scan_files(repo_dir)
+            if _fingerprint(files, hub_stat) == cached.fingerprint:
+                return cached
+        meta = derive_repo(repo_id, repo_dir)
+        with self._lock:
+            self._metas[repo_id] = meta
+            self.generation += 1
+        return meta
+
+    def get(self, repo_id: str) -> RepoMeta | None:
+        """Current metadata of one repo (private ones included), or None if absent."""
+        if not is_repo_id(repo_id):
+            return None
+        return self._validate(repo_id)
+
+    def refresh(self) -> list[RepoMeta]:
+        """Re-discover all repos, re-derive changed ones; return them all."""
+        ids = self.discover()
+        with self._lock:
+            gone = set(self._metas) - ids
+            for repo_id in gone:
+                del self._metas[repo_id]
+            if gone:
+                self.generation += 1
+            self._known = ids
+        metas = []
+        for repo_id in sorted(ids):
+            meta = self._validate(repo_id)
+            if meta is not None:
+                metas.append(meta)
+        return metas
+
+    def cached(self) -> list[RepoMeta]:
+        """All metadata as last validated (refreshes first if never done)."""
+        if self._known is None:
+            return self.refresh()
+        with self._lock:
+            return list(self._metas.values())
+
+    def reload(self) -> None:
+        """Forget every cached repo; the next access re-reads the snapshot."""
+        with self._lock:
+            self._metas.clear()
+            self._known = None
+            self.generation += 1
