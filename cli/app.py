@@ -23,6 +23,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "cli.ingest_cmd",
     "cli.lineage_cmd",
     "cli.parse_cmd",
+    "cli.crawl_cmd",
 )
 
 
