@@ -24,6 +24,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "cli.lineage_cmd",
     "cli.parse_cmd",
     "cli.crawl_cmd",
+    "cli.schedule_cmd",
 )
 
 
