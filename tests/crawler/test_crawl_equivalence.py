@@ -133,14 +133,18 @@ def test_crawl_equals_direct_ingest_and_recrawl_is_free(
     assert not [e for e in got["edges"] if e[0] in gated and e[4] != "hub_tag"]
     assert not [r for r in got["recipes"] if r[0] in gated]
 
-    # Hub-tag edges name exactly the card's declared (valid-id) base models.
+    # Hub-tag edges name exactly the card's declared (valid-id) base models, except
+    # where the front matter is broken: the Hub derives no tags from it, while the
+    # card parser still reads what it can.
+    broken = {r.id for r in snapshot.repos.values() if r.card in ("unclosed", "bad-yaml")}
     tag_parents: dict[str, set[str]] = {}
     for e in got["edges"]:
         if e[4] == "hub_tag":
             tag_parents.setdefault(e[0], set()).add(e[1])
+    assert broken and not broken & set(tag_parents)
     card_parents: dict[str, set[str]] = {}
     for e in want["edges"]:
-        if e[4] == "card_metadata" and is_repo_id(e[1]):
+        if e[4] == "card_metadata" and is_repo_id(e[1]) and e[0] not in broken:
             card_parents.setdefault(e[0], set()).add(e[1])
     assert tag_parents == card_parents
 
