@@ -21,6 +21,7 @@ import random
 import threading
 import time
 from collections import Counter
+from contextvars import ContextVar
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -46,6 +47,7 @@ from huggingface_hub.utils import (
     hf_raise_for_status,
     parse_ratelimit_headers,
 )
+from huggingface_hub.utils._http import default_client_factory, set_client_factory
 
 from crawler.errors import HubError, RepoUnavailableError
 from crawler.ratelimit import API, RESOLVE, RateLimits
@@ -78,6 +80,37 @@ _RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _TRANSIENT = (httpx2.TransportError, LocalEntryNotFoundError, FileMetadataError, ValueError)
 
 T = TypeVar("T")
+
+
+# The HubClient whose call is running in this thread: the response hook reports to it.
+_ACTIVE: ContextVar[HubClient | None] = ContextVar("kinhub_hub_client", default=None)
+_HOOK_LOCK = threading.Lock()
+_hook_installed = False
+
+
+def _observe_response(response: httpx2.Response) -> None:
+    client = _ACTIVE.get()
+    if client is not None:
+        client._observe(response)
+
+
+def _client_with_observer() -> httpx2.Client:
+    client = default_client_factory()
+    client.event_hooks["response"] = [*client.event_hooks["response"], _observe_response]
+    return client
+
+
+def _install_response_hook() -> None:
+    """Let every HTTP response of the client (downloads included) reach its HubClient.
+
+    ``hf_hub_download`` retries 429s internally; without this hook the crawler
+    would neither count them nor pause the bucket for the other threads.
+    """
+    global _hook_installed
+    with _HOOK_LOCK:
+        if not _hook_installed:
+            set_client_factory(_client_with_observer)
+            _hook_installed = True
 
 
 def resolve_endpoint(endpoint: str | None = None) -> str:
@@ -210,8 +243,10 @@ def _verify_blob(path: Path) -> bool:
 class HubClient:
     """A rate-limited, retrying Hub client for the crawler; thread-safe.
 
-    Counts every call it makes per bucket (``calls``), retries (``retries``) and
-    server rate limits (``rate_limited``).
+    Counts per bucket: logical calls (``calls``: a listing page, a model_info,
+    two per file download), HTTP responses actually received (``http``, the
+    client's internal retries included), retries it made (``retries``) and 429
+    answers (``rate_limited``).
     """
 
     def __init__(
@@ -237,6 +272,21 @@ class HubClient:
         self.calls: Counter[str] = Counter({API: 0, RESOLVE: 0})
         self.retries: Counter[str] = Counter({API: 0, RESOLVE: 0})
         self.rate_limited: Counter[str] = Counter({API: 0, RESOLVE: 0})
+        self.http: Counter[str] = Counter({API: 0, RESOLVE: 0})
+        _install_response_hook()
+
+    def _observe(self, response: httpx2.Response) -> None:
+        """Count one HTTP response; a 429 pauses its bucket until the announced reset."""
+        url = response.request.url
+        bucket = RESOLVE if "/resolve/" in url.path else API
+        with self._lock:
+            self.http[bucket] += 1
+            if response.status_code == 429:
+                self.rate_limited[bucket] += 1
+        if response.status_code == 429:
+            info = parse_ratelimit_headers(response.headers)
+            if info is not None:
+                self.limits.bucket(bucket).pause(float(info.reset_in_seconds))
 
     def _count(self, counter: Counter[str], bucket: str, n: int = 1) -> None:
         with self._lock:
@@ -258,13 +308,13 @@ class HubClient:
             for _ in range(cost):
                 limiter.acquire()
             self._count(self.calls, bucket, cost)
+            active = _ACTIVE.set(self)
             try:
                 return fn()
             except HfHubHTTPError as exc:
                 status = _status_of(exc)
                 if status == 429:
                     waits += 1
-                    self._count(self.rate_limited, bucket)
                     if waits > self.retry.max_rate_limit_waits:
                         raise HubError(f"{what}: still rate limited", repo_id=repo_id) from exc
                     wait = _rate_limit_wait(exc, self.retry.default_rate_limit_wait_s)
@@ -279,6 +329,8 @@ class HubClient:
                 error: BaseException = exc
             except _TRANSIENT as exc:
                 error = exc
+            finally:
+                _ACTIVE.reset(active)
             attempt += 1
             if attempt >= self.retry.max_attempts:
                 raise HubError(
@@ -407,6 +459,7 @@ class HubClient:
         with self._lock:
             return {
                 "calls": dict(self.calls),
+                "http": dict(self.http),
                 "retries": dict(self.retries),
                 "rate_limited": dict(self.rate_limited),
                 "throttled_s": {

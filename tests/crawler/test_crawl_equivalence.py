@@ -33,7 +33,7 @@ from db.ids import is_repo_id
 from db.models import Edge, Evaluation, Model, Recipe
 from tests.crawler.crawl_support import ingest_folders, run_crawl
 
-N_MODELS = 320
+N_MODELS = 300
 
 
 @pytest.fixture(scope="module")
