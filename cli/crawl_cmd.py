@@ -142,7 +142,9 @@ def crawl_command(
     concurrency: int = typer.Option(
         8, "--concurrency", min=1, max=64, help="Parallel file downloads."
     ),
-    page_size: int = typer.Option(1000, "--page-size", min=1, max=1000, help="Models per listing call."),
+    page_size: int = typer.Option(
+        1000, "--page-size", min=1, max=1000, help="Models per listing call."
+    ),
     retry_base_delay: float = typer.Option(
         1.0, "--retry-base-delay", min=0.0, help="First backoff delay in seconds."
     ),

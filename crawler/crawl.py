@@ -191,6 +191,16 @@ class _Fetched:
     files: int = 0
 
 
+@dataclass(frozen=True)
+class _Marks:
+    """A listing's dates: the stored high-water mark, the newest change seen by
+    this (possibly resumed) listing, and where it stops."""
+
+    old: datetime | None
+    candidate: datetime | None
+    stop_at: datetime | None
+
+
 ProgressCallback = Callable[[CrawlProgress], None]
 
 
@@ -230,8 +240,14 @@ class Crawler:
 
     # -- fetching (worker threads: Hub only, no database) ------------------------------------
 
-    def _record(self, model: HubModel, *, card: str | None, config: tuple[str, str] | None,
-                status: Literal["ok", "gated"]) -> ModelRecord:
+    def _record(
+        self,
+        model: HubModel,
+        *,
+        card: str | None,
+        config: tuple[str, str] | None,
+        status: Literal["ok", "gated"],
+    ) -> ModelRecord:
         config_name, config_text = config if config else (CONFIG_NAMES[0], None)
         facts = model_facts(
             card_text=card, config_text=config_text, config_name=config_name, hub_tags=model.tags
@@ -362,10 +378,10 @@ class Crawler:
             done = page.next_url is None
             batch: list[HubModel] = []
             for model in page.models:
-                if stop_at is not None and model.last_modified is not None:
-                    if model.last_modified < stop_at:
-                        done = True
-                        break
+                stamp = model.last_modified
+                if stop_at is not None and stamp is not None and stamp < stop_at:
+                    done = True
+                    break
                 if not is_repo_id(model.repo_id):
                     logger.warning("listing returned an invalid id %r; skipped", model.repo_id)
                     continue
@@ -376,7 +392,14 @@ class Crawler:
             partial = remaining is not None and len(batch) > remaining
             if partial:
                 batch = batch[:remaining]
-            self._process_page(listing, batch, page, stop_at, candidate, checkpoint, partial, done)
+            if partial:
+                # Stopped inside this page (--limit): fetch it again next time; the
+                # models already done are skipped by their sha.
+                cursor: str | None = page.url
+            else:
+                cursor = None if done else page.next_url
+            marks = _Marks(old=checkpoint.high_water, candidate=candidate, stop_at=stop_at)
+            self._process_page(listing, batch, cursor, marks)
             self._report("listing", listing.key)
             if partial:
                 return False
@@ -384,16 +407,10 @@ class Crawler:
         return True
 
     def _process_page(
-        self,
-        listing: Listing,
-        batch: list[HubModel],
-        page: Any,
-        stop_at: datetime | None,
-        candidate: datetime | None,
-        checkpoint: Any,
-        partial: bool,
-        done: bool,
+        self, listing: Listing, batch: list[HubModel], cursor: str | None, marks: _Marks
     ) -> None:
+        """Fetch what changed on one page, then commit its rows with the listing's
+        checkpoint: ``cursor`` None means the listing is finished."""
         fresh = [m for m in batch if m.repo_id not in self._seen]
         self._seen.update(m.repo_id for m in fresh)
         self.counts.seen += len(fresh)
@@ -409,15 +426,9 @@ class Crawler:
         results = self._run_pool(todo, self._fetch)
         with self.database.session() as session:
             self._write(session, results)
-            if partial:
-                # Stopped inside this page (--limit): fetch it again next time; the
-                # models already done are skipped by their sha.
-                cursor: str | None = page.url
-            else:
-                cursor = None if done else page.next_url
             if cursor is None:
                 high_water = max(
-                    (t for t in (checkpoint.high_water, candidate) if t is not None), default=None
+                    (t for t in (marks.old, marks.candidate) if t is not None), default=None
                 )
                 save_checkpoint(session, listing.key, cursor=None, high_water=high_water)
             else:
@@ -425,8 +436,8 @@ class Crawler:
                     session,
                     listing.key,
                     cursor=cursor,
-                    high_water=checkpoint.high_water,
-                    data={"candidate": _iso(candidate), "stop_at": _iso(stop_at)},
+                    high_water=marks.old,
+                    data={"candidate": _iso(marks.candidate), "stop_at": _iso(marks.stop_at)},
                 )
 
     # -- references -------------------------------------------------------------------
@@ -457,7 +468,9 @@ class Crawler:
             if not todo:
                 return
             self._follow(todo)
-        logger.warning("stopped following references after %d rounds", self.options.max_reference_rounds)
+        logger.warning(
+            "stopped following references after %d rounds", self.options.max_reference_rounds
+        )
 
     # -- the run -----------------------------------------------------------------------
 
@@ -490,9 +503,11 @@ class Crawler:
             if self.options.follow_references:
                 self._follow_references()
         except BaseException as exc:
-            status, error = ("interrupted", "interrupted") if isinstance(
-                exc, KeyboardInterrupt
-            ) else ("failed", str(exc)[:1000])
+            status, error = (
+                ("interrupted", "interrupted")
+                if isinstance(exc, KeyboardInterrupt)
+                else ("failed", str(exc)[:1000])
+            )
             raise
         finally:
             self.counts.edges_added = self._edge_count() - edges_before

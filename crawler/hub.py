@@ -21,8 +21,8 @@ import random
 import threading
 import time
 from collections import Counter
-from contextvars import ContextVar
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -338,7 +338,9 @@ class HubClient:
                     repo_id=repo_id,
                 ) from error
             delay = self.retry.backoff(attempt)
-            logger.info("%s failed (%s); retry %d in %.2fs", what, type(error).__name__, attempt, delay)
+            logger.info(
+                "%s failed (%s); retry %d in %.2fs", what, type(error).__name__, attempt, delay
+            )
             self._count(self.retries, bucket)
             self._sleep(delay)
 
@@ -394,9 +396,8 @@ class HubClient:
         validate_repo_id(repo_id)
 
         def fetch() -> HubModel:
-            info = self._api.model_info(
-                repo_id, expand=list(LISTING_EXPAND), timeout=self.timeout_s  # type: ignore[arg-type]
-            )
+            expand: Any = list(LISTING_EXPAND)  # the client types these as Literals
+            info = self._api.model_info(repo_id, expand=expand, timeout=self.timeout_s)
             return HubModel.from_info(info)
 
         return self._call(API, f"model_info {repo_id}", fetch, repo_id=repo_id)

@@ -71,7 +71,9 @@ def test_two_concurrent_scheduled_runs_one_is_skipped(database: Database, tmp_pa
 
     results: list[dict[str, Any]] = []
     with HubEmulator(manifest.root) as emu:
-        settings = TickSettings(scope=Scope.parse("merges"), endpoint=emu.url, retry_base_delay=0.01)
+        settings = TickSettings(
+            scope=Scope.parse("merges"), endpoint=emu.url, retry_base_delay=0.01
+        )
         first = threading.Thread(
             target=lambda: results.append(run_tick(database, settings, kinship=slow_kinship))
         )
