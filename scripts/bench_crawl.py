@@ -1,0 +1,233 @@
+"""Benchmark the crawl against an emulated hub, next to the naive strategy.
+
+    python scripts/bench_crawl.py [--models 100000] [--root DIR] [--latency-ms 30]
+                                  [--baseline-sample 300] [--concurrency 8]
+
+Generates (or reuses) a synthetic hub (weights=False), serves it with the Hub
+emulator in a child process (so server and crawler do not share one GIL) with a
+fixed latency per request, then measures on SQLite in a temporary directory:
+
+* kinhub's crawl, scope ``full`` (every model): listing with ``expand=``, files
+  only on a new sha, parents followed — models/s and requests per bucket;
+* the same crawl again with nothing changed (the incremental cost);
+* the naive strategy on a sample of ``--baseline-sample`` models — list without
+  ``expand``, one ``model_info`` per model, download every card — with the same
+  concurrency, *extrapolated linearly* to the whole hub.
+
+Both measure raw throughput (no client-side quota).  The Hub's quotas per
+5-minute window then bound the wall time from below; that floor is printed
+per plan from the request counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from crawler.crawl import CrawlOptions, CrawlProgress, Scope, crawl  # noqa: E402
+from crawler.hub import HubClient, RetryPolicy  # noqa: E402
+from crawler.ratelimit import HUB_WINDOW_S, PLAN_QUOTAS, RateLimits  # noqa: E402
+from db.engine import open_database  # noqa: E402
+from db.errors import KinhubError  # noqa: E402
+
+_SERVE = """
+import sys
+from pathlib import Path
+from crawler.emulator import HubEmulator
+emu = HubEmulator(Path(sys.argv[1]), latency_ms=float(sys.argv[2]))
+emu.start()
+print(emu.url, flush=True)
+emu.serve_forever()
+"""
+
+
+def _emulator_call(url: str, path: str, *, post: bool = False) -> dict[str, Any]:
+    # The emulator's own control endpoint, not the Hub API: plain stdlib is enough.
+    request = urllib.request.Request(url + path, method="POST" if post else "GET")
+    with urllib.request.urlopen(request, timeout=600) as response:
+        data: dict[str, Any] = json.loads(response.read())
+        return data
+
+
+def _ensure_hub(root: Path, models: int) -> int:
+    from crawler.synthetic import MANIFEST_NAME, HubManifest, generate_hub
+
+    if (root / MANIFEST_NAME).is_file():
+        manifest = HubManifest.load(root)
+        print(f"reusing {len(manifest.repos)} repos in {root}", file=sys.stderr)
+        return len(manifest.repos)
+    start = time.perf_counter()
+    manifest = generate_hub(root, n_models=models, seed=0, weights=False)
+    print(
+        f"generated {len(manifest.repos)} repos in {time.perf_counter() - start:.0f}s",
+        file=sys.stderr,
+    )
+    return len(manifest.repos)
+
+
+def _floor_minutes(api: float, resolve: float) -> dict[str, float]:
+    """Wall-time floor (minutes) imposed by each plan's quotas for these counts."""
+    out = {}
+    for plan, (api_q, resolve_q) in PLAN_QUOTAS.items():
+        windows = max(math.ceil(api / api_q), math.ceil(resolve / resolve_q))
+        out[plan.value] = round(max(0, windows - 1) * HUB_WINDOW_S / 60, 1)
+    return out
+
+
+def _client(url: str, cache: Path) -> HubClient:
+    return HubClient(
+        endpoint=url, limits=RateLimits.unlimited(), retry=RetryPolicy(base_delay_s=0.1),
+        cache_dir=cache, timeout_s=120,
+    )  # fmt: skip
+
+
+def _naive(url: str, cache: Path, sample: int, concurrency: int) -> tuple[float, int]:
+    """List ids without expand, then model_info + card download per model."""
+    hub = _client(url, cache)
+    start = time.perf_counter()
+    ids: list[str] = []
+    next_url: str | None = hub.listing_url(expand=(), page_size=min(1000, sample))
+    while next_url and len(ids) < sample:
+        page = hub.list_page(next_url)
+        ids += [m.repo_id for m in page.models]
+        next_url = page.next_url
+    ids = ids[:sample]
+
+    def one(repo_id: str) -> None:
+        info = hub.model_info(repo_id)
+        if info.files is None or "README.md" in info.files:
+            # Gated repos answer 403: the naive crawler moves on.
+            with contextlib.suppress(KinhubError):
+                hub.read_text(repo_id, "README.md", revision=info.sha)
+
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        list(pool.map(one, ids))
+    return time.perf_counter() - start, len(ids)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", type=int, default=100_000)
+    parser.add_argument("--root", type=Path, default=None, help="hub directory (reused)")
+    parser.add_argument("--latency-ms", type=float, default=30.0)
+    parser.add_argument("--baseline-sample", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
+    work = Path(tempfile.mkdtemp(prefix="kinhub-bench-"))
+    root = args.root or Path(tempfile.gettempdir()) / f"kinhub-bench-hub-{args.models}"
+    total = _ensure_hub(root, args.models)
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    server = subprocess.Popen(
+        [sys.executable, "-c", _SERVE, str(root), str(args.latency_ms)],
+        stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().strip()
+        results: dict[str, Any] = {"repos": total, "latency_ms": args.latency_ms}
+
+        database = open_database(f"sqlite:///{work / 'bench.db'}")
+        options = CrawlOptions(scope=Scope.parse("full"), concurrency=args.concurrency)
+        _emulator_call(url, "/_emulator/reset", post=True)
+        start = time.perf_counter()
+
+        def progress(event: CrawlProgress) -> None:
+            # A partial run still leaves its throughput on stderr.
+            seen, files = event.counts["models_seen"], event.counts["files_downloaded"]
+            elapsed = time.perf_counter() - start
+            print(
+                f"[{elapsed:7.0f}s] {event.phase}: {seen} models, "
+                f"{seen / max(elapsed, 1e-9):.1f} models/s, files {files}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+        report = crawl(database, _client(url, work / "cache1"), options, progress=progress)
+        seconds = time.perf_counter() - start
+        served = _emulator_call(url, "/_emulator/stats")["requests"]
+        results["kinhub_first"] = {
+            "seconds": round(seconds, 1),
+            "models": report.counts["models_seen"] + report.counts["references_followed"],
+            "models_per_s": round(report.counts["models_seen"] / seconds, 1),
+            "requests": served,
+            "quota_floor_min": _floor_minutes(served["api"], served["resolve"]),
+            "counts": report.counts,
+        }
+
+        _emulator_call(url, "/_emulator/reset", post=True)
+        start = time.perf_counter()
+        crawl(database, _client(url, work / "cache2"), options)
+        served = _emulator_call(url, "/_emulator/stats")["requests"]
+        results["kinhub_incremental"] = {
+            "seconds": round(time.perf_counter() - start, 2),
+            "requests": served,
+        }
+        database.dispose()
+
+        _emulator_call(url, "/_emulator/reset", post=True)
+        seconds, sample = _naive(url, work / "cache3", args.baseline_sample, args.concurrency)
+        served = _emulator_call(url, "/_emulator/stats")["requests"]
+        scale = total / sample
+        api, resolve = served["api"] * scale, served["resolve"] * scale
+        results["naive_extrapolated"] = {
+            "sample": sample,
+            "sample_seconds": round(seconds, 1),
+            "sample_requests": served,
+            "seconds": round(seconds * scale, 1),
+            "models_per_s": round(sample / seconds, 1),
+            "requests": {"api": round(api), "resolve": round(resolve)},
+            "quota_floor_min": _floor_minutes(api, resolve),
+        }
+    finally:
+        server.terminate()
+        server.wait(10)
+
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    first, inc, naive = (
+        results["kinhub_first"],
+        results["kinhub_incremental"],
+        results["naive_extrapolated"],
+    )
+    print(
+        f"hub: {total} repos, {args.latency_ms:.0f} ms per request, concurrency {args.concurrency}"
+    )
+    print(
+        f"kinhub first crawl : {first['seconds']:>8.1f} s  {first['models_per_s']:>7.1f} models/s  "
+        f"api {first['requests']['api']:>7}  resolve {first['requests']['resolve']:>7}  "
+        f"quota floor (min) {first['quota_floor_min']}"
+    )
+    print(
+        f"kinhub re-crawl    : {inc['seconds']:>8.2f} s  api {inc['requests']['api']}  "
+        f"resolve {inc['requests']['resolve']}"
+    )
+    print(
+        f"naive (extrapolated from {naive['sample']} models): {naive['seconds']:>8.1f} s  "
+        f"{naive['models_per_s']:>7.1f} models/s  api {naive['requests']['api']:>7}  "
+        f"resolve {naive['requests']['resolve']:>7}  quota floor (min) {naive['quota_floor_min']}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
