@@ -31,10 +31,11 @@ def hub_client(endpoint: str, cache: Path, **kwargs: Any) -> HubClient:
 def run_crawl(
     database: Database, endpoint: str, cache: Path, *, scope: str = "full", **options: Any
 ) -> CrawlReport:
+    kind, _, model = scope.partition(":")
     return crawl(
         database,
         hub_client(endpoint, cache),
-        CrawlOptions(scope=Scope.parse(scope), **options),
+        CrawlOptions(scope=Scope.parse(kind, model or None), **options),
     )
 
 

@@ -1,0 +1,64 @@
+"""Scopes, --limit with resume, and scope validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from crawler.crawl import MERGE_TAGS, Scope, ScopeError
+from crawler.emulator import HubEmulator
+from crawler.synthetic import FOUNDATIONS, generate_hub
+from db.engine import open_database
+from db.models import Edge, Model
+from tests.crawler.crawl_support import run_crawl, table_snapshot
+
+
+def test_scope_parsing() -> None:
+    assert [x.filters for x in Scope.parse("merges").listings()] == [(t,) for t in MERGE_TAGS]
+    assert Scope.parse("children-of", "org/x").listings()[0].filters == ("base_model:org/x",)
+    assert Scope.parse("full").listings()[0].filters == ()
+    for bad in (("children-of", None), ("children-of", "../etc"), ("sideways", None)):
+        with pytest.raises(ScopeError):
+            Scope.parse(*bad)
+
+
+def test_children_of_and_limit_resume(tmp_path: Path) -> None:
+    manifest = generate_hub(tmp_path / "hub", n_models=40, seed=4, weights=False)
+    foundation = FOUNDATIONS[0]
+    children = open_database(f"sqlite:///{tmp_path / 'children.db'}")
+    limited = open_database(f"sqlite:///{tmp_path / 'limited.db'}")
+    whole = open_database(f"sqlite:///{tmp_path / 'whole.db'}")
+    try:
+        with HubEmulator(manifest.root) as emu:
+            report = run_crawl(
+                children, emu.url, tmp_path / "c1", scope="children-of:" + foundation
+            )
+            assert report.counts["models_seen"] > 0
+
+            first = run_crawl(limited, emu.url, tmp_path / "c2", limit=7, page_size=5)
+            assert not first.complete and first.counts["models_seen"] == 7
+            assert any(row[1] for row in table_snapshot(limited)["crawl_state"])
+            rest = run_crawl(limited, emu.url, tmp_path / "c3", page_size=5)
+            assert rest.complete
+            run_crawl(whole, emu.url, tmp_path / "c4", page_size=5)
+        assert table_snapshot(limited) == table_snapshot(whole)
+
+        # Every listed child names the foundation as its base model; the
+        # foundation itself was fetched as a followed reference.
+        with children.session() as session:
+            rows = {m.id: m for m in session.exec(select(Model))}
+            by_name = {m.repo_id: m for m in rows.values()}
+            parents_of: dict[str, set[str]] = {}
+            for e in session.exec(select(Edge)):
+                parents_of.setdefault(rows[e.child_id].repo_id, set()).add(
+                    rows[e.parent_id].repo_id
+                )
+        assert by_name[foundation].status == "ok"
+        listed = [r for r, m in by_name.items() if f"base_model:{foundation}" in m.tags]
+        assert len(listed) == report.counts["models_seen"]
+        assert all(foundation in parents_of[r] for r in listed)
+    finally:
+        for database in (children, limited, whole):
+            database.dispose()
