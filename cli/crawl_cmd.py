@@ -15,7 +15,11 @@ from crawler.crawl import CrawlOptions, CrawlProgress, CrawlReport, Scope, crawl
 from crawler.hub import HubClient, RetryPolicy
 from crawler.ratelimit import Plan, RateLimits
 from db.engine import Database
+from db.locks import run_lock
 from db.timeutil import parse_hub_time
+
+# One crawler per database (DESIGN.md): a second concurrent crawl is refused.
+CRAWL_LOCK = "kinhub-crawl"
 
 
 class ScopeOption(StrEnum):
@@ -66,7 +70,42 @@ def run_crawl(
     cache_dir: Path | None,
     show_progress: bool,
 ) -> CrawlReport:
-    """One crawl with a live progress line on stderr (shared by crawl and schedule)."""
+    """One crawl under the ``kinhub-crawl`` lock, with a live progress line on stderr
+    (shared by crawl and schedule).
+
+    Raises:
+        LockHeldError: another crawl is running against this database.
+    """
+    with run_lock(database, CRAWL_LOCK):
+        return _crawl(
+            database,
+            scope=scope,
+            plan=plan,
+            endpoint=endpoint,
+            limit=limit,
+            since=since,
+            concurrency=concurrency,
+            page_size=page_size,
+            retry_base_delay=retry_base_delay,
+            cache_dir=cache_dir,
+            show_progress=show_progress,
+        )
+
+
+def _crawl(
+    database: Database,
+    *,
+    scope: Scope,
+    plan: Plan,
+    endpoint: str | None,
+    limit: int | None,
+    since: datetime | None,
+    concurrency: int,
+    page_size: int,
+    retry_base_delay: float,
+    cache_dir: Path | None,
+    show_progress: bool,
+) -> CrawlReport:
     hub = HubClient(
         endpoint=endpoint,
         limits=RateLimits.for_plan(plan),

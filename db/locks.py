@@ -3,7 +3,8 @@
 PostgreSQL: a session-level ``pg_try_advisory_lock`` on a dedicated connection
 held for the whole run; the server drops it when that connection dies, so a
 killed process never leaves it behind.  SQLite: a ``run_lock`` row with an
-expiry; a row whose expiry has passed (its owner crashed) may be taken over.
+expiry; a row whose expiry has passed, or whose owner was a process of this
+host that no longer exists (killed), may be taken over.
 Both are released in ``finally`` by :func:`run_lock`.
 """
 
@@ -105,6 +106,21 @@ def _acquire_postgres(database: Database, name: str, owner: str) -> HeldLock:
     return HeldLock(database, name, owner, connection)
 
 
+def _owner_is_dead(owner: str) -> bool:
+    """Whether ``owner`` (``host:pid:…``) names a process of this host that has exited."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def _acquire_sqlite(database: Database, name: str, owner: str, ttl_s: float) -> HeldLock:
     now = utcnow()
     expires = now + timedelta(seconds=ttl_s)
@@ -114,18 +130,22 @@ def _acquire_sqlite(database: Database, name: str, owner: str, ttl_s: float) -> 
         return HeldLock(database, name, owner, None)
     except IntegrityError:
         pass
-    # The row exists: take it over only if its owner let it expire (crashed run).
+    # The row exists: take it over only if its owner let it expire or died (a
+    # killed run on this host), comparing-and-swapping on the old owner.
     with database.session() as session:
+        holder = _sqlite_holder(session, name)
+    stale = holder is not None and _owner_is_dead(holder)
+    with database.session() as session:
+        condition = col(RunLock.owner) == holder if stale else col(RunLock.expires_at) < now
         result = session.execute(
             update(RunLock)
-            .where(col(RunLock.name) == name, col(RunLock.expires_at) < now)
+            .where(col(RunLock.name) == name, condition)
             .values(owner=owner, acquired_at=now, expires_at=expires)
         )
         taken = getattr(result, "rowcount", 0) == 1
-        holder = None if taken else _sqlite_holder(session, name)
     if not taken:
         raise LockHeldError(name, holder)
-    logger.warning("took over the expired lock %r", name)
+    logger.warning("took over the lock %r from %s (expired or exited)", name, holder)
     return HeldLock(database, name, owner, None)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -110,5 +111,24 @@ def test_schedule_once_cli_skips_when_locked(tmp_path: Path) -> None:
             )  # fmt: skip
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout)["status"] == "skipped"
+    finally:
+        database.dispose()
+
+
+def test_lock_of_a_killed_process_is_taken_over(tmp_path: Path) -> None:
+    from db.engine import open_database
+
+    database = open_database(f"sqlite:///{tmp_path / 'k.db'}")
+    try:
+        dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True)  # fmt: skip
+        owner = f"{socket.gethostname()}:{dead.stdout.strip()}:abc"
+        with database.session() as session:
+            session.add(RunLock(name="job", owner=owner, expires_at=utcnow() + timedelta(hours=1)))
+        acquire(database, "job", owner="me").release()
+        # A live owner keeps it.
+        live = f"{socket.gethostname()}:{os.getpid()}:x"
+        with run_lock(database, "job", owner=live), pytest.raises(LockHeldError):
+            acquire(database, "job")
     finally:
         database.dispose()
