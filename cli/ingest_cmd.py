@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
-from cli.common import OutputFormat, handle_errors, open_db, print_json, stdout
+from cli.common import OutputFormat, handle_errors, open_db, print_json, stderr, stdout
 from crawler.ingest import read_local_model
 from db.store import upsert_model
 
@@ -19,7 +20,8 @@ def ingest(
 ) -> None:
     """Record a local model folder as a model with its edges (idempotent)."""
     with handle_errors():
-        record = read_local_model(folder, repo_id=repo_id)
+        local = read_local_model(folder, repo_id=repo_id)
+        record = local.record
         database = open_db(ctx)
         with database.session() as session:
             outcome = upsert_model(session, record)
@@ -31,7 +33,7 @@ def ingest(
         "outcome": outcome.value,
         "edges": len(record.edges),
         "parents": parents,
-        "warnings": [w for r in record.recipes for w in r.warnings],
+        "warnings": local.warnings,
     }
     if fmt is OutputFormat.json:
         print_json(summary)
@@ -41,6 +43,8 @@ def ingest(
             f"{len(parents)} parents",
             highlight=False,
         )
+        for warning in local.warnings:
+            stderr.print(f"[yellow]warning:[/yellow] {escape(warning)}")
 
 
 def register(app: typer.Typer) -> None:

@@ -6,6 +6,7 @@ from collections import defaultdict
 from enum import StrEnum
 
 import typer
+from rich.markup import escape
 from rich.tree import Tree
 
 from cli.common import handle_errors, open_db, print_json, stdout
@@ -52,17 +53,17 @@ def lineage(
         print_json(result.to_json())
         return
     for upward in (True, False) if direction == "both" else (direction == "up",):
-        stdout.print(_tree(result, upward=upward))
+        stdout.print(_tree(result, upward=upward), soft_wrap=False)
 
 
 def _label(edge: LineageEdge | None, node: str, unresolved: set[str]) -> str:
-    text = f"[bold]{node}[/bold]"
+    text = f"[bold]{escape(node)}[/bold]"
     if node in unresolved:
         text += " [yellow](unresolved)[/yellow]"
     if edge is None:
         return text
     how = f"{edge.relation}/{edge.role}" + (f" via {edge.method}" if edge.method else "")
-    return f"{text}  [dim]{how} [{', '.join(edge.sources)}][/dim]"
+    return f"{text}  [dim]{escape(how)} {escape('[' + ', '.join(edge.sources) + ']')}[/dim]"
 
 
 def _tree(result: Lineage, *, upward: bool) -> Tree:

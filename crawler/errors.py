@@ -43,7 +43,7 @@ class RepoUnavailableError(HubError):
         super().__init__(f"{status}: {reason}", repo_id=repo_id)
 
 
-class UnreadableInputError(KinhubError, OSError):
+class UnreadableInputError(CrawlerError, OSError):
     """A card or config file could not be read (missing, a directory, no permission)."""
 
     def __init__(self, path: str, reason: str) -> None:

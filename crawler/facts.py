@@ -15,7 +15,7 @@ from crawler.frontmatter import HUB_RELATIONS
 from crawler.parse import parse_card, parse_config
 from crawler.recipe import Recipe, RecipeInput, Stage
 from crawler.refs import MAX_REF_CHARS
-from crawler.result import ParseResult, infer_relation
+from crawler.result import RELATIONS, ParseResult, infer_relation
 from crawler.yamlsafe import short_error
 from db.ids import is_repo_id
 from db.records import EdgeRecord, EdgeSource, EvaluationRecord, RecipeRecord, Relation, Role
@@ -100,12 +100,17 @@ def _recipe_edges(recipe: Recipe, source: EdgeSource, out: _Edges) -> None:
         _stage_edges(stage, stage.name, source, out)
 
 
+def _cap(value: str | None, limit: int) -> str | None:
+    """Fit a value into its database column (``None`` stays ``None``)."""
+    return value[:limit] if value else None
+
+
 def _recipe_record(result: ParseResult, source: EdgeSource, prefix: str) -> RecipeRecord:
     final = result.final
     return RecipeRecord(
         source=source,
-        merge_method=(result.merge_method or None) and str(result.merge_method)[:100],
-        base_model=(result.base_model or None) and str(result.base_model)[:MAX_REF_CHARS],
+        merge_method=_cap(result.merge_method, 100),
+        base_model=_cap(result.base_model, MAX_REF_CHARS),
         dtype=final.dtype if final else None,
         tokenizer_source=final.tokenizer_source if final else None,
         stages=[s.to_json() for s in result.recipe.earlier] if result.recipe else [],
@@ -117,6 +122,11 @@ def _recipe_record(result: ParseResult, source: EdgeSource, prefix: str) -> Reci
 def _hub_tag_edges(
     hub_tags: Sequence[str], fallback: Relation | None, n_declared: int, out: _Edges
 ) -> list[str]:
+    """Add ``base_model:[<relation>:]<id>`` tag edges; return warnings.
+
+    A plain tag for an id that also has a typed tag adds nothing; other plain
+    tags take ``fallback`` (the card's relation) or one inferred from their count.
+    """
     warnings: list[str] = []
     typed: list[tuple[str, str]] = []
     plain: list[str] = []
@@ -146,7 +156,7 @@ def _hub_tag_edges(
         out.add(
             EdgeRecord(
                 parent=repo_id,
-                relation=rel or "finetune",  # type: ignore[arg-type]
+                relation=RELATIONS.get(rel or "", "finetune"),
                 role="parent",
                 source="hub_tag",
             )

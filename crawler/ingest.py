@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 from safetensors import safe_open
@@ -74,7 +75,15 @@ def parameter_count(folder: Path) -> int | None:
     return total
 
 
-def read_local_model(folder: Path, *, repo_id: str) -> ModelRecord:
+@dataclass(frozen=True)
+class LocalModel:
+    """A local folder's record plus what the parser warned about."""
+
+    record: ModelRecord
+    warnings: list[str]
+
+
+def read_local_model(folder: Path, *, repo_id: str) -> LocalModel:
     """Facts and edges of the model in ``folder``, recorded as ``repo_id``.
 
     Raises:
@@ -99,7 +108,7 @@ def read_local_model(folder: Path, *, repo_id: str) -> ModelRecord:
         logger.warning("%s: config.json is not valid JSON", repo_id)
         hf_config = None
     arch = architecture_facts(hf_config)
-    return ModelRecord(
+    record = ModelRecord(
         repo_id=repo_id,
         sha=folder_sha(folder),
         status="ok",
@@ -117,3 +126,4 @@ def read_local_model(folder: Path, *, repo_id: str) -> ModelRecord:
         recipes=facts.recipes,
         evaluations=facts.evaluations,
     )
+    return LocalModel(record=record, warnings=facts.warnings)

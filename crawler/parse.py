@@ -22,13 +22,14 @@ from crawler.refs import parse_ref
 from crawler.result import Kind, ParseResult, RecipeOrigin, infer_relation
 from crawler.yamlblocks import YAML_LANGS, split_markdown, yaml_runs
 from crawler.yamlsafe import load_yaml, short_error, split_documents
+from db.ids import is_repo_id
 
 logger = logging.getLogger(__name__)
 
 MAX_CARD_CHARS = 1_000_000
 """Cards longer than this are truncated (with a warning) before any parsing."""
 MAX_CONFIG_CHARS = 512_000
-MAX_YAML_TOTAL_CHARS = 1_000_000
+MAX_YAML_TOTAL_CHARS = 256_000
 """Budget of YAML text one card may hand to the loader across all its blocks."""
 MAX_FILE_BYTES = 4 * MAX_CARD_CHARS
 
@@ -70,7 +71,6 @@ def _recipe_docs(
                 budget.exhausted = True
             return found
         budget.left -= len(doc)
-        problems: list[str] = []
         data, problems = load_yaml(doc, what=what)
         if is_recipe_mapping(data):
             found.append(data)
@@ -85,17 +85,21 @@ def _card_recipe(body: str, warnings: list[str]) -> tuple[Recipe | None, list[st
     budget = _YamlBudget(MAX_YAML_TOTAL_CHARS)
     documents: list[dict[str, Any]] = []
     raws: list[str] = []
+    seen: set[str] = set()
     for index, block in enumerate(md.blocks, start=1):
         text = "\n".join(block.lines)
-        if not text.strip():
-            continue
+        if not text.strip() or text in seen:
+            continue  # a recipe repeated verbatim is read once
+        seen.add(text)
         what = f"code block {index}"
         found: list[dict[str, Any]] = []
         if block.lang in YAML_LANGS:
             found = _recipe_docs(text, what, warnings, budget)
         if not found:
+            tried = set(split_documents(text)) if block.lang in YAML_LANGS else set()
             for run in yaml_runs(block.lines):
-                found.extend(_recipe_docs(run, what, warnings, budget))
+                if run not in tried:
+                    found.extend(_recipe_docs(run, what, warnings, budget))
             if found and block.lang in YAML_LANGS:
                 warnings.append(f"{what}: recipe extracted from a block mixing YAML and other text")
         if found:
@@ -137,6 +141,28 @@ def _prose_inputs(models: list[str], warnings: list[str]) -> tuple[RecipeInput, 
     return tuple(inputs)
 
 
+def _compare_declared(recipe: Recipe, declared: list[str], warnings: list[str]) -> None:
+    """Warn when front-matter ``base_model`` and the recipe name different Hub models
+    (mergekit writes every referenced Hub repo, LoRAs included, into ``base_model``)."""
+    used: dict[str, None] = {}
+    for stage in (recipe.final, *recipe.earlier):
+        for item in stage.inputs:
+            if item.resolved:
+                used.setdefault(item.model, None)
+            if item.lora is not None and is_repo_id(item.lora):
+                used.setdefault(item.lora, None)
+    missing = [m for m in used if m not in declared]
+    unused = [d for d in declared if d not in used]
+    if missing:
+        warnings.append(
+            "recipe uses models missing from front-matter base_model: " + ", ".join(missing[:5])
+        )
+    if unused:
+        warnings.append(
+            "front-matter base_model lists models the recipe does not use: " + ", ".join(unused[:5])
+        )
+
+
 def _parse_card(text: Any, file: str, warnings: list[str]) -> ParseResult:
     text = _prepare(text, MAX_CARD_CHARS, "card", warnings)
     fm, body = read_front_matter(text, warnings)
@@ -170,6 +196,8 @@ def _parse_card(text: Any, file: str, warnings: list[str]) -> ParseResult:
             f"card prose names merge method {prose.merge_method!r} "
             f"but the recipe says {recipe.final.merge_method[:100]!r}"
         )
+    if recipe is not None and fm.base_models:
+        _compare_declared(recipe, fm.base_models, warnings)
     relation = infer_relation(
         recipe_relation=recipe.final.relation if recipe else None,
         declared_relation=fm.relation,
@@ -206,7 +234,7 @@ def _parse_card(text: Any, file: str, warnings: list[str]) -> ParseResult:
         tags=fm.tags,
         library_name=fm.library_name,
         pipeline_tag=fm.pipeline_tag,
-        warnings=warnings,
+        warnings=list(dict.fromkeys(warnings)),
     )
 
 
@@ -234,8 +262,10 @@ def _parse_config(text: Any, file: str, warnings: list[str]) -> ParseResult:
         elif data is not None:
             warnings.append("config document that is not a merge recipe ignored")
     if not documents:
+        tried = set(split_documents(text))
         for run in yaml_runs(text.split("\n")):
-            documents.extend(_recipe_docs(run, "config", warnings, budget))
+            if run not in tried:
+                documents.extend(_recipe_docs(run, "config", warnings, budget))
         if documents:
             warnings.append("recipe extracted from a config mixing YAML and other text")
     recipe = (
@@ -249,7 +279,7 @@ def _parse_config(text: Any, file: str, warnings: list[str]) -> ParseResult:
         relation=recipe.final.relation if recipe else None,
         recipe=recipe,
         recipe_origin="yaml" if recipe else None,
-        warnings=warnings,
+        warnings=list(dict.fromkeys(warnings)),
     )
 
 

@@ -20,7 +20,8 @@ _SENTENCE = re.compile(
     re.IGNORECASE,
 )
 _AS_BASE = re.compile(r"^\s*using\s+(?P<base>[^\n]{1,1000}?)\s+as\s+(?:a|the)\s+base", re.I)
-_LINK = re.compile(r"\[(?P<text>[^\]\n]{0,300})\]\((?P<url>[^)\s]{0,500})\)")
+# Labels exclude "[" so a run of brackets fails fast instead of rescanning 300 chars each.
+_LINK = re.compile(r"\[(?P<text>[^\[\]\n]{0,300})\]\((?P<url>[^()\s]{0,500})\)")
 _BULLET = re.compile(r"^\s{0,8}[*\-+]\s+(?P<item>.{1,1000})$")
 _MERGED_HEADING = re.compile(r"^#{1,6}\s*models?\s+merged\b", re.IGNORECASE)
 _LIST_INTRO = re.compile(
@@ -137,9 +138,11 @@ def read_prose(lines: tuple[str, ...] | list[str]) -> ProseRecipe:
         if not collecting:
             continue
         bullet = _BULLET.match(line)
-        if bullet:
+        if bullet and len(models) >= MAX_BULLETS:
+            collecting = False
+        elif bullet:
             item = _split_plus(bullet.group("item"))
-            if item and item not in models and len(models) < MAX_BULLETS:
+            if item and item not in models:
                 models.append(item)
         elif line.strip():
             collecting = False

@@ -16,6 +16,15 @@ from db.records import EvaluationRecord, Relation
 Kind = Literal["card", "config"]
 RecipeOrigin = Literal["yaml", "prose"]
 
+RELATIONS: dict[str, Relation] = {
+    "merge": "merge",
+    "moe": "moe",
+    "finetune": "finetune",
+    "adapter": "adapter",
+    "quantized": "quantized",
+}
+"""Relation names as typed values (lets untrusted strings become ``Relation`` safely)."""
+
 _ADAPTER_TAGS = frozenset({"lora", "peft", "adapter", "qlora"})
 _QUANTIZED_TAGS = frozenset(
     {"gguf", "gptq", "awq", "exl2", "quantized", "4-bit", "8-bit", "bitsandbytes", "mlx-4bit"}
@@ -39,8 +48,8 @@ def infer_relation(
     nothing → ``None``.
     """
     for value in (recipe_relation, declared_relation):
-        if value in ("merge", "moe", "finetune", "adapter", "quantized"):
-            return value  # type: ignore[return-value]
+        if value is not None and value in RELATIONS:
+            return RELATIONS[value]
     lowered = {t.lower() for t in tags}
     if has_prose_method or n_bases > 1:
         return "moe" if "moe" in lowered and not has_prose_method else "merge"

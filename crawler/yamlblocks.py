@@ -10,13 +10,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_FENCE = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
+# Fences may be indented (inside list items); their content is dedented to match.
+_FENCE = re.compile(r"^(?P<indent> {0,12})(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 _YAML_LANG = re.compile(r"^(?P<lang>ya?ml)(?P<rest>.*)$", re.IGNORECASE)
 _GLUED_KEY = re.compile(r"^[A-Za-z_][\w\-]*\s*:")
 _TOP_KEY = re.compile(r"^[A-Za-z_][\w\-]*\s*:(?:\s|$)")
 _RECIPE_START = re.compile(
-    r"^(?:models|slices|modules|merge_method|base_model|experts|genome|name|dtype|method"
-    r"|gate_mode|tokenizer_source|parameters)\s*:(?:\s|$)"
+    r"^(?P<indent> {0,8})(?:models|slices|modules|merge_method|base_model|experts|genome|name"
+    r"|dtype|method|gate_mode|tokenizer_source|parameters)\s*:(?:\s|$)"
 )
 _RECIPE_DEFINING = re.compile(r"^(?:models|slices|modules|merge_method|experts|genome)\s*:")
 
@@ -58,11 +59,20 @@ def _open_fence(info: str) -> tuple[str, str | None]:
     return (info.split()[0].lower() if info else ""), None
 
 
+def _dedent(line: str, indent: int) -> str:
+    """Remove up to ``indent`` leading spaces (the fence's own indentation)."""
+    if not indent:
+        return line
+    stripped = line.lstrip(" ")
+    return line[min(indent, len(line) - len(stripped)) :]
+
+
 def split_markdown(text: str) -> Markdown:
     """Split markdown into fenced code blocks and prose lines; never raises."""
     blocks: list[CodeBlock] = []
     prose: list[str] = []
     fence: str | None = None
+    indent = 0
     lang = ""
     current: list[str] = []
     for line in text.split("\n"):
@@ -72,6 +82,7 @@ def split_markdown(text: str) -> Markdown:
                 prose.append(line)
                 continue
             fence = match.group("fence")
+            indent = len(match.group("indent"))
             info = match.group("info")
             if (
                 fence[0] == "`"
@@ -93,11 +104,11 @@ def split_markdown(text: str) -> Markdown:
             fence = None
         elif stripped.endswith(fence[:3]) and stripped.rstrip(fence[0]).strip():
             # closing fence glued to the last line: "dtype: bfloat16```"
-            current.append(line.rstrip()[:-3].rstrip(fence[0]))
+            current.append(_dedent(line.rstrip()[:-3].rstrip(fence[0]), indent))
             blocks.append(CodeBlock(lang, tuple(current), True))
             fence = None
         else:
-            current.append(line)
+            current.append(_dedent(line, indent))
     if fence is not None:
         blocks.append(CodeBlock(lang, tuple(current), False))
     return Markdown(tuple(blocks), tuple(prose))
@@ -115,22 +126,34 @@ def _yamlish(line: str) -> bool:
 
 
 def yaml_runs(lines: tuple[str, ...] | list[str]) -> list[str]:
-    """Stretches of lines that look like a recipe written at column 0.
+    """Stretches of lines that look like a recipe written as plain text.
 
-    A run starts at a top-level recipe key (``models:``, ``merge_method:``, …)
-    and ends at the first line that cannot be YAML (a shell command, ``EOF``,
-    prose).  Only runs holding a recipe-defining key are returned.
+    A run starts at a recipe key (``models:``, ``merge_method:``, …) at column 0
+    or indented by up to 8 spaces (a markdown indented code block), and ends at
+    the first line that cannot be YAML at that indentation (a shell command,
+    ``EOF``, prose, a heading).  Runs are dedented; only runs holding a
+    recipe-defining key are returned.
     """
     runs: list[str] = []
     i, n = 0, len(lines)
     while i < n:
-        if not _RECIPE_START.match(lines[i]):
+        start = _RECIPE_START.match(lines[i])
+        if not start:
             i += 1
             continue
+        indent = len(start.group("indent"))
+        prefix = " " * indent
+        chunk: list[str] = []
         j = i
-        while j < n and _yamlish(lines[j]) and not lines[j].startswith("#"):
+        while j < n:
+            line = lines[j]
+            if line.strip() and not line.startswith(prefix):
+                break
+            body = line[indent:] if line.strip() else ""
+            if not _yamlish(body) or body.startswith("#"):
+                break
+            chunk.append(body)
             j += 1
-        chunk = lines[i:j]
         if any(_RECIPE_DEFINING.match(line) for line in chunk):
             runs.append("\n".join(chunk))
         i = max(j, i + 1)

@@ -21,7 +21,7 @@ import yaml
 
 logger = logging.getLogger(__name__)
 
-MAX_YAML_CHARS = 256_000
+MAX_YAML_CHARS = 128_000
 """Longest YAML text handed to the loader (PyYAML's pure-Python loader is slow)."""
 MAX_NODES = 50_000
 """Most nodes (aliases counted every time they are reached) a document may expand to."""
@@ -88,6 +88,18 @@ def _key_text(key: Any) -> str:
     return str(key)
 
 
+def _flow_depth(text: str) -> int:
+    """Deepest nesting of ``[``/``{`` (quotes ignored: a cheap upper bound)."""
+    depth = deepest = 0
+    for char in text:
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}" and depth:
+            depth -= 1
+    return deepest
+
+
 def load_yaml(text: str, *, what: str = "YAML") -> tuple[Any, list[str]]:
     """Parse one YAML document safely; return ``(data, warnings)``.
 
@@ -96,6 +108,9 @@ def load_yaml(text: str, *, what: str = "YAML") -> tuple[Any, list[str]]:
     """
     if len(text) > MAX_YAML_CHARS:
         return None, [f"{what}: {len(text)} characters exceed the {MAX_YAML_CHARS} limit; skipped"]
+    if ("[" in text or "{" in text) and _flow_depth(text) > MAX_DEPTH:
+        # PyYAML recurses per level: refuse before it spends seconds hitting the limit.
+        return None, [f"{what}: YAML nests deeper than {MAX_DEPTH} levels; skipped"]
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -238,14 +238,12 @@ def _assemble(session: Session, root: str, depths: dict[int, int], edge_ids: set
         edges.extend(session.scalars(select(Edge).where(col(Edge.id).in_(chunk))))
     methods = _merge_methods(session, {e.child_id for e in edges})
 
-    grouped: dict[tuple[int, int, str, str], list[Edge]] = defaultdict(list)
-    for edge in edges:
-        grouped[(edge.child_id, edge.parent_id, edge.relation, edge.role)].append(edge)
     lineage_edges = []
     for (child, parent, relation, role), group in sorted(
-        grouped.items(), key=lambda item: (models[item[0][0]].repo_id, models[item[0][1]].repo_id)
+        _group_evidence(edges).items(),
+        key=lambda item: (models[item[0][0]].repo_id, models[item[0][1]].repo_id, item[0][3]),
     ):
-        first = min(group, key=lambda e: e.source)
+        first = min(group, key=lambda e: _SOURCE_RANK.get(e.source, 9))
         lineage_edges.append(
             LineageEdge(
                 child=models[child].repo_id,
@@ -268,6 +266,29 @@ def _assemble(session: Session, root: str, depths: dict[int, int], edge_ids: set
         for node, d in sorted(depths.items(), key=lambda item: (item[1], models[item[0]].repo_id))
     ]
     return Lineage(root=root, nodes=nodes, edges=lineage_edges)
+
+
+_SOURCE_RANK = {"mergekit_config": 0, "card_recipe": 1, "card_metadata": 2, "hub_tag": 3}
+_ROLE_RANK = {"base": 0, "ingredient": 1, "expert": 2, "slice": 3}
+EdgeKey = tuple[int, int, str, str]
+
+
+def _group_evidence(edges: list[Edge]) -> dict[EdgeKey, list[Edge]]:
+    """One lineage edge per (child, parent, relation, role), with every source behind it.
+
+    Metadata-only evidence (role ``parent``: front matter, Hub tags) for a parent
+    whose role a recipe states is folded into that edge; evidence that disagrees
+    on the relation stays a separate edge.
+    """
+    grouped: dict[EdgeKey, list[Edge]] = defaultdict(list)
+    for edge in edges:
+        grouped[(edge.child_id, edge.parent_id, edge.relation, edge.role)].append(edge)
+    for key in [k for k in grouped if k[3] == "parent"]:
+        specific = [k for k in grouped if k[:3] == key[:3] and k[3] != "parent"]
+        if specific:
+            target = min(specific, key=lambda k: _ROLE_RANK.get(k[3], 9))
+            grouped[target].extend(grouped.pop(key))
+    return grouped
 
 
 # Prefer the config file's method over a recipe found in the card.
