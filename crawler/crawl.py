@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -316,7 +316,7 @@ class Crawler:
             return _Fetched(repo_id, status="error", error=str(exc)[:500])
         if model.repo_id != repo_id:
             # A renamed repo redirects; keep the reference's own name for its edges.
-            model = HubModel(**{**model.__dict__, "repo_id": repo_id})
+            model = replace(model, repo_id=repo_id)
         return self._fetch(model)
 
     def _run_pool(self, jobs: list[Any], work: Callable[[Any], _Fetched]) -> list[_Fetched]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,31 @@ def test_children_of_and_limit_resume(tmp_path: Path) -> None:
     finally:
         for database in (children, limited, whole):
             database.dispose()
+
+
+def test_crawl_cli_json_summary_and_run_row(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cli.app import app
+    from db.models import CrawlRun
+
+    manifest = generate_hub(tmp_path / "hub", n_models=20, seed=9, weights=False)
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    runner = CliRunner()
+    with HubEmulator(manifest.root) as emu:
+        args = ["--db", url, "crawl", "--endpoint", emu.url, "--format", "json", "-q"]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        summary = json.loads(result.stdout)
+        bad = runner.invoke(app, ["--db", url, "crawl", "--scope", "children-of"])
+    assert bad.exit_code == 1
+    assert summary["status"] == "ok" and summary["complete"]
+    assert summary["new"] > 0 and summary["requests"]["calls"]["api"] >= len(MERGE_TAGS)
+    database = open_database(url)
+    try:
+        with database.session() as session:
+            run = session.get(CrawlRun, summary["run_id"])
+        assert run is not None and run.kind == "crawl" and run.status == "ok"
+        assert run.counts["new"] == summary["new"]
+    finally:
+        database.dispose()
