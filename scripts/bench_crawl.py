@@ -43,6 +43,7 @@ from crawler.hub import HubClient, RetryPolicy  # noqa: E402
 from crawler.ratelimit import HUB_WINDOW_S, PLAN_QUOTAS, RateLimits  # noqa: E402
 from db.engine import open_database  # noqa: E402
 from db.errors import KinhubError  # noqa: E402
+from db.timeutil import parse_hub_time  # noqa: E402
 
 _SERVE = """
 import sys
@@ -63,20 +64,23 @@ def _emulator_call(url: str, path: str, *, post: bool = False) -> dict[str, Any]
         return data
 
 
-def _ensure_hub(root: Path, models: int) -> int:
+def _ensure_hub(root: Path, models: int) -> list[str]:
+    """The hub's lastModified dates, newest first (generating the hub if needed)."""
     from crawler.synthetic import MANIFEST_NAME, HubManifest, generate_hub
 
     if (root / MANIFEST_NAME).is_file():
         manifest = HubManifest.load(root)
         print(f"reusing {len(manifest.repos)} repos in {root}", file=sys.stderr)
-        return len(manifest.repos)
-    start = time.perf_counter()
-    manifest = generate_hub(root, n_models=models, seed=0, weights=False)
-    print(
-        f"generated {len(manifest.repos)} repos in {time.perf_counter() - start:.0f}s",
-        file=sys.stderr,
-    )
-    return len(manifest.repos)
+    else:
+        start = time.perf_counter()
+        manifest = generate_hub(root, n_models=models, seed=0, weights=False)
+        print(
+            f"generated {len(manifest.repos)} repos in {time.perf_counter() - start:.0f}s",
+            file=sys.stderr,
+        )
+    # Repos that do not exist (missing parents) are in the manifest without a date.
+    return sorted((r.last_modified for r in manifest.repos.values() if r.last_modified),
+                  reverse=True)  # fmt: skip
 
 
 def _floor_minutes(api: float, resolve: float) -> dict[str, float]:
@@ -126,6 +130,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-ms", type=float, default=30.0)
     parser.add_argument("--baseline-sample", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--crawl-models",
+        type=int,
+        default=None,
+        help="crawl only the N most recently modified models (via --since), default all",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
 
@@ -133,7 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
     work = Path(tempfile.mkdtemp(prefix="kinhub-bench-"))
     root = args.root or Path(tempfile.gettempdir()) / f"kinhub-bench-hub-{args.models}"
-    total = _ensure_hub(root, args.models)
+    dates = _ensure_hub(root, args.models)
+    total = len(dates)
+    crawl_n = min(args.crawl_models or total, total)
+    since = parse_hub_time(dates[crawl_n - 1]) if crawl_n < total else None
 
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     server = subprocess.Popen(
@@ -144,9 +157,24 @@ def main(argv: list[str] | None = None) -> int:
         assert server.stdout is not None
         url = server.stdout.readline().strip()
         results: dict[str, Any] = {"repos": total, "latency_ms": args.latency_ms}
+        # The naive baseline first: it is short, so a long crawl cut off still has it.
+        _emulator_call(url, "/_emulator/reset", post=True)
+        seconds, sample = _naive(url, work / "cache3", args.baseline_sample, args.concurrency)
+        served = _emulator_call(url, "/_emulator/stats")["requests"]
+        scale = total / sample
+        api, resolve = served["api"] * scale, served["resolve"] * scale
+        results["naive_extrapolated"] = {
+            "sample": sample,
+            "sample_seconds": round(seconds, 1),
+            "sample_requests": served,
+            "seconds": round(seconds * scale, 1),
+            "models_per_s": round(sample / seconds, 1),
+            "requests": {"api": round(api), "resolve": round(resolve)},
+            "quota_floor_min": _floor_minutes(api, resolve),
+        }
 
         database = open_database(f"sqlite:///{work / 'bench.db'}")
-        options = CrawlOptions(scope=Scope.parse("full"), concurrency=args.concurrency)
+        options = CrawlOptions(scope=Scope.parse("full"), concurrency=args.concurrency, since=since)
         _emulator_call(url, "/_emulator/reset", post=True)
         start = time.perf_counter()
 
@@ -168,6 +196,15 @@ def main(argv: list[str] | None = None) -> int:
             "seconds": round(seconds, 1),
             "models": report.counts["models_seen"] + report.counts["references_followed"],
             "models_per_s": round(report.counts["models_seen"] / seconds, 1),
+            "since": dates[crawl_n - 1] if since else None,
+            # A partial crawl also fetches the (older) parents of what it lists; a
+            # full crawl stores each repo once, so scale by the models stored.
+            "full_hub_seconds_extrapolated": round(
+                seconds
+                * total
+                / max(1, report.counts["models_seen"] + report.counts["references_followed"]),
+                1,
+            ),
             "requests": served,
             "quota_floor_min": _floor_minutes(served["api"], served["resolve"]),
             "counts": report.counts,
@@ -175,7 +212,9 @@ def main(argv: list[str] | None = None) -> int:
 
         _emulator_call(url, "/_emulator/reset", post=True)
         start = time.perf_counter()
-        crawl(database, _client(url, work / "cache2"), options)
+        # Nothing changed since: each listing stops at the high-water mark.
+        again = CrawlOptions(scope=Scope.parse("full"), concurrency=args.concurrency)
+        crawl(database, _client(url, work / "cache2"), again)
         served = _emulator_call(url, "/_emulator/stats")["requests"]
         results["kinhub_incremental"] = {
             "seconds": round(time.perf_counter() - start, 2),
@@ -183,20 +222,6 @@ def main(argv: list[str] | None = None) -> int:
         }
         database.dispose()
 
-        _emulator_call(url, "/_emulator/reset", post=True)
-        seconds, sample = _naive(url, work / "cache3", args.baseline_sample, args.concurrency)
-        served = _emulator_call(url, "/_emulator/stats")["requests"]
-        scale = total / sample
-        api, resolve = served["api"] * scale, served["resolve"] * scale
-        results["naive_extrapolated"] = {
-            "sample": sample,
-            "sample_seconds": round(seconds, 1),
-            "sample_requests": served,
-            "seconds": round(seconds * scale, 1),
-            "models_per_s": round(sample / seconds, 1),
-            "requests": {"api": round(api), "resolve": round(resolve)},
-            "quota_floor_min": _floor_minutes(api, resolve),
-        }
     finally:
         server.terminate()
         server.wait(10)
