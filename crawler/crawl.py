@@ -360,6 +360,10 @@ class Crawler:
         with self.database.session() as session:
             checkpoint = load_checkpoint(session, listing.key)
         data = checkpoint.data or {}
+        if checkpoint.cursor and not self.hub.owns(checkpoint.cursor):
+            # Saved against another endpoint: its link cannot be followed here.
+            logger.warning("%s: stored cursor is for another endpoint; restarting", listing.key)
+            checkpoint = replace(checkpoint, cursor=None)
         if checkpoint.cursor:
             url: str | None = checkpoint.cursor
             stop_at = parse_hub_time(data.get("stop_at"))

@@ -360,6 +360,10 @@ class HubClient:
         params += [("expand", e) for e in expand]
         return str(httpx2.URL(f"{self.endpoint}/api/models", params=params))
 
+    def owns(self, url: str) -> bool:
+        """Whether ``url`` (e.g. a stored next-page link) points at this endpoint."""
+        return url.startswith(self.endpoint + "/")
+
     def list_page(self, url: str) -> ListingPage:
         """Fetch one listing page (a first-page URL or a stored next-page link).
 
@@ -367,12 +371,14 @@ class HubClient:
             HubError: the page could not be fetched after every retry, or the link
                 does not belong to this endpoint.
         """
-        if not url.startswith(self.endpoint + "/"):
+        if not self.owns(url):
             raise HubError(f"listing link {url!r} is not on endpoint {self.endpoint}")
 
         def fetch() -> ListingPage:
             response = get_session().get(
-                url, headers=build_hf_headers(token=self._token), timeout=self.timeout_s
+                url,
+                headers=build_hf_headers(token=self._token, library_name="kinhub"),
+                timeout=self.timeout_s,
             )
             hf_raise_for_status(response)
             items = response.json()

@@ -91,3 +91,25 @@ def test_crawl_cli_json_summary_and_run_row(tmp_path: Path) -> None:
         assert run.counts["new"] == summary["new"]
     finally:
         database.dispose()
+
+
+def test_cursor_of_another_endpoint_restarts_the_listing(tmp_path: Path) -> None:
+    from db.crawl_state import save_checkpoint
+
+    manifest = generate_hub(tmp_path / "hub", n_models=12, seed=1, weights=False)
+    database = open_database(f"sqlite:///{tmp_path / 'k.db'}")
+    try:
+        with database.session() as session:
+            save_checkpoint(
+                session,
+                "models:all",
+                cursor="http://elsewhere.invalid/api/models?cursor=abc",
+                high_water=None,
+            )
+        with HubEmulator(manifest.root) as emu:
+            report = run_crawl(database, emu.url, tmp_path / "cache")
+        assert report.complete
+        # Every generated repo is listed (missing parents are not repos).
+        assert report.counts["models_seen"] == len(manifest.ids())
+    finally:
+        database.dispose()
