@@ -130,6 +130,8 @@ def _crawl(
             c = event.counts
             calls = hub.stats()["calls"]
             where = event.listing or event.phase
+            if event.batch_total:
+                where += f" [{event.batch_done}/{event.batch_total}]"
             bar.update(
                 task,
                 description=(
@@ -150,10 +152,10 @@ def print_summary(summary: dict[str, Any]) -> None:
     lines = [
         f"crawl {summary['scope']} ({summary['status']}"
         f"{'' if summary['complete'] else ', incomplete'}) in {summary['seconds']:.1f}s",
-        f"  models seen {summary['models_seen']}: new {summary['new']}, "
+        f"  models listed {summary['models_seen']} + references followed "
+        f"{summary['references_followed']}: new {summary['new']}, "
         f"changed {summary['changed']}, unchanged {summary['unchanged']}",
-        f"  references followed {summary['references_followed']}, "
-        f"files downloaded {summary['files_downloaded']}, edges added {summary['edges_added']}",
+        f"  files downloaded {summary['files_downloaded']}, edges added {summary['edges_added']}",
         f"  requests: api {req['calls']['api']}, resolve {req['calls']['resolve']} "
         f"(retries api {req['retries']['api']}, resolve {req['retries']['resolve']}; "
         f"rate limited {req['rate_limited']['api'] + req['rate_limited']['resolve']})",

@@ -154,6 +154,9 @@ class CrawlProgress:
     phase: Literal["listing", "references", "done"]
     listing: str | None
     counts: dict[str, Any]
+    # Downloads of the current page (or reference batch): finished / total.
+    batch_done: int = 0
+    batch_total: int = 0
 
 
 @dataclass(frozen=True)
@@ -229,9 +232,23 @@ class Crawler:
 
     # -- reporting ----------------------------------------------------------------------
 
-    def _report(self, phase: Literal["listing", "references", "done"], key: str | None) -> None:
+    def _report(
+        self,
+        phase: Literal["listing", "references", "done"],
+        key: str | None,
+        *,
+        batch: tuple[int, int] = (0, 0),
+    ) -> None:
         if self._progress is not None:
-            self._progress(CrawlProgress(phase=phase, listing=key, counts=self.counts.to_dict()))
+            self._progress(
+                CrawlProgress(
+                    phase=phase,
+                    listing=key,
+                    counts=self.counts.to_dict(),
+                    batch_done=batch[0],
+                    batch_total=batch[1],
+                )
+            )
 
     def _remaining(self) -> int | None:
         if self.options.limit is None:
@@ -319,7 +336,14 @@ class Crawler:
             model = replace(model, repo_id=repo_id)
         return self._fetch(model)
 
-    def _run_pool(self, jobs: list[Any], work: Callable[[Any], _Fetched]) -> list[_Fetched]:
+    def _run_pool(
+        self,
+        jobs: list[Any],
+        work: Callable[[Any], _Fetched],
+        *,
+        phase: Literal["listing", "references"] = "listing",
+        key: str | None = None,
+    ) -> list[_Fetched]:
         if not jobs:
             return []
         results: list[_Fetched] = []
@@ -328,6 +352,7 @@ class Crawler:
             futures = [pool.submit(work, job) for job in jobs]
             for future in as_completed(futures):
                 results.append(future.result())
+                self._report(phase, key, batch=(len(results), len(jobs)))
         # Deterministic write order, whatever order the downloads finished in.
         order = {getattr(job, "repo_id", job): i for i, job in enumerate(jobs)}
         results.sort(key=lambda r: order.get(r.repo_id, 0))
@@ -427,7 +452,7 @@ class Crawler:
                 self.counts.unchanged += 1
             else:
                 todo.append(model)
-        results = self._run_pool(todo, self._fetch)
+        results = self._run_pool(todo, self._fetch, key=listing.key)
         with self.database.session() as session:
             self._write(session, results)
             if cursor is None:
@@ -459,7 +484,7 @@ class Crawler:
         if not todo:
             return
         self.counts.references += len(todo)
-        results = self._run_pool(todo, self._fetch_reference)
+        results = self._run_pool(todo, self._fetch_reference, phase="references")
         with self.database.session() as session:
             self._write(session, results)
         self._report("references", None)
