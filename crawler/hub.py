@@ -444,8 +444,11 @@ class HubClient:
             except (LocalEntryNotFoundError, ValueError) as exc:
                 # The client wraps a failed HEAD; a final answer inside stays final.
                 cause = exc.__cause__
-                if isinstance(cause, HfHubHTTPError) and _status_of(cause) not in _RETRY_STATUSES:
-                    raise _unavailable(repo_id, cause) from exc
+                if isinstance(cause, HfHubHTTPError):
+                    if _status_of(cause) not in _RETRY_STATUSES:
+                        raise _unavailable(repo_id, cause) from exc
+                    if _status_of(cause) == 429:
+                        raise cause from exc  # waited out as a rate limit, not an attempt
                 raise
             except OSError as exc:
                 if isinstance(exc, HfHubHTTPError):

@@ -99,4 +99,4 @@ def ingest_folders(database: Database, root: Path, repo_ids: list[str]) -> None:
     """The reference: read every repo folder directly and upsert it."""
     with database.session() as session:
         for repo_id in repo_ids:
-            upsert_model(session, read_local_model(root / repo_id, repo_id=repo_id))
+            upsert_model(session, read_local_model(root / repo_id, repo_id=repo_id).record)

@@ -61,7 +61,7 @@ def test_faulty_hub_gives_the_same_database(
     # Every kind of fault happened and was survived.
     assert {"429", "500", "503", "reset", "truncated"} <= set(stats["faults"])
     assert report.requests["retries"]["api"] > 0 and report.requests["retries"]["resolve"] > 0
-    assert report.complete and "error" not in report.counts["errors"]
+    assert report.complete and "error" not in report.counts["errors"], report.to_dict()
     assert table_snapshot(database) == clean_snapshot
     database.dispose()
 
@@ -132,5 +132,5 @@ def test_rate_limited_hub_completes(small_hub: HubManifest, tmp_path: Path) -> N
         database.dispose()
     assert stats["statuses"].get("429", 0) > 0
     assert report.requests["rate_limited"]["api"] + report.requests["rate_limited"]["resolve"] > 0
-    assert report.complete and "error" not in report.counts["errors"]
+    assert report.complete and "error" not in report.counts["errors"], report.to_dict()
     assert report.counts["models_seen"] > 30
