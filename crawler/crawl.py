@@ -476,9 +476,11 @@ class Crawler:
         with self.database.session() as session:
             failed = list(session.exec(select(Model.repo_id).where(Model.status == "error")))
         if failed:
-            self._follow(failed)
+            self.follow(failed)
 
-    def _follow(self, repo_ids: list[str]) -> None:
+    def follow(self, repo_ids: list[str]) -> None:
+        """Fetch and store these models the way references are: one ``model_info``
+        each, then their files (skips ids already attempted by this crawler)."""
         todo = [r for r in repo_ids if r not in self._attempted and is_repo_id(r)]
         self._attempted.update(todo)
         if not todo:
@@ -496,7 +498,7 @@ class Crawler:
             todo = [r for r in pending if r not in self._attempted][: self.options.reference_batch]
             if not todo:
                 return
-            self._follow(todo)
+            self.follow(todo)
         logger.warning(
             "stopped following references after %d rounds", self.options.max_reference_rounds
         )

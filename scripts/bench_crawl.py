@@ -11,8 +11,9 @@ fixed latency per request, then measures on SQLite in a temporary directory:
   only on a new sha, parents followed — models/s and requests per bucket;
 * the same crawl again with nothing changed (the incremental cost);
 * the naive strategy on a sample of ``--baseline-sample`` models — list without
-  ``expand``, one ``model_info`` per model, download every card — with the same
-  concurrency, *extrapolated linearly* to the whole hub.
+  ``expand``, one ``model_info`` per model, download every card (and config),
+  parsed and stored by the same code — with the same concurrency, *extrapolated
+  linearly* to the whole hub.
 
 Both measure raw throughput (no client-side quota).  The Hub's quotas per
 5-minute window then bound the wall time from below; that floor is printed
@@ -22,7 +23,6 @@ per plan from the request counts.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import os
@@ -31,18 +31,16 @@ import sys
 import tempfile
 import time
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from crawler.crawl import CrawlOptions, CrawlProgress, Scope, crawl  # noqa: E402
+from crawler.crawl import Crawler, CrawlOptions, CrawlProgress, Scope, crawl  # noqa: E402
 from crawler.hub import HubClient, RetryPolicy  # noqa: E402
 from crawler.ratelimit import HUB_WINDOW_S, PLAN_QUOTAS, RateLimits  # noqa: E402
 from db.engine import open_database  # noqa: E402
-from db.errors import KinhubError  # noqa: E402
 from db.timeutil import parse_hub_time  # noqa: E402
 
 _SERVE = """
@@ -99,9 +97,11 @@ def _client(url: str, cache: Path) -> HubClient:
     )  # fmt: skip
 
 
-def _naive(url: str, cache: Path, sample: int, concurrency: int) -> tuple[float, int]:
-    """List ids without expand, then model_info + card download per model."""
-    hub = _client(url, cache)
+def _naive(url: str, work: Path, sample: int, concurrency: int) -> tuple[float, int]:
+    """List ids without expand, then per model one model_info and its files, parsed
+    and stored by the same code as kinhub's (its reference path), on a sample."""
+    hub = _client(url, work / "cache-naive")
+    database = open_database(f"sqlite:///{work / 'naive.db'}")
     start = time.perf_counter()
     ids: list[str] = []
     next_url: str | None = hub.listing_url(expand=(), page_size=min(1000, sample))
@@ -109,18 +109,10 @@ def _naive(url: str, cache: Path, sample: int, concurrency: int) -> tuple[float,
         page = hub.list_page(next_url)
         ids += [m.repo_id for m in page.models]
         next_url = page.next_url
-    ids = ids[:sample]
-
-    def one(repo_id: str) -> None:
-        info = hub.model_info(repo_id)
-        if info.files is None or "README.md" in info.files:
-            # Gated repos answer 403: the naive crawler moves on.
-            with contextlib.suppress(KinhubError):
-                hub.read_text(repo_id, "README.md", revision=info.sha)
-
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        list(pool.map(one, ids))
-    return time.perf_counter() - start, len(ids)
+    Crawler(database, hub, CrawlOptions(concurrency=concurrency)).follow(ids[:sample])
+    seconds = time.perf_counter() - start
+    database.dispose()
+    return seconds, min(sample, len(ids))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         results: dict[str, Any] = {"repos": total, "latency_ms": args.latency_ms}
         # The naive baseline first: it is short, so a long crawl cut off still has it.
         _emulator_call(url, "/_emulator/reset", post=True)
-        seconds, sample = _naive(url, work / "cache3", args.baseline_sample, args.concurrency)
+        seconds, sample = _naive(url, work, args.baseline_sample, args.concurrency)
         served = _emulator_call(url, "/_emulator/stats")["requests"]
         scale = total / sample
         api, resolve = served["api"] * scale, served["resolve"] * scale
@@ -199,7 +191,9 @@ def main(argv: list[str] | None = None) -> int:
         results["kinhub_first"] = {
             "seconds": round(seconds, 1),
             "models": report.counts["models_seen"] + report.counts["references_followed"],
-            "models_per_s": round(report.counts["models_seen"] / seconds, 1),
+            "models_per_s": round(
+                (report.counts["models_seen"] + report.counts["references_followed"]) / seconds, 1
+            ),
             "since": dates[crawl_n - 1] if since else None,
             # A partial crawl also fetches the (older) parents of what it lists; a
             # full crawl stores each repo once, so scale by the models stored.
@@ -240,6 +234,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"hub: {total} repos, {args.latency_ms:.0f} ms per request, concurrency {args.concurrency}"
+    )
+    c = first["counts"]
+    scope = f"the models changed since {first['since']}" if first["since"] else "every model"
+    print(
+        f"kinhub first crawl of {scope}: {c['models_seen']} listed + "
+        f"{c['references_followed']} parents followed; whole hub extrapolated "
+        f"{first['full_hub_seconds_extrapolated']} s"
     )
     print(
         f"kinhub first crawl : {first['seconds']:>8.1f} s  {first['models_per_s']:>7.1f} models/s  "
