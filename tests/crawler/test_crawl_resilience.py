@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def small_hub(tmp_path_factory: pytest.TempPathFactory) -> HubManifest:
-    return generate_hub(tmp_path_factory.mktemp("hub"), n_models=90, seed=5, weights=False)
+    return generate_hub(tmp_path_factory.mktemp("hub"), n_models=60, seed=5, weights=False)
 
 
 @pytest.fixture(scope="module")
@@ -116,10 +116,11 @@ def test_sigkill_mid_crawl_then_resume(
     database.dispose()
 
 
-def test_rate_limited_hub_completes(small_hub: HubManifest, tmp_path: Path) -> None:
+def test_rate_limited_hub_completes(tmp_path: Path) -> None:
+    manifest = generate_hub(tmp_path / "hub", n_models=24, seed=8, weights=False)
     database = open_database(f"sqlite:///{tmp_path / 'limited.db'}")
     try:
-        with HubEmulator(small_hub.root, rate_limit=60, rate_window_s=1.0) as emu:
+        with HubEmulator(manifest.root, rate_limit=12, rate_window_s=1.0) as emu:
             hub = hub_client(
                 emu.url,
                 tmp_path / "cache",
@@ -133,4 +134,4 @@ def test_rate_limited_hub_completes(small_hub: HubManifest, tmp_path: Path) -> N
     assert stats["statuses"].get("429", 0) > 0
     assert report.requests["rate_limited"]["api"] + report.requests["rate_limited"]["resolve"] > 0
     assert report.complete and "error" not in report.counts["errors"], report.to_dict()
-    assert report.counts["models_seen"] > 30
+    assert report.counts["models_seen"] + report.counts["references_followed"] >= 10

@@ -26,7 +26,7 @@ def test_scope_parsing() -> None:
 
 
 def test_children_of_and_limit_resume(tmp_path: Path) -> None:
-    manifest = generate_hub(tmp_path / "hub", n_models=40, seed=4, weights=False)
+    manifest = generate_hub(tmp_path / "hub", n_models=25, seed=4, weights=False)
     foundation = FOUNDATIONS[0]
     children = open_database(f"sqlite:///{tmp_path / 'children.db'}")
     limited = open_database(f"sqlite:///{tmp_path / 'limited.db'}")
