@@ -20,6 +20,7 @@ app = typer.Typer(
 # Each module defines ``register(app)``; one line per module keeps merges trivial.
 _COMMAND_MODULES: tuple[str, ...] = (
     "cli.db_cmd",
+    "cli.emulator_cmd",
     "cli.ingest_cmd",
     "cli.lineage_cmd",
     "cli.parse_cmd",

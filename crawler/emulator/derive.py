@@ -30,6 +30,10 @@ _HUB_CONFIG_KEYS = ("architectures", "model_type", "auto_map", "quantization_con
 # Largest safetensors header we accept (the format caps it at 100 MB).
 MAX_SAFETENSORS_HEADER = 100_000_000
 
+# libyaml's CSafeLoader constructs exactly what yaml.safe_load does, ~8x faster; that matters
+# when a 100,000-repo snapshot is indexed.  Never any other loader.
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 def parse_front_matter(text: str) -> dict[str, Any] | None:
     """Return the README's YAML front matter as a dict, or None.
@@ -49,11 +53,15 @@ def parse_front_matter(text: str) -> dict[str, Any] | None:
     end = closing[0]
     block = "\n".join(lines[1:end])
     try:
-        data = yaml.safe_load(block)
+        data = yaml.load(block, Loader=_SafeLoader)  # the safe loader, C-accelerated if built
     except yaml.YAMLError:
         logger.debug("card front matter does not parse")
         return None
-    return data if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return None
+    # The Hub serves cardData as JSON: YAML dates become strings, keys become strings.
+    safe: dict[str, Any] = json.loads(json.dumps(data, default=str))
+    return safe
 
 
 def _as_str_list(value: Any) -> list[str]:

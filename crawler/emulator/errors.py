@@ -1,11 +1,11 @@
-"""Typed errors of the Hub emulator."""
+"""Typed errors of the Hub emulator (part of the crawler's error tree)."""
 
 from __future__ import annotations
 
-from db.errors import KinhubError
+from crawler.errors import CrawlerError
 
 
-class EmulatorError(KinhubError):
+class EmulatorError(CrawlerError):
     """The Hub emulator could not start or serve."""
 
 

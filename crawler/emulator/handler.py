@@ -25,7 +25,7 @@ from crawler.emulator import listing
 from crawler.emulator.errors import BadRequestError
 from crawler.emulator.faults import Fault, FaultInjector, RateLimiter
 from crawler.emulator.stats import Stats
-from crawler.emulator.store import RepoFile, RepoMeta, RepoStore
+from crawler.emulator.store import PERSIST_MIN_REPOS, RepoFile, RepoMeta, RepoStore
 
 logger = logging.getLogger(__name__)
 
@@ -78,11 +78,25 @@ class EmulatorApp:
         self.page_size = page_size
         self.max_page_size = max(max_page_size, page_size)
         self._index_lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
         self._indexes: dict[str | None, listing.SortedIndex] = {}
+
+    def warm_up(self) -> None:
+        """Index the whole snapshot (run on a background thread at start)."""
+        with self._refresh_lock:
+            adopted = self.store.load_index()
+            derived_before = self.store.derived
+            metas = self.store.refresh()
+            derived = self.store.derived - derived_before
+            if derived and len(metas) >= PERSIST_MIN_REPOS:
+                self.store.save_index()
+        logger.info("indexed %d repos (%d from the saved index)", len(metas), adopted)
 
     def index(self, sort: str | None, *, refresh: bool) -> listing.SortedIndex:
         """The sorted index for ``sort``; ``refresh`` re-validates the snapshot first."""
-        metas = self.store.refresh() if refresh else self.store.cached()
+        # One refresh at a time: concurrent first pages would derive every repo twice.
+        with self._refresh_lock:
+            metas = self.store.refresh() if refresh else self.store.cached()
         generation = self.store.generation
         with self._index_lock:
             cached = self._indexes.get(sort)
@@ -119,6 +133,9 @@ class HubRequestHandler(BaseHTTPRequestHandler):
     """One connection; routes Hub API, resolve and ``/_emulator`` requests."""
 
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle on, keep-alive clients wait for
+    # a delayed ACK (~40 ms) on every response.
+    disable_nagle_algorithm = True
     server: EmulatorServer
     server_version = "kinhub-emulator"
 
@@ -145,8 +162,11 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length > 0 else b""
 
     def _dispatch(self) -> None:
+        # One handler instance serves every request of a keep-alive connection: reset per request.
         self._bucket = "api"
         self._truncate = False
+        self._ratelimit_headers: dict[str, str] = {}
+        self._headers_sent = False
         body = self._read_body()
         split = urlsplit(self.path)
         params = parse_qs(split.query, keep_blank_values=True)
@@ -170,7 +190,10 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
         except Exception:  # a bug must not kill the serving thread silently
             logger.exception("emulator error on %s %s", self.command, self.path)
-            self._send_error(HttpError(500, "internal emulator error"))
+            if self._headers_sent:  # mid-body: the only honest signal left is closing
+                self.close_connection = True
+            else:
+                self._send_error(HttpError(500, "internal emulator error"))
 
     def _gate(self) -> bool:
         """Apply rate limit and fault injection; False when the request was answered."""
@@ -191,7 +214,6 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             return True
         app.stats.fault(fault.value)
         if fault is Fault.RESET:
-            self.app.stats.response(self._bucket, 0, 0)
             self._reset_connection()
             return False
         if fault is Fault.TRUNCATED:
@@ -212,10 +234,11 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             self.connection.close()
 
     def _headers_out(self, status: int, headers: Mapping[str, str]) -> None:
+        self._headers_sent = True
         self.send_response(status)
         for key, value in headers.items():
             self.send_header(key, value)
-        for key, value in getattr(self, "_ratelimit_headers", {}).items():
+        for key, value in self._ratelimit_headers.items():
             if key not in headers:
                 self.send_header(key, value)
         self.end_headers()
@@ -368,17 +391,18 @@ class HubRequestHandler(BaseHTTPRequestHandler):
     def _resolve(self, repo_id: str, revision: str, filename: str) -> None:
         meta = self._repo(repo_id, api=False)
         self._check_revision(meta, revision)
-        entry = meta.files.get(filename)
-        if entry is None:
-            raise HttpError(
-                404, "Entry not found", code="EntryNotFound", headers={"X-Repo-Commit": meta.sha}
-            )
         if meta.gated:
+            # Anonymous users are never on a gated repo's authorized list.
             raise HttpError(
                 403,
                 f"Access to model {repo_id} is restricted and you are not in the authorized list.",
                 code="GatedRepo",
                 headers={"X-Repo-Commit": meta.sha},
+            )
+        entry = meta.files.get(filename)
+        if entry is None:
+            raise HttpError(
+                404, "Entry not found", code="EntryNotFound", headers={"X-Repo-Commit": meta.sha}
             )
         self._send_file(meta, entry)
 
@@ -437,7 +461,7 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             for depth in range(1, len(parts)):
                 if depth > 1 and not recursive:
                     break
-                dirs.setdefault(prefix + "/".join(parts[:depth]), []).append(f.oid)
+                dirs.setdefault(prefix + "/".join(parts[:depth]), []).append(f.hashes().oid)
             if len(parts) == 1 or recursive:
                 files.append(f)
         if directory and not files and not dirs:
@@ -461,6 +485,7 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         return item
 
     def _file_entry(self, meta: RepoMeta, f: RepoFile, expand: bool) -> dict[str, Any]:
+        f.hashes()
         item: dict[str, Any] = {"type": "file", "oid": f.oid, "size": f.size, "path": f.path}
         if f.lfs:
             item["lfs"] = {"oid": f.sha256, "size": f.size, "pointerSize": f.pointer_size}
@@ -494,7 +519,9 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             if path in meta.files:
                 out.append(self._file_entry(meta, meta.files[path], expand))
             elif path in dirs:
-                oids = [f.oid for f in meta.files.values() if f.path.startswith(path + "/")]
+                oids = [
+                    f.hashes().oid for f in meta.files.values() if f.path.startswith(path + "/")
+                ]
                 out.append(self._dir_entry(meta, path, oids, expand))
         self._send_json(out)
 
@@ -517,8 +544,8 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | str | None:
         end = int(last) if last else size - 1
     except ValueError:
         return None
-    if start < 0 or end < start:
-        return None
     if start >= size:
         return "unsatisfiable"
+    if start < 0 or end < start:
+        return None
     return start, min(end, size - 1)

@@ -212,7 +212,7 @@ def siblings(meta: RepoMeta, *, blobs: bool) -> list[dict[str, Any]]:
         item: dict[str, Any] = {"rfilename": f.path}
         if blobs:
             item["size"] = f.size
-            item["blobId"] = f.oid
+            item["blobId"] = f.hashes().oid
             if f.lfs:
                 item["lfs"] = f.lfs_info()
         out.append(item)

@@ -98,6 +98,7 @@ class HubEmulator:
             daemon=True,
         )
         self._thread.start()
+        threading.Thread(target=self.app.warm_up, name="hub-emulator-index", daemon=True).start()
         logger.info("hub emulator serving %s at %s", self.root, self.url)
         return self
 

@@ -23,6 +23,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,12 @@ _LFS_SUFFIXES = (
 LFS_THRESHOLD = 10 * 1024 * 1024
 _CHUNK = 1024 * 1024
 _HEADER_PEEK = 64 * 1024
+# Up to this many repos, every listing re-checks every repo's files for changes.
+DEEP_CHECK_LIMIT = 5000
+# Snapshots this large keep their derived metadata in ROOT/INDEX_NAME between runs.
+PERSIST_MIN_REPOS = 2000
+INDEX_NAME = ".emulator-index.json"
+_INDEX_VERSION = 2
 
 Fingerprint = tuple[tuple[str, int, int], ...]
 
@@ -78,42 +85,95 @@ def _normalize_time(value: Any, fallback: str) -> str:
     return fallback
 
 
-@dataclass
+@dataclass(slots=True)
 class RepoFile:
-    """One file of a repo, with the Hub's object ids (computed when derived)."""
+    """One file of a repo, with the Hub's object ids (computed on first use)."""
 
     path: str
-    abspath: Path
+    repo_dir: str
     size: int
     mtime_ns: int
     lfs: bool
-    oid: str = ""  # git blob sha1 (of the LFS pointer for LFS files)
+    oid: str = ""  # git blob sha1 (of the LFS pointer for LFS files); see hashes()
     sha256: str = ""  # LFS files only
     pointer_size: int = 0  # LFS files only
 
     @property
+    def abspath(self) -> Path:
+        return Path(self.repo_dir, self.path)
+
+    def hashes(self) -> RepoFile:
+        """Compute the object ids on first use (reads the file once); returns self."""
+        if not self.oid:
+            _hash_file(self)
+        return self
+
+    @property
     def etag(self) -> str:
         """The ETag the resolve endpoint sends (sha256 for LFS, git oid otherwise)."""
+        self.hashes()
         return self.sha256 if self.lfs else self.oid
 
     def lfs_info(self) -> dict[str, Any] | None:
         if not self.lfs:
             return None
+        self.hashes()
         return {"sha256": self.sha256, "size": self.size, "pointerSize": self.pointer_size}
 
 
 @dataclass
 class RepoMeta:
-    """Everything the emulator knows about one repo at one fingerprint."""
+    """Everything the emulator knows about one repo at one fingerprint.
+
+    Files are kept as plain rows and turned into :class:`RepoFile` objects on
+    first use: a 100,000-repo index then loads without building ~400,000 objects
+    that a sorted listing never looks at.
+    """
 
     id: str
     path: Path
-    fingerprint: Fingerprint
-    files: dict[str, RepoFile]
+    file_rows: list[tuple[str, int, int, bool]]  # (path, size, mtime_ns, lfs), sorted by path
+    hub_stat: tuple[int, int] | None  # .hub.json (size, mtime_ns)
     sha: str
     last_modified: str
     created_at: str
     fields: dict[str, Any] = field(default_factory=dict)  # Hub field name → value
+    dir_mtime_ns: int = 0  # of the repo directory, for trusting a persisted index entry
+
+    @cached_property
+    def files(self) -> dict[str, RepoFile]:
+        root = str(self.path)
+        return {r[0]: RepoFile(r[0], root, r[1], r[2], bool(r[3])) for r in self.file_rows}
+
+    @cached_property
+    def fingerprint(self) -> Fingerprint:
+        return _fingerprint_rows(self.file_rows, self.hub_stat)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-able form for the persisted index (content hashes are not kept)."""
+        return {
+            "files": self.file_rows,
+            "hub": self.hub_stat,
+            # id, sha and dates are in fields already; None values are absent anyway
+            "fields": {k: v for k, v in self.fields.items() if v is not None},
+            "dirMtime": self.dir_mtime_ns,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], repo_dir: Path) -> RepoMeta:
+        hub = data["hub"]
+        fields = data["fields"]
+        return cls(
+            id=fields["id"],
+            path=repo_dir,
+            file_rows=data["files"],
+            hub_stat=(hub[0], hub[1]) if hub else None,
+            sha=fields["sha"],
+            last_modified=fields["lastModified"],
+            created_at=fields["createdAt"],
+            fields=fields,
+            dir_mtime_ns=data["dirMtime"],
+        )
 
     @property
     def private(self) -> bool:
@@ -162,6 +222,7 @@ def _scan_files(repo_dir: Path) -> tuple[list[RepoFile], tuple[int, int] | None]
     """List a repo's files recursively; also return ``.hub.json``'s (size, mtime_ns)."""
     files: list[RepoFile] = []
     hub_stat: tuple[int, int] | None = None
+    root = str(repo_dir)
     stack = [("", repo_dir)]
     while stack:
         prefix, directory = stack.pop()
@@ -182,7 +243,7 @@ def _scan_files(repo_dir: Path) -> tuple[list[RepoFile], tuple[int, int] | None]
                 hub_stat = (st.st_size, st.st_mtime_ns)
                 continue
             lfs = entry.name.endswith(_LFS_SUFFIXES) or st.st_size >= LFS_THRESHOLD
-            files.append(RepoFile(rel, Path(entry.path), st.st_size, st.st_mtime_ns, lfs))
+            files.append(RepoFile(rel, root, st.st_size, st.st_mtime_ns, lfs))
     files.sort(key=lambda f: f.path)
     return files, hub_stat
 
@@ -191,6 +252,15 @@ def _fingerprint(files: list[RepoFile], hub_stat: tuple[int, int] | None) -> Fin
     fp = tuple((f.path, f.size, f.mtime_ns) for f in files)
     if hub_stat is not None:
         fp += ((HUB_JSON, *hub_stat),)
+    return fp
+
+
+def _fingerprint_rows(
+    rows: list[tuple[str, int, int, bool]], hub_stat: tuple[int, int] | None
+) -> Fingerprint:
+    fp = tuple((r[0], r[1], r[2]) for r in rows)
+    if hub_stat is not None:
+        fp += ((HUB_JSON, hub_stat[0], hub_stat[1]),)
     return fp
 
 
@@ -225,10 +295,9 @@ def _safetensors_headers(files: list[RepoFile]) -> list[dict[str, Any]]:
 
 def derive_repo(repo_id: str, repo_dir: Path) -> RepoMeta:
     """Read one repo directory and derive its Hub metadata (no caching)."""
+    dir_mtime_ns = repo_dir.stat().st_mtime_ns
     files, hub_stat = _scan_files(repo_dir)
     fingerprint = _fingerprint(files, hub_stat)
-    for f in files:
-        _hash_file(f)
     names = [f.path for f in files]
     by_name = {f.path: f for f in files}
 
@@ -269,10 +338,9 @@ def derive_repo(repo_id: str, repo_dir: Path) -> RepoMeta:
 
     sha = overrides.get("sha")
     if not (isinstance(sha, str) and len(sha) == 40 and all(c in "0123456789abcdef" for c in sha)):
-        h = hashlib.sha1(repo_id.encode(), usedforsecurity=False)
-        for f in files:
-            h.update(f"\0{f.path}\0{f.oid}".encode())
-        sha = h.hexdigest()
+        # Stable while the files are untouched; any change (even a rewrite) is a new commit.
+        # Content hashes would mean reading every byte of every repo at startup.
+        sha = hashlib.sha1(repr((repo_id, fingerprint)).encode(), usedforsecurity=False).hexdigest()
 
     library = card.get("library_name") if card else None
     if not isinstance(library, str):
@@ -323,24 +391,27 @@ def derive_repo(repo_id: str, repo_dir: Path) -> RepoMeta:
     return RepoMeta(
         id=repo_id,
         path=repo_dir,
-        fingerprint=fingerprint,
-        files=by_name,
+        file_rows=[(f.path, f.size, f.mtime_ns, f.lfs) for f in files],
+        hub_stat=hub_stat,
         sha=sha,
         last_modified=last_modified,
         created_at=created_at,
         fields=fields,
+        dir_mtime_ns=dir_mtime_ns,
     )
 
 
 class RepoStore:
     """Thread-safe, lazily derived view of a snapshot directory."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, deep_check_limit: int = DEEP_CHECK_LIMIT) -> None:
         self.root = Path(root)
+        self.deep_check_limit = deep_check_limit
         self._lock = threading.Lock()
         self._metas: dict[str, RepoMeta] = {}
         self._known: set[str] | None = None  # discovered ids; None until first discovery
         self.generation = 0  # bumped whenever any repo is added, removed or changed
+        self.derived = 0  # repos derived from their files so far (not from the index)
 
     def discover(self) -> set[str]:
         """Scan ``ROOT/<org>/<name>`` for repo directories (not their files)."""
@@ -384,6 +455,7 @@ class RepoStore:
         with self._lock:
             self._metas[repo_id] = meta
             self.generation += 1
+            self.derived += 1
         return meta
 
     def get(self, repo_id: str) -> RepoMeta | None:
@@ -393,8 +465,15 @@ class RepoStore:
         return self._validate(repo_id)
 
     def refresh(self) -> list[RepoMeta]:
-        """Re-discover all repos, re-derive changed ones; return them all."""
+        """Re-discover all repos, re-derive changed ones; return them all.
+
+        Snapshots larger than ``deep_check_limit`` repos only pick up added and
+        removed repos here (checking every file of 100,000 repos takes tens of
+        seconds); a changed repo is still re-read by :meth:`get` or after
+        :meth:`reload`.
+        """
         ids = self.discover()
+        deep = len(ids) <= self.deep_check_limit
         with self._lock:
             gone = set(self._metas) - ids
             for repo_id in gone:
@@ -404,7 +483,8 @@ class RepoStore:
             self._known = ids
         metas = []
         for repo_id in sorted(ids):
-            meta = self._validate(repo_id)
+            known = self._metas.get(repo_id)
+            meta = known if known is not None and not deep else self._validate(repo_id)
             if meta is not None:
                 metas.append(meta)
         return metas
@@ -422,3 +502,57 @@ class RepoStore:
             self._metas.clear()
             self._known = None
             self.generation += 1
+
+    # -- persisted index ------------------------------------------------------------------
+
+    @property
+    def index_path(self) -> Path:
+        return self.root / INDEX_NAME
+
+    def load_index(self) -> int:
+        """Adopt entries of ``ROOT/.emulator-index.json`` whose repo dir is unchanged.
+
+        An entry is trusted when its repo directory's mtime is the one recorded
+        (files added, removed or renamed change it); in-place edits are caught
+        later by :meth:`get` and, for snapshots up to ``deep_check_limit``
+        repos, by :meth:`refresh`.  Returns how many entries were adopted.
+        """
+        try:
+            data = json.loads(self.index_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return 0
+        except (OSError, ValueError):
+            logger.warning("ignoring unreadable emulator index %s", self.index_path)
+            return 0
+        if not isinstance(data, dict) or data.get("version") != _INDEX_VERSION:
+            return 0
+        adopted: dict[str, RepoMeta] = {}
+        for entry in data.get("repos", []):
+            try:
+                repo_id = entry["fields"]["id"]
+                if not is_repo_id(repo_id):
+                    continue
+                repo_dir = self._repo_dir(repo_id)
+                meta = RepoMeta.from_json(entry, repo_dir)
+                if repo_dir.stat().st_mtime_ns == meta.dir_mtime_ns:
+                    adopted[repo_id] = meta
+            except (KeyError, TypeError, ValueError, OSError):
+                continue
+        with self._lock:
+            for repo_id, meta in adopted.items():
+                self._metas.setdefault(repo_id, meta)
+            self.generation += 1
+        return len(adopted)
+
+    def save_index(self) -> None:
+        """Write every cached entry to ``ROOT/.emulator-index.json`` (atomically)."""
+        with self._lock:
+            entries = [m.to_json() for m in self._metas.values()]
+        data = {"version": _INDEX_VERSION, "repos": entries}
+        tmp = self.index_path.with_name(f"{INDEX_NAME}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(json.dumps(data), encoding="utf-8")
+            os.replace(tmp, self.index_path)
+        except OSError as exc:  # a read-only snapshot simply has no index
+            logger.warning("cannot write emulator index %s: %s", self.index_path, exc)
+            tmp.unlink(missing_ok=True)
