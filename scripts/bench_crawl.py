@@ -218,10 +218,17 @@ def main(argv: list[str] | None = None) -> int:
             "counts": report.counts,
         }
 
+        # Also on stderr now: a later step cut off still leaves these figures.
+        print(json.dumps({k: results[k] for k in ("naive_extrapolated", "kinhub_first")}),
+              file=sys.stderr, flush=True)  # fmt: skip
         _emulator_call(url, "/_emulator/reset", post=True)
         start = time.perf_counter()
         # Nothing changed since: each listing stops at the high-water mark.
-        again = CrawlOptions(scope=Scope.parse("full"), concurrency=args.concurrency)
+        again = CrawlOptions(
+            scope=Scope.parse("full"),
+            concurrency=args.concurrency,
+            follow_references=options.follow_references,
+        )
         crawl(database, _client(url, work / "cache2"), again)
         served = _emulator_call(url, "/_emulator/stats")["requests"]
         results["kinhub_incremental"] = {
