@@ -113,3 +113,26 @@ def test_cursor_of_another_endpoint_restarts_the_listing(tmp_path: Path) -> None
         assert report.counts["models_seen"] == len(manifest.ids())
     finally:
         database.dispose()
+
+
+def test_since_stops_the_listing_at_a_date(tmp_path: Path) -> None:
+    from db.timeutil import parse_hub_time
+
+    manifest = generate_hub(tmp_path / "hub", n_models=20, seed=6, weights=False)
+    dates = sorted((r.last_modified for r in manifest.repos.values()), reverse=True)
+    since = parse_hub_time(dates[4])
+    assert since is not None
+    database = open_database(f"sqlite:///{tmp_path / 'k.db'}")
+    try:
+        with HubEmulator(manifest.root) as emu:
+            report = run_crawl(
+                database, emu.url, tmp_path / "cache", since=since, follow_references=False
+            )
+        assert report.complete
+        assert report.counts["models_seen"] == sum(
+            1
+            for d in dates
+            if parse_hub_time(d) >= since  # type: ignore[operator]
+        )
+    finally:
+        database.dispose()
