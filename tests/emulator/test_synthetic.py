@@ -25,6 +25,10 @@ def test_small_hub_is_deterministic_and_weightless(tmp_path: Path) -> None:
     kinds = {r.kind for r in a.repos.values()}
     assert kinds >= {"foundation", "finetune", "merge", "lazymerge", "moe", "adapter",
                      "quantized", "gated", "missing_parent", "broken_card"}  # fmt: skip
+    for entry in a.repos.values():  # every parent is a repo, or declared missing
+        assert all(p in a.repos or p in entry.missing_parents for p in entry.parents)
+        assert all(p not in a.repos for p in entry.missing_parents)
+    assert all(r.parents for r in a.repos.values() if r.kind != "foundation")
     with pytest.raises(ValueError):
         generate_hub(tmp_path / "c", n_models=1)
 
