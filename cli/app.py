@@ -25,6 +25,8 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "cli.lineage_cmd",
     "cli.parse_cmd",
     "cli.kinship_cmd",
+    "cli.crawl_cmd",
+    "cli.schedule_cmd",
 )
 
 

@@ -1,0 +1,141 @@
+"""Client-side rate limiting for the Hub's two request buckets (``api``, ``resolve``).
+
+The Hub counts requests in fixed 5-minute windows per bucket (HUB_PROTOCOL.md).
+Each bucket here is a sliding-window log: at most ``quota`` requests in any
+``window_s`` seconds, which keeps us inside every fixed window the server may
+align differently.  When the server still answers 429, its ``RateLimit`` reset
+time pauses the whole bucket (every thread), not just the request that saw it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+logger = logging.getLogger(__name__)
+
+API = "api"
+RESOLVE = "resolve"
+BUCKETS = (API, RESOLVE)
+HUB_WINDOW_S = 300.0
+
+
+class Plan(StrEnum):
+    """The Hub account tier, which sets the quotas per 5-minute window."""
+
+    anonymous = "anonymous"
+    free = "free"
+    pro = "pro"
+
+
+# Requests per 5-minute window: (api, resolve), as documented by the Hub.
+PLAN_QUOTAS: dict[Plan, tuple[int, int]] = {
+    Plan.anonymous: (500, 3_000),
+    Plan.free: (1_000, 5_000),
+    Plan.pro: (2_500, 12_000),
+}
+
+
+class BucketLimiter:
+    """At most ``quota`` acquisitions in any ``window_s`` seconds; thread-safe.
+
+    ``quota=None`` never waits (used by benchmarks that measure raw throughput).
+    ``clock``/``sleep`` are injectable so tests need not wait for real.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        quota: int | None,
+        *,
+        window_s: float = HUB_WINDOW_S,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if quota is not None and quota < 1:
+            raise ValueError("quota must be positive")
+        if window_s <= 0:
+            raise ValueError("window must be positive")
+        self.name = name
+        self.quota = quota
+        self.window_s = window_s
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._sent: deque[float] = deque()
+        self._paused_until = 0.0
+        self.waited_s = 0.0
+
+    def _delay(self, now: float) -> float:
+        """Seconds until a request may go out (0 when it may go now)."""
+        delay = max(0.0, self._paused_until - now)
+        if self.quota is None:
+            return delay
+        while self._sent and now - self._sent[0] >= self.window_s:
+            self._sent.popleft()
+        if len(self._sent) >= self.quota:
+            delay = max(delay, self._sent[0] + self.window_s - now)
+        return delay
+
+    def acquire(self) -> float:
+        """Block until one request may be sent and count it; returns seconds waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = self._clock()
+                delay = self._delay(now)
+                if delay <= 0:
+                    if self.quota is not None:
+                        self._sent.append(now)
+                    self.waited_s += waited
+                    return waited
+            logger.debug("bucket %s: waiting %.2fs", self.name, delay)
+            self._sleep(delay)
+            waited += delay
+
+    def pause(self, seconds: float) -> None:
+        """The server said the window is spent: send nothing for ``seconds``."""
+        with self._lock:
+            until = self._clock() + max(0.0, seconds)
+            if until > self._paused_until:
+                logger.info("bucket %s rate limited by the server for %.1fs", self.name, seconds)
+                self._paused_until = until
+
+
+@dataclass
+class RateLimits:
+    """One limiter per bucket."""
+
+    api: BucketLimiter
+    resolve: BucketLimiter
+
+    @classmethod
+    def for_plan(
+        cls,
+        plan: Plan | str = Plan.anonymous,
+        *,
+        window_s: float = HUB_WINDOW_S,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> RateLimits:
+        """Limiters sized for ``plan``; ``window_s`` may be shortened (tests)."""
+        api_quota, resolve_quota = PLAN_QUOTAS[Plan(plan)]
+        return cls(
+            api=BucketLimiter(API, api_quota, window_s=window_s, clock=clock, sleep=sleep),
+            resolve=BucketLimiter(
+                RESOLVE, resolve_quota, window_s=window_s, clock=clock, sleep=sleep
+            ),
+        )
+
+    @classmethod
+    def unlimited(cls) -> RateLimits:
+        """No client-side quota (server 429s are still honoured)."""
+        return cls(api=BucketLimiter(API, None), resolve=BucketLimiter(RESOLVE, None))
+
+    def bucket(self, name: str) -> BucketLimiter:
+        return self.api if name == API else self.resolve

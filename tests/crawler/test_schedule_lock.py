@@ -1,0 +1,134 @@
+"""Run locks on both backends, and scheduled runs that never overlap."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlmodel import col, select
+
+from cli.schedule_cmd import LOCK_NAME, TickSettings, run_tick
+from crawler.crawl import Scope
+from crawler.emulator import HubEmulator
+from crawler.synthetic import generate_hub
+from db.engine import Database
+from db.errors import LockHeldError
+from db.locks import acquire, is_locked, run_lock
+from db.models import CrawlRun, RunLock
+from db.timeutil import utcnow
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_lock_excludes_a_second_holder(database: Database) -> None:
+    with run_lock(database, "job") as held:
+        assert is_locked(database, "job")
+        with pytest.raises(LockHeldError):
+            acquire(database, "job")
+        # Other names are independent.
+        with run_lock(database, "other"):
+            pass
+        held.refresh(ttl_s=60)
+    assert not is_locked(database, "job")
+    acquire(database, "job").release()
+
+
+def test_expired_sqlite_lock_is_taken_over(tmp_path: Path) -> None:
+    from db.engine import open_database
+
+    database = open_database(f"sqlite:///{tmp_path / 'k.db'}")
+    try:
+        with database.session() as session:
+            session.add(
+                RunLock(name="job", owner="crashed:1", expires_at=utcnow() - timedelta(seconds=1))
+            )
+        lock = acquire(database, "job", owner="me")
+        with database.session() as session:
+            assert session.get(RunLock, "job").owner == "me"  # type: ignore[union-attr]
+        lock.release()
+        with database.session() as session:
+            assert session.get(RunLock, "job") is None
+    finally:
+        database.dispose()
+
+
+def test_two_concurrent_scheduled_runs_one_is_skipped(database: Database, tmp_path: Path) -> None:
+    manifest = generate_hub(tmp_path / "hub", n_models=30, seed=2, weights=False)
+    entered, leave = threading.Event(), threading.Event()
+
+    def slow_kinship(db: Database, *, budget_s: float) -> dict[str, Any]:
+        # Stands in the kinship slot only to keep the first run inside its lock.
+        entered.set()
+        leave.wait(30)
+        return {"status": "held"}
+
+    results: list[dict[str, Any]] = []
+    with HubEmulator(manifest.root) as emu:
+        settings = TickSettings(
+            scope=Scope.parse("merges"), endpoint=emu.url, retry_base_delay=0.01
+        )
+        first = threading.Thread(
+            target=lambda: results.append(run_tick(database, settings, kinship=slow_kinship))
+        )
+        first.start()
+        assert entered.wait(60)
+        second = run_tick(database, settings)
+        leave.set()
+        first.join(60)
+    assert second["status"] == "skipped" and second["reason"] == "locked"
+    assert results and results[0]["status"] == "ok"
+    assert results[0]["crawl"]["models_seen"] > 0
+    assert not is_locked(database, LOCK_NAME)
+    with database.session() as session:
+        runs = session.exec(
+            select(CrawlRun).where(CrawlRun.kind == "schedule").order_by(col(CrawlRun.id))
+        ).all()
+    assert sorted(r.status for r in runs) == ["ok", "skipped"]
+    assert next(r for r in runs if r.status == "skipped").error == "skipped: locked"
+
+
+def test_schedule_once_cli_skips_when_locked(tmp_path: Path) -> None:
+    from db.engine import open_database
+
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    database = open_database(url)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "cli", "--db", url, "schedule", "--once", "--format", "json"]
+    try:
+        with run_lock(database, LOCK_NAME):
+            # The endpoint is never contacted: the run stops at the lock.
+            done = subprocess.run(
+                [*command, "--endpoint", "http://127.0.0.1:9"], env=env, cwd=ROOT,
+                capture_output=True, text=True,
+            )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["status"] == "skipped"
+    finally:
+        database.dispose()
+
+
+def test_lock_of_a_killed_process_is_taken_over(tmp_path: Path) -> None:
+    from db.engine import open_database
+
+    database = open_database(f"sqlite:///{tmp_path / 'k.db'}")
+    try:
+        dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True)  # fmt: skip
+        owner = f"{socket.gethostname()}:{dead.stdout.strip()}:abc"
+        with database.session() as session:
+            session.add(RunLock(name="job", owner=owner, expires_at=utcnow() + timedelta(hours=1)))
+        acquire(database, "job", owner="me").release()
+        # A live owner keeps it.
+        live = f"{socket.gethostname()}:{os.getpid()}:x"
+        with run_lock(database, "job", owner=live), pytest.raises(LockHeldError):
+            acquire(database, "job")
+    finally:
+        database.dispose()
