@@ -61,13 +61,13 @@ def kinship(
 ) -> None:
     """Kinship of A and B against --base: cosine (cs), Pearson (pcc), Euclidean distance (ed)…
 
-    Results are stored in the database given by the root --db / KINHUB_DB, and an identical
+    Results are stored in the database (root --db, KINHUB_DB, else the default one), and an
     later request is answered from it without reading weights ("cached": true).
     JSON: {"a", "b", "base", "metrics": {name: value}, "intervals", "params_compared",
     "bytes_read", "seconds", "dropped", "mode", "convention", "revisions", "cached", ...}.
     """
     # torch and numba load here, not when any kinhub command starts.
-    from kinship.engine import compute_kinship, fingerprint, plan_kinship
+    from kinship.engine import plan_kinship
     from kinship.execute import resolve_device
 
     endpoint = hub_endpoint()
@@ -81,75 +81,111 @@ def kinship(
             else:
                 _print_plan(plan.to_dict())
             return
-        na, nb, nz = _norm(a), _norm(b), _norm(base)
-        mode = "sampled" if sample is not None else "exact"
-        key = kinship_key(
-            a=na,
-            b=nb,
-            base=nz,
-            fingerprints={
-                s: fingerprint(r, endpoint=endpoint)
-                for s, r in (("a", a), ("b", b), ("base", base))
-            },
-            mode=mode,
-            convention="native",
-            sample_fraction=sample,
+        result = measure_kinship(
+            state(ctx).db_url,
+            a,
+            b,
+            base,
+            metrics=names,
+            per_tensor=per_tensor,
+            device=device.value,
+            sample=sample,
             seed=seed,
+            allow_pickle=allow_pickle,
+            endpoint=endpoint,
+            use_cache=not no_cache,
         )
-        db_url = state(ctx).db_url
-        database = open_database(db_url) if db_url else None
-        try:
-            result = None
-            if database is not None and not no_cache:
-                with database.session() as session:
-                    row = find_kinship(session, key=key)
-                    if (
-                        row is not None
-                        and set(names) <= set(row.metrics)
-                        and (not per_tensor or row.breakdown)
-                    ):
-                        result = _from_row(row, names)
-            if result is None:
-                result = compute_kinship(
-                    a,
-                    b,
-                    base,
-                    metrics=names,
-                    per_tensor=per_tensor,
-                    device=device.value,
-                    sample=sample,
-                    seed=seed,
-                    allow_pickle=allow_pickle,
-                    endpoint=endpoint,
-                )
-                result.a, result.b, result.base = na, nb, nz
-                if database is not None:
-                    with database.session() as session:
-                        save_kinship(
-                            session,
-                            key=key,
-                            a=na,
-                            b=nb,
-                            base=nz,
-                            revisions=result.revisions,
-                            mode=result.mode,
-                            convention=result.convention,
-                            metrics=result.metrics,
-                            params_compared=result.params_compared,
-                            bytes_read=result.bytes_read,
-                            seconds=result.seconds,
-                            sample_fraction=sample,
-                            intervals=result.intervals,
-                            breakdown=result.breakdown,
-                            dropped=result.dropped,
-                        )
-        finally:
-            if database is not None:
-                database.dispose()
     if fmt is OutputFormat.json:
         print_json(_json_safe(result.to_dict()))
     else:
         _print_result(result)
+
+
+def measure_kinship(
+    db_url: str | None,
+    a: str,
+    b: str,
+    base: str,
+    *,
+    metrics: list[str],
+    per_tensor: bool = False,
+    device: str = "cpu",
+    sample: float | None = None,
+    seed: int = 0,
+    allow_pickle: bool = False,
+    endpoint: str | None = None,
+    use_cache: bool = True,
+) -> KinshipResult:
+    """Kinship from the database when stored, else computed and stored (with a database).
+
+    Raises:
+        KinhubError: whatever the engine or the database raises.
+    """
+    from kinship.engine import compute_kinship, fingerprint
+
+    names = metrics
+    na, nb, nz = _norm(a), _norm(b), _norm(base)
+    mode = "sampled" if sample is not None else "exact"
+    key = kinship_key(
+        a=na,
+        b=nb,
+        base=nz,
+        fingerprints={
+            s: fingerprint(r, endpoint=endpoint) for s, r in (("a", a), ("b", b), ("base", base))
+        },
+        mode=mode,
+        convention="native",
+        sample_fraction=sample,
+        seed=seed,
+    )
+    database = open_database(db_url)
+    try:
+        result = None
+        if use_cache:
+            with database.session() as session:
+                row = find_kinship(session, key=key)
+                if (
+                    row is not None
+                    and set(names) <= set(row.metrics)
+                    and (not per_tensor or row.breakdown)
+                ):
+                    result = _from_row(row, names)
+        if result is None:
+            result = compute_kinship(
+                a,
+                b,
+                base,
+                metrics=names,
+                per_tensor=per_tensor,
+                device=device,
+                sample=sample,
+                seed=seed,
+                allow_pickle=allow_pickle,
+                endpoint=endpoint,
+            )
+            result.a, result.b, result.base = na, nb, nz
+            with database.session() as session:
+                save_kinship(
+                    session,
+                    key=key,
+                    a=na,
+                    b=nb,
+                    base=nz,
+                    revisions=result.revisions,
+                    mode=result.mode,
+                    convention=result.convention,
+                    metrics=result.metrics,
+                    params_compared=result.params_compared,
+                    bytes_read=result.bytes_read,
+                    seconds=result.seconds,
+                    sample_fraction=sample,
+                    intervals=result.intervals,
+                    breakdown=result.breakdown,
+                    dropped=result.dropped,
+                )
+    finally:
+        database.dispose()
+    return result
 
 
 def _from_row(row: Any, names: list[str]) -> KinshipResult:
