@@ -61,8 +61,8 @@ def kinship(
 ) -> None:
     """Kinship of A and B against --base: cosine (cs), Pearson (pcc), Euclidean distance (ed)…
 
-    Results are stored in the database (root --db, KINHUB_DB, else the default one), and an
-    later request is answered from it without reading weights ("cached": true).
+    Results are stored in the database (root --db, KINHUB_DB, else the default one); an
+    identical later request is answered from it without reading weights ("cached": true).
     JSON: {"a", "b", "base", "metrics": {name: value}, "intervals", "params_compared",
     "bytes_read", "seconds", "dropped", "mode", "convention", "revisions", "cached", ...}.
     """
