@@ -27,6 +27,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "cli.kinship_cmd",
     "cli.crawl_cmd",
     "cli.schedule_cmd",
+    "cli.demo_cmd",
 )
 
 

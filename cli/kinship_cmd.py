@@ -96,9 +96,9 @@ def kinship(
             use_cache=not no_cache,
         )
     if fmt is OutputFormat.json:
-        print_json(_json_safe(result.to_dict()))
+        print_json(json_safe(result.to_dict()))
     else:
-        _print_result(result)
+        print_result(result)
 
 
 def measure_kinship(
@@ -210,13 +210,13 @@ def _from_row(row: Any, names: list[str]) -> KinshipResult:
     )
 
 
-def _json_safe(v: Any) -> Any:
+def json_safe(v: Any) -> Any:
     if isinstance(v, float) and not math.isfinite(v):
         return None
     if isinstance(v, dict):
-        return {k: _json_safe(x) for k, x in v.items()}
+        return {k: json_safe(x) for k, x in v.items()}
     if isinstance(v, list):
-        return [_json_safe(x) for x in v]
+        return [json_safe(x) for x in v]
     return v
 
 
@@ -226,14 +226,18 @@ def _fmt(v: Any) -> str:
     return f"{v:.10g}" if isinstance(v, float) else str(v)
 
 
-def _print_result(r: KinshipResult) -> None:
+def print_result(r: KinshipResult) -> None:
     t = Table(title=f"kinship of {r.a} and {r.b} against {r.base} ({r.mode})")
     t.add_column("metric")
     t.add_column("value", justify="right")
-    t.add_column("95% interval" if r.intervals else "", justify="right")
+    if r.intervals:
+        t.add_column("95% interval", justify="right")
     for name, v in r.metrics.items():
         iv = r.intervals.get(name)
-        t.add_row(name, _fmt(v), f"[{iv['low']:.6f}, {iv['high']:.6f}]" if iv else "")
+        cells = [name, _fmt(v)]
+        if r.intervals:
+            cells.append(f"[{iv['low']:.6f}, {iv['high']:.6f}]" if iv else "")
+        t.add_row(*cells)
     stdout.print(t)
     stdout.print(
         f"params compared: {r.params_compared:,}  bytes read: {r.bytes_read:,}  "

@@ -53,7 +53,7 @@ def lineage(
         print_json(result.to_json())
         return
     for upward in (True, False) if direction == "both" else (direction == "up",):
-        stdout.print(_tree(result, upward=upward), soft_wrap=False)
+        stdout.print(lineage_tree(result, upward=upward), soft_wrap=False)
 
 
 def _label(edge: LineageEdge | None, node: str, unresolved: set[str]) -> str:
@@ -66,7 +66,7 @@ def _label(edge: LineageEdge | None, node: str, unresolved: set[str]) -> str:
     return f"{text}  [dim]{escape(how)} {escape('[' + ', '.join(edge.sources) + ']')}[/dim]"
 
 
-def _tree(result: Lineage, *, upward: bool) -> Tree:
+def lineage_tree(result: Lineage, *, upward: bool) -> Tree:
     nxt: dict[str, list[LineageEdge]] = defaultdict(list)
     for edge in result.edges:
         nxt[edge.child if upward else edge.parent].append(edge)
@@ -74,17 +74,20 @@ def _tree(result: Lineage, *, upward: bool) -> Tree:
     title = "ancestors" if upward else "descendants"
     root = Tree(f"{_label(None, result.root, unresolved)} [dim]({title})[/dim]")
     shown = {result.root}
-    stack = [(root, result.root)]
-    while stack:
-        branch, node = stack.pop()
-        for edge in reversed(nxt.get(node, [])):
+
+    # Pre-order, so a node is expanded where it first appears on screen and
+    # marked at every later appearance (cycles and shared ancestors).
+    def visit(branch: Tree, node: str) -> None:
+        for edge in nxt.get(node, []):
             other = edge.parent if upward else edge.child
             label = _label(edge, other, unresolved)
             if other in shown:
                 branch.add(f"{label} [dim]↺ shown above[/dim]")
                 continue
             shown.add(other)
-            stack.append((branch.add(label), other))
+            visit(branch.add(label), other)
+
+    visit(root, result.root)
     return root
 
 

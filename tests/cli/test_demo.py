@@ -1,0 +1,52 @@
+"""`kinhub demo` runs the whole pipeline offline, and a second run is incremental."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from cli.app import app
+from db.engine import open_database
+from db.lineage import lineage_networkx
+
+
+def test_demo_end_to_end_then_incremental(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'kinhub.db'}"
+    args = [
+        "--db",
+        url,
+        "demo",
+        "--models",
+        "60",
+        "--hub-dir",
+        str(tmp_path / "hub"),
+        "--format",
+        "json",
+    ]
+    runner = CliRunner()
+
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    data = json.loads(first.stdout)
+    assert data["crawl"]["new"] > 30 and data["crawl"]["edges_added"] > 100
+    lineage = data["lineage"]
+    assert len(lineage["nodes"]) >= 4 and any(e["role"] == "base" for e in lineage["edges"])
+    kinship = data["kinship"]
+    assert set(kinship["metrics"]) == {"cs", "pcc", "ed"} and kinship["params_compared"] > 0
+    assert kinship["cached"] is False and kinship["bytes_read"] > 0
+
+    # The stored genealogy answers the same lineage from the database.
+    database = open_database(url)
+    with database.session() as session:
+        again = lineage_networkx(session, lineage["root"], direction="up")
+    database.dispose()
+    assert {n.id for n in again.nodes} == {n["id"] for n in lineage["nodes"]}
+
+    second = runner.invoke(app, args)
+    assert second.exit_code == 0, second.output
+    rerun = json.loads(second.stdout)
+    assert rerun["crawl"]["new"] == 0 and rerun["crawl"]["files_downloaded"] == 0
+    assert rerun["kinship"]["cached"] is True
+    assert rerun["kinship"]["metrics"] == kinship["metrics"]
