@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from cli.common import OutputFormat, handle_errors, open_db, print_json, stderr, stdout
 from crawler.crawl import CrawlOptions, CrawlProgress, CrawlReport, Scope, crawl
@@ -77,72 +78,48 @@ def run_crawl(
         LockHeldError: another crawl is running against this database.
     """
     with run_lock(database, CRAWL_LOCK):
-        return _crawl(
-            database,
-            scope=scope,
-            plan=plan,
+        hub = HubClient(
             endpoint=endpoint,
-            limit=limit,
-            since=since,
-            concurrency=concurrency,
-            page_size=page_size,
-            retry_base_delay=retry_base_delay,
+            limits=RateLimits.for_plan(plan),
+            retry=RetryPolicy(base_delay_s=retry_base_delay),
             cache_dir=cache_dir,
-            show_progress=show_progress,
+        )
+        options = CrawlOptions(
+            scope=scope, limit=limit, since=since, concurrency=concurrency, page_size=page_size
+        )
+        if not show_progress:
+            return crawl(database, hub, options)
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=stderr,
+            transient=True,
+        ) as bar:
+            task = bar.add_task(f"crawling {scope.label}")
+            return crawl(database, hub, options, progress=_reporter(bar, task, hub))
+
+
+def _reporter(bar: Progress, task: TaskID, hub: HubClient) -> Callable[[CrawlProgress], None]:
+    """A progress callback that keeps one live line of counts on stderr."""
+
+    def report(event: CrawlProgress) -> None:
+        c = event.counts
+        calls = hub.stats()["calls"]
+        where = event.listing or event.phase
+        if event.batch_total:
+            where += f" [{event.batch_done}/{event.batch_total}]"
+        bar.update(
+            task,
+            description=(
+                f"{where}: seen {c['models_seen']}, new {c['new']}, changed {c['changed']}, "
+                f"refs {c['references_followed']}, files {c['files_downloaded']}, "
+                f"errors {sum(c['errors'].values())} | api {calls['api']} "
+                f"resolve {calls['resolve']}"
+            ),
         )
 
-
-def _crawl(
-    database: Database,
-    *,
-    scope: Scope,
-    plan: Plan,
-    endpoint: str | None,
-    limit: int | None,
-    since: datetime | None,
-    concurrency: int,
-    page_size: int,
-    retry_base_delay: float,
-    cache_dir: Path | None,
-    show_progress: bool,
-) -> CrawlReport:
-    hub = HubClient(
-        endpoint=endpoint,
-        limits=RateLimits.for_plan(plan),
-        retry=RetryPolicy(base_delay_s=retry_base_delay),
-        cache_dir=cache_dir,
-    )
-    options = CrawlOptions(
-        scope=scope, limit=limit, since=since, concurrency=concurrency, page_size=page_size
-    )
-    if not show_progress:
-        return crawl(database, hub, options)
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=stderr,
-        transient=True,
-    ) as bar:
-        task = bar.add_task(f"crawling {scope.label}")
-
-        def report(event: CrawlProgress) -> None:
-            c = event.counts
-            calls = hub.stats()["calls"]
-            where = event.listing or event.phase
-            if event.batch_total:
-                where += f" [{event.batch_done}/{event.batch_total}]"
-            bar.update(
-                task,
-                description=(
-                    f"{where}: seen {c['models_seen']}, new {c['new']}, changed {c['changed']}, "
-                    f"refs {c['references_followed']}, files {c['files_downloaded']}, "
-                    f"errors {sum(c['errors'].values())} | api {calls['api']} "
-                    f"resolve {calls['resolve']}"
-                ),
-            )
-
-        return crawl(database, hub, options, progress=report)
+    return report
 
 
 def print_summary(summary: dict[str, Any]) -> None:
