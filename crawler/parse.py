@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -238,16 +239,23 @@ def _parse_card(text: Any, file: str, warnings: list[str]) -> ParseResult:
     )
 
 
-def parse_card(text: str, *, file: str = "README.md") -> ParseResult:
-    """Parse a model card (README.md text) into a :class:`ParseResult`.  Never raises."""
+def _never_raising(
+    parse: Callable[[Any, str, list[str]], ParseResult], text: Any, file: str, kind: Kind
+) -> ParseResult:
+    """Run a parser; an unexpected exception becomes a warning on an empty result."""
     warnings: list[str] = []
     try:
-        return _parse_card(text, file, warnings)
+        return parse(text, file, warnings)
     except Exception as exc:  # last line of defence: bad input must never escape
-        logger.exception("card parser failed on %s", file)
+        logger.exception("%s parser failed on %s", kind, file)
         return ParseResult(
-            file=file, kind="card", warnings=[*warnings, f"internal error: {short_error(exc)}"]
+            file=file, kind=kind, warnings=[*warnings, f"internal error: {short_error(exc)}"]
         )
+
+
+def parse_card(text: str, *, file: str = "README.md") -> ParseResult:
+    """Parse a model card (README.md text) into a :class:`ParseResult`.  Never raises."""
+    return _never_raising(_parse_card, text, file, "card")
 
 
 def _parse_config(text: Any, file: str, warnings: list[str]) -> ParseResult:
@@ -285,14 +293,7 @@ def _parse_config(text: Any, file: str, warnings: list[str]) -> ParseResult:
 
 def parse_config(text: str, *, file: str = "mergekit_config.yml") -> ParseResult:
     """Parse a merge config file's text into a :class:`ParseResult`.  Never raises."""
-    warnings: list[str] = []
-    try:
-        return _parse_config(text, file, warnings)
-    except Exception as exc:  # last line of defence: bad input must never escape
-        logger.exception("config parser failed on %s", file)
-        return ParseResult(
-            file=file, kind="config", warnings=[*warnings, f"internal error: {short_error(exc)}"]
-        )
+    return _never_raising(_parse_config, text, file, "config")
 
 
 def detect_kind(name: str, text: str) -> Kind:
