@@ -253,17 +253,16 @@ class HubRequestHandler(BaseHTTPRequestHandler):
     ) -> None:
         out = {"Content-Type": content_type, "Content-Length": str(len(body)), **(headers or {})}
         self._headers_out(status, out)
-        sent = 0
-        if self.command != "HEAD" and body:
-            if self._truncate and self._bucket != "emulator":
-                sent = len(body) // 2
-                self.wfile.write(body[:sent])
-                self._close_after_truncation()
-            else:
-                self.wfile.write(body)
-                sent = len(body)
+        truncate = self._truncate and self._bucket != "emulator"
+        sent = 0 if self.command == "HEAD" else len(body) // 2 if truncate else len(body)
+        # Counted before the body goes out: a client that has read the response
+        # must find it in the stats.
         if self._bucket != "emulator":
             self.app.stats.response(self._bucket, status, sent)
+        if sent:
+            self.wfile.write(body[:sent])
+        if truncate and self.command != "HEAD" and body:
+            self._close_after_truncation()
 
     def _close_after_truncation(self) -> None:
         self.wfile.flush()
@@ -432,6 +431,7 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         length = max(0, end - start + 1)
         headers["Content-Length"] = str(length)
         self._headers_out(status, headers)
+        self.app.stats.response(self._bucket, status, 0)
         sent = 0
         if self.command == "GET" and length:
             budget = length // 2 if self._truncate else length
@@ -441,11 +441,11 @@ class HubRequestHandler(BaseHTTPRequestHandler):
                     chunk = fh.read(min(_CHUNK, budget - sent))
                     if not chunk:
                         break
+                    self.app.stats.sent(self._bucket, len(chunk))
                     self.wfile.write(chunk)
                     sent += len(chunk)
             if self._truncate:
                 self._close_after_truncation()
-        self.app.stats.response(self._bucket, status, sent)
 
     def _tree_entries(
         self, meta: RepoMeta, directory: str, *, recursive: bool, expand: bool

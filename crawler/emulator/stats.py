@@ -32,6 +32,10 @@ class Stats:
             self._statuses[str(status)] += 1
             self._bytes[bucket] += body_bytes
 
+    def sent(self, bucket: str, body_bytes: int) -> None:
+        with self._lock:
+            self._bytes[bucket] += body_bytes
+
     def fault(self, kind: str) -> None:
         with self._lock:
             self._faults[kind] += 1
