@@ -129,16 +129,7 @@ def _prose_inputs(models: list[str], warnings: list[str]) -> tuple[RecipeInput, 
     for text in models:
         ref = parse_ref(text, warnings)
         if ref is not None:
-            inputs.append(
-                RecipeInput(
-                    model=ref.model,
-                    role="ingredient",
-                    revision=ref.revision,
-                    lora=ref.lora,
-                    lora_revision=ref.lora_revision,
-                    resolved=ref.resolved,
-                )
-            )
+            inputs.append(RecipeInput.from_ref(ref, "ingredient"))
     return tuple(inputs)
 
 
@@ -176,15 +167,7 @@ def _parse_card(text: Any, file: str, warnings: list[str]) -> ParseResult:
             ref = parse_ref(prose.base, warnings)
             if ref is not None:
                 prose_base = ref.model
-                base_input = RecipeInput(
-                    model=ref.model,
-                    role="base",
-                    revision=ref.revision,
-                    lora=ref.lora,
-                    lora_revision=ref.lora_revision,
-                    resolved=ref.resolved,
-                )
-                prose_inputs = (base_input,)
+                prose_inputs = (RecipeInput.from_ref(ref, "base"),)
         prose_inputs += _prose_inputs(prose.models, warnings)
         if prose.merge_method or prose.models:
             warnings.append("no readable YAML recipe; merge details taken from the card prose")

@@ -39,6 +39,27 @@ class RecipeInput:
     layer_range: list[Any] | None = None
     resolved: bool = True
 
+    @classmethod
+    def from_ref(
+        cls,
+        ref: ModelRef,
+        role: InputRole,
+        *,
+        parameters: dict[str, Any] | None = None,
+        layer_range: list[Any] | None = None,
+    ) -> RecipeInput:
+        """The input a parsed reference names, in ``role``."""
+        return cls(
+            model=ref.model,
+            role=role,
+            revision=ref.revision,
+            lora=ref.lora,
+            lora_revision=ref.lora_revision,
+            parameters=parameters or {},
+            layer_range=layer_range,
+            resolved=ref.resolved,
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "model": self.model,
@@ -150,18 +171,7 @@ class _StageBuilder:
                 rng = layer_range
             else:
                 self.warnings.append(f"{ref.model[:80]}: malformed layer_range ignored")
-        self.inputs.append(
-            RecipeInput(
-                model=ref.model,
-                role=role,
-                revision=ref.revision,
-                lora=ref.lora,
-                lora_revision=ref.lora_revision,
-                parameters=parameters or {},
-                layer_range=rng,
-                resolved=ref.resolved,
-            )
-        )
+        self.inputs.append(RecipeInput.from_ref(ref, role, parameters=parameters, layer_range=rng))
 
     def add_model_entries(self, entries: Any, role: InputRole, where: str) -> None:
         if not isinstance(entries, list):
@@ -290,14 +300,7 @@ def build_stage(data: dict[str, Any], warnings: list[str]) -> Stage:
     if base_ref is not None:
         inputs.insert(
             0,
-            RecipeInput(
-                model=base_ref.model,
-                role="base",
-                revision=base_ref.revision,
-                lora=base_ref.lora,
-                lora_revision=base_ref.lora_revision,
-                resolved=base_ref.resolved,
-            ),
+            RecipeInput.from_ref(base_ref, "base"),
         )
     if not builder.inputs:
         warnings.append("recipe lists no input models")
