@@ -1,3 +1,3 @@
-from cli.app import main
+from kinhub.cli.app import main
 
 main()

@@ -6,8 +6,7 @@ import importlib
 import logging
 
 import typer
-
-from cli.common import AppState
+from kinhub.cli.common import AppState
 
 app = typer.Typer(
     name="kinhub",
@@ -19,15 +18,15 @@ app = typer.Typer(
 
 # Each module defines ``register(app)``; one line per module keeps merges trivial.
 _COMMAND_MODULES: tuple[str, ...] = (
-    "cli.db_cmd",
-    "cli.emulator_cmd",
-    "cli.ingest_cmd",
-    "cli.lineage_cmd",
-    "cli.parse_cmd",
-    "cli.kinship_cmd",
-    "cli.crawl_cmd",
-    "cli.schedule_cmd",
-    "cli.demo_cmd",
+    "kinhub.cli.db_cmd",
+    "kinhub.cli.emulator_cmd",
+    "kinhub.cli.ingest_cmd",
+    "kinhub.cli.lineage_cmd",
+    "kinhub.cli.parse_cmd",
+    "kinhub.cli.kinship_cmd",
+    "kinhub.cli.crawl_cmd",
+    "kinhub.cli.schedule_cmd",
+    "kinhub.cli.demo_cmd",
 )
 
 

@@ -11,10 +11,9 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 import typer
+from kinhub.db.engine import Database, open_database
+from kinhub.db.errors import KinhubError
 from rich.console import Console
-
-from db.engine import Database, open_database
-from db.errors import KinhubError
 
 F = TypeVar("F", bound=Callable[..., Any])
 

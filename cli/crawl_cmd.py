@@ -9,15 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from kinhub.cli.common import OutputFormat, handle_errors, open_db, print_json, stderr, stdout
+from kinhub.crawler.crawl import CrawlOptions, CrawlProgress, CrawlReport, Scope, crawl
+from kinhub.db.engine import Database
+from kinhub.db.locks import run_lock
+from kinhub.db.timeutil import parse_hub_time
+from kinhub.hub.client import HubClient, RetryPolicy
+from kinhub.hub.ratelimit import Plan, RateLimits
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
-
-from cli.common import OutputFormat, handle_errors, open_db, print_json, stderr, stdout
-from crawler.crawl import CrawlOptions, CrawlProgress, CrawlReport, Scope, crawl
-from crawler.hub import HubClient, RetryPolicy
-from crawler.ratelimit import Plan, RateLimits
-from db.engine import Database
-from db.locks import run_lock
-from db.timeutil import parse_hub_time
 
 # One crawler per database (DESIGN.md): a second concurrent crawl is refused.
 CRAWL_LOCK = "kinhub-crawl"

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import typer
+from kinhub.cli.common import handle_errors, print_json, state
+from kinhub.db.config import default_database_url
+from kinhub.db.engine import current_revision, head_revision, open_database
 from sqlalchemy.engine import make_url
-
-from cli.common import handle_errors, print_json, state
-from db.config import default_database_url
-from db.engine import current_revision, head_revision, open_database
 
 db_app = typer.Typer(help="Database maintenance (migrations, location).", no_args_is_help=True)
 

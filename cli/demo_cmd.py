@@ -12,17 +12,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-
-from cli.common import OutputFormat, handle_errors, open_db, print_json, stderr, stdout
-from cli.crawl_cmd import print_summary, run_crawl
-from cli.kinship_cmd import json_safe, measure_kinship, print_result
-from cli.lineage_cmd import lineage_tree
-from crawler.crawl import Scope
-from crawler.emulator import HubEmulator
-from crawler.ratelimit import Plan
-from crawler.synthetic import MANIFEST_NAME, HubManifest, ManifestRepo, generate_hub
-from db.config import data_dir
-from db.lineage import lineage_sql
+from kinhub.cli.common import OutputFormat, handle_errors, open_db, print_json, stderr, stdout
+from kinhub.cli.crawl_cmd import print_summary, run_crawl
+from kinhub.cli.kinship_cmd import json_safe, measure_kinship, print_result
+from kinhub.cli.lineage_cmd import lineage_tree
+from kinhub.crawler.crawl import Scope
+from kinhub.crawler.synthetic import MANIFEST_NAME, HubManifest, ManifestRepo, generate_hub
+from kinhub.db.config import data_dir
+from kinhub.db.lineage import lineage_sql
+from kinhub.hub.emulator import HubEmulator
+from kinhub.hub.ratelimit import Plan
 
 _KINSHIP_METHODS = ("dare_ties", "ties", "task_arithmetic")
 

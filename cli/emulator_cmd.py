@@ -6,8 +6,7 @@ import re
 from pathlib import Path
 
 import typer
-
-from cli.common import handle_errors, stderr
+from kinhub.cli.common import handle_errors, stderr
 
 _RATE = re.compile(r"^(\d+)(?:/(\d+(?:\.\d+)?)s)?$")
 
@@ -41,7 +40,7 @@ def emulator(
     seed: int = typer.Option(0, help="Seed of the fault-injection RNG."),
 ) -> None:
     """Serve DIR as the Hub API (foreground; Ctrl-C stops it). Prints the URL on stderr."""
-    from crawler.emulator import HubEmulator
+    from kinhub.hub.emulator import HubEmulator
 
     quota, window = _parse_rate(rate_limit)
     with handle_errors():

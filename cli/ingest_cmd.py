@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from kinhub.cli.common import OutputFormat, handle_errors, open_db, print_json, stderr, stdout
+from kinhub.crawler.ingest import read_local_model
+from kinhub.db.store import upsert_model
 from rich.markup import escape
-
-from cli.common import OutputFormat, handle_errors, open_db, print_json, stderr, stdout
-from crawler.ingest import read_local_model
-from db.store import upsert_model
 
 
 def ingest(

@@ -10,15 +10,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
+from kinhub.cli.common import OutputFormat, handle_errors, print_json, state, stdout
+from kinhub.db.engine import open_database
+from kinhub.db.kinship_store import find_kinship, kinship_key, save_kinship
+from kinhub.kinship import metrics as registry
 from rich.table import Table
 
-from cli.common import OutputFormat, handle_errors, print_json, state, stdout
-from db.engine import open_database
-from db.kinship_store import find_kinship, kinship_key, save_kinship
-from kinship import metrics as registry
-
 if TYPE_CHECKING:
-    from kinship.engine import KinshipResult
+    from kinhub.kinship.engine import KinshipResult
 
 
 class Device(StrEnum):
@@ -67,8 +66,8 @@ def kinship(
     "bytes_read", "seconds", "dropped", "mode", "convention", "revisions", "cached", ...}.
     """
     # torch and numba load here, not when any kinhub command starts.
-    from kinship.engine import plan_kinship
-    from kinship.execute import resolve_device
+    from kinhub.kinship.engine import plan_kinship
+    from kinhub.kinship.execute import resolve_device
 
     endpoint = hub_endpoint()
     with handle_errors():
@@ -121,7 +120,7 @@ def measure_kinship(
     Raises:
         KinhubError: whatever the engine or the database raises.
     """
-    from kinship.engine import compute_kinship, fingerprint
+    from kinhub.kinship.engine import compute_kinship, fingerprint
 
     names = metrics
     na, nb, nz = _norm(a), _norm(b), _norm(base)
@@ -189,7 +188,7 @@ def measure_kinship(
 
 
 def _from_row(row: Any, names: list[str]) -> KinshipResult:
-    from kinship.engine import KinshipResult
+    from kinhub.kinship.engine import KinshipResult
 
     return KinshipResult(
         a=row.model_a,

@@ -6,11 +6,10 @@ from collections import defaultdict
 from enum import StrEnum
 
 import typer
+from kinhub.cli.common import handle_errors, open_db, print_json, stdout
+from kinhub.db.lineage import Direction, Lineage, LineageEdge, lineage_networkx, lineage_sql
 from rich.markup import escape
 from rich.tree import Tree
-
-from cli.common import handle_errors, open_db, print_json, stdout
-from db.lineage import Direction, Lineage, LineageEdge, lineage_networkx, lineage_sql
 
 
 class LineageFormat(StrEnum):

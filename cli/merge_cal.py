@@ -10,10 +10,9 @@ from __future__ import annotations
 import logging
 
 import typer
-
-from cli.common import handle_errors
-from cli.kinship_cmd import hub_endpoint
-from kinship.compat import modelkinship, parse_metrics, reference_line
+from kinhub.cli.common import handle_errors
+from kinhub.cli.kinship_cmd import hub_endpoint
+from kinhub.kinship.compat import modelkinship, parse_metrics, reference_line
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 

@@ -6,10 +6,9 @@ from enum import StrEnum
 from pathlib import Path
 
 import typer
-
-from cli.common import handle_errors, print_json
-from crawler.parse import parse_file
-from crawler.result import Kind
+from kinhub.cli.common import handle_errors, print_json
+from kinhub.crawler.parse import parse_file
+from kinhub.crawler.result import Kind
 
 
 class KindOption(StrEnum):

@@ -18,15 +18,14 @@ from datetime import UTC
 from typing import Any
 
 import typer
-
-from cli.common import OutputFormat, handle_errors, open_db, print_json, stderr, stdout
-from cli.crawl_cmd import ScopeOption, run_crawl
-from crawler.crawl import Scope
-from crawler.ratelimit import Plan
-from db.crawl_state import finish_run, record_run, start_run
-from db.engine import Database
-from db.errors import KinhubError, LockHeldError
-from db.locks import acquire
+from kinhub.cli.common import OutputFormat, handle_errors, open_db, print_json, stderr, stdout
+from kinhub.cli.crawl_cmd import ScopeOption, run_crawl
+from kinhub.crawler.crawl import Scope
+from kinhub.db.crawl_state import finish_run, record_run, start_run
+from kinhub.db.engine import Database
+from kinhub.db.errors import KinhubError, LockHeldError
+from kinhub.db.locks import acquire
+from kinhub.hub.ratelimit import Plan
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +35,7 @@ DEFAULT_CRON = "0 3 * * *"
 # The kinship worker's entry point, once kinship/worker.py exists:
 #     drain(database: Database, *, budget_s: float) -> dict[str, Any]
 # takes jobs until the queue is empty or the budget is spent and returns its counts.
-KINSHIP_WORKER_MODULE = "kinship.worker"
+KINSHIP_WORKER_MODULE = "kinhub.kinship.worker"
 KINSHIP_WORKER_FUNCTION = "drain"
 KinshipStep = Callable[..., dict[str, Any]]
 

@@ -25,27 +25,27 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import func
-from sqlmodel import Session, col, select
-
-from crawler.errors import CrawlerError, HubError, RepoUnavailableError
-from crawler.facts import model_facts
-from crawler.hfconfig import architecture_facts
-from crawler.hub import HubClient, HubModel
-from crawler.ingest import CONFIG_NAMES
-from db.crawl_state import (
+from kinhub.crawler.errors import CrawlerError
+from kinhub.crawler.facts import model_facts
+from kinhub.crawler.hfconfig import architecture_facts
+from kinhub.crawler.ingest import CONFIG_NAMES
+from kinhub.db.crawl_state import (
     finish_run,
     load_checkpoint,
     save_checkpoint,
     start_run,
     stored_shas,
 )
-from db.engine import Database
-from db.ids import is_repo_id
-from db.models import Edge, Model
-from db.records import ModelRecord
-from db.store import UpsertOutcome, pending_references, set_status, upsert_model
-from db.timeutil import parse_hub_time
+from kinhub.db.engine import Database
+from kinhub.db.ids import is_repo_id
+from kinhub.db.models import Edge, Model
+from kinhub.db.records import ModelRecord
+from kinhub.db.store import UpsertOutcome, pending_references, set_status, upsert_model
+from kinhub.db.timeutil import parse_hub_time
+from kinhub.hub.client import HubClient, HubModel
+from kinhub.hub.errors import HubError, RepoUnavailableError
+from sqlalchemy import func
+from sqlmodel import Session, col, select
 
 logger = logging.getLogger(__name__)
 

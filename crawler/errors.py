@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from db.errors import KinhubError
+from kinhub.db.errors import KinhubError
 
 
 class CrawlerError(KinhubError):
@@ -21,26 +21,6 @@ class LocalModelError(CrawlerError):
     def __init__(self, path: Path, reason: str) -> None:
         self.path = path
         super().__init__(f"{path}: {reason}")
-
-
-class HubError(CrawlerError):
-    """The Hub could not be reached or kept failing after every retry."""
-
-    def __init__(self, message: str, *, repo_id: str | None = None) -> None:
-        self.repo_id = repo_id
-        super().__init__(f"{repo_id}: {message}" if repo_id else message)
-
-
-class RepoUnavailableError(HubError):
-    """A repo (or one of its files) cannot be read; ``status`` is what the db records.
-
-    ``status`` is one of ``not_found``, ``gated``, ``private`` or ``error``.
-    """
-
-    def __init__(self, repo_id: str, status: str, reason: str) -> None:
-        self.status = status
-        self.reason = reason
-        super().__init__(f"{status}: {reason}", repo_id=repo_id)
 
 
 class UnreadableInputError(CrawlerError, OSError):

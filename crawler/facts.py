@@ -11,14 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from crawler.frontmatter import HUB_RELATIONS
-from crawler.parse import parse_card, parse_config
-from crawler.recipe import Recipe, RecipeInput, Stage
-from crawler.refs import MAX_REF_CHARS
-from crawler.result import RELATIONS, ParseResult, infer_relation
-from crawler.yamlsafe import short_error
-from db.ids import is_repo_id
-from db.records import EdgeRecord, EdgeSource, EvaluationRecord, RecipeRecord, Relation, Role
+from kinhub.crawler.frontmatter import HUB_RELATIONS
+from kinhub.crawler.parse import parse_card, parse_config
+from kinhub.crawler.recipe import Recipe, RecipeInput, Stage
+from kinhub.crawler.refs import MAX_REF_CHARS
+from kinhub.crawler.result import RELATIONS, ParseResult, infer_relation
+from kinhub.crawler.yamlsafe import short_error
+from kinhub.db.ids import is_repo_id
+from kinhub.db.records import EdgeRecord, EdgeSource, EvaluationRecord, RecipeRecord, Relation, Role
 
 logger = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from crawler.refs import parse_ref
-from crawler.yamlsafe import load_yaml
-from db.records import EvaluationRecord
+from kinhub.crawler.refs import parse_ref
+from kinhub.crawler.yamlsafe import load_yaml
+from kinhub.db.records import EvaluationRecord
 
 Position = Literal["start", "unclosed", "end"]
 

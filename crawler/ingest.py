@@ -12,13 +12,12 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from kinhub.crawler.errors import LocalModelError
+from kinhub.crawler.facts import model_facts
+from kinhub.crawler.hfconfig import architecture_facts
+from kinhub.db.ids import validate_repo_id
+from kinhub.db.records import ModelRecord
 from safetensors import safe_open
-
-from crawler.errors import LocalModelError
-from crawler.facts import model_facts
-from crawler.hfconfig import architecture_facts
-from db.ids import validate_repo_id
-from db.records import ModelRecord
 
 logger = logging.getLogger(__name__)
 

@@ -15,15 +15,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from crawler.errors import UnreadableInputError
-from crawler.frontmatter import read_front_matter
-from crawler.prose import read_prose
-from crawler.recipe import Recipe, RecipeInput, is_recipe_mapping, recipe_from_documents
-from crawler.refs import parse_ref
-from crawler.result import Kind, ParseResult, RecipeOrigin, infer_relation
-from crawler.yamlblocks import YAML_LANGS, split_markdown, yaml_runs
-from crawler.yamlsafe import load_yaml, short_error, split_documents
-from db.ids import is_repo_id
+from kinhub.crawler.errors import UnreadableInputError
+from kinhub.crawler.frontmatter import read_front_matter
+from kinhub.crawler.prose import read_prose
+from kinhub.crawler.recipe import Recipe, RecipeInput, is_recipe_mapping, recipe_from_documents
+from kinhub.crawler.refs import parse_ref
+from kinhub.crawler.result import Kind, ParseResult, RecipeOrigin, infer_relation
+from kinhub.crawler.yamlblocks import YAML_LANGS, split_markdown, yaml_runs
+from kinhub.crawler.yamlsafe import load_yaml, short_error, split_documents
+from kinhub.db.ids import is_repo_id
 
 logger = logging.getLogger(__name__)
 

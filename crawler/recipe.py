@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from crawler.refs import MAX_REF_CHARS, ModelRef, parse_ref
+from kinhub.crawler.refs import MAX_REF_CHARS, ModelRef, parse_ref
 
 InputRole = Literal["base", "ingredient", "slice", "expert"]
 RecipeRelation = Literal["merge", "moe"]

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from db.ids import is_repo_id, is_revision
+from kinhub.db.ids import is_repo_id, is_revision
 
 MAX_REF_CHARS = 300
 """Longest reference kept (the database column holds 300 characters)."""

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from crawler.recipe import Recipe, RecipeInput, Stage
-from db.records import EvaluationRecord, Relation
+from kinhub.crawler.recipe import Recipe, RecipeInput, Stage
+from kinhub.db.records import EvaluationRecord, Relation
 
 Kind = Literal["card", "config"]
 RecipeOrigin = Literal["yaml", "prose"]

@@ -21,9 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from crawler import synthetic_cards as cards
-from crawler.emulator.store import INDEX_NAME
+from kinhub.crawler import synthetic_cards as cards
+from kinhub.hub.emulator.store import INDEX_NAME
 
 MANIFEST_NAME = ".manifest.json"
 FOUNDATIONS = ("found-a/base-7b", "found-b/base-7b")

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from kinhub.db.models import CrawlRun, CrawlState, Edge, Model
+from kinhub.db.timeutil import to_utc, utcnow
 from sqlmodel import Session, col, select
-
-from db.models import CrawlRun, CrawlState, Edge, Model
-from db.timeutil import to_utc, utcnow
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from kinhub.db.config import default_database_url
+from kinhub.db.errors import DatabaseError
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlmodel import Session
-
-from db.config import default_database_url
-from db.errors import DatabaseError
 
 logger = logging.getLogger(__name__)
 

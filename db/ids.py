@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from db.errors import InvalidRepoIdError
+from kinhub.db.errors import InvalidRepoIdError
 
 _PART = r"[A-Za-z0-9](?:[A-Za-z0-9_.\-]{0,94}[A-Za-z0-9_])?"
 _REPO_ID = re.compile(rf"^{_PART}/{_PART}$")

@@ -14,10 +14,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from kinhub.db.models import Kinship
+from kinhub.db.timeutil import utcnow
 from sqlmodel import Session, select
-
-from db.models import Kinship
-from db.timeutil import utcnow
 
 
 def kinship_key(

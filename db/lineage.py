@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import networkx as nx
+from kinhub.db.models import Edge, Model, Recipe
+from kinhub.db.store import require_model
 from sqlalchemy import func, literal, select
 from sqlmodel import Session, col
-
-from db.models import Edge, Model, Recipe
-from db.store import require_model
 
 Direction = Literal["up", "down", "both"]
 

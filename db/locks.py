@@ -19,15 +19,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
+from kinhub.db.engine import Database
+from kinhub.db.errors import LockHeldError
+from kinhub.db.models import RunLock
+from kinhub.db.timeutil import utcnow
 from sqlalchemy import delete, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
-
-from db.engine import Database
-from db.errors import LockHeldError
-from db.models import RunLock
-from db.timeutil import utcnow
 
 logger = logging.getLogger(__name__)
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from kinhub.db.timeutil import utcnow
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
-
-from db.timeutil import utcnow
 
 
 def _json(default: Any) -> Any:

@@ -13,14 +13,13 @@ from dataclasses import asdict, fields
 from enum import StrEnum
 from typing import Any
 
+from kinhub.db.errors import ModelNotFoundError
+from kinhub.db.ids import is_repo_id, validate_repo_id
+from kinhub.db.models import Edge, Evaluation, Model, Recipe
+from kinhub.db.records import EdgeRecord, ModelRecord
+from kinhub.db.timeutil import to_utc, utcnow
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
-
-from db.errors import ModelNotFoundError
-from db.ids import is_repo_id, validate_repo_id
-from db.models import Edge, Evaluation, Model, Recipe
-from db.records import EdgeRecord, ModelRecord
-from db.timeutil import to_utc, utcnow
 
 logger = logging.getLogger(__name__)
 

@@ -26,12 +26,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kinship.engine import opened
-from kinship.errors import PlanError, UnknownMetricError
-from kinship.execute import Options, execute, total
-from kinship.metrics import abs_cosine, euclid, pearson
-from kinship.plan import plan_modelkinship
-from kinship.sums import Sums
+from kinhub.kinship.engine import opened
+from kinhub.kinship.errors import PlanError, UnknownMetricError
+from kinhub.kinship.execute import Options, execute, total
+from kinhub.kinship.metrics import abs_cosine, euclid, pearson
+from kinhub.kinship.plan import plan_modelkinship
+from kinhub.kinship.sums import Sums
 
 #: metric name -> (reference's pretty name, value from float64 sums)
 METRICS: dict[str, tuple[str, Callable[[Sums], float]]] = {

@@ -16,10 +16,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kinship import metrics as metric_registry
-from kinship.execute import Options, execute, resolve_device, total
-from kinship.plan import Plan, plan_native
-from kinship.weights import ModelWeights, open_model, resolve_ref
+from kinhub.kinship import metrics as metric_registry
+from kinhub.kinship.execute import Options, execute, resolve_device, total
+from kinhub.kinship.plan import Plan, plan_native
+from kinhub.kinship.weights import ModelWeights, open_model, resolve_ref
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def compute_kinship(
     resolve_device(device)
     t0 = time.perf_counter()
     if sample is not None:
-        from kinship.sampled import sample_kinship
+        from kinhub.kinship.sampled import sample_kinship
 
         return sample_kinship(
             a,

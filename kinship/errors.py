@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from db.errors import KinhubError
+from kinhub.db.errors import KinhubError
 
 
 class KinshipError(KinhubError):

@@ -25,12 +25,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
-from kinship.errors import DeviceUnavailableError
-from kinship.fused import moments, to_float32
-from kinship.plan import Plan, PlanEntry
-from kinship.sums import Sums
-from kinship.weights import LocalFiles, ModelWeights
+from kinhub.kinship.errors import DeviceUnavailableError
+from kinhub.kinship.fused import moments, to_float32
+from kinhub.kinship.plan import Plan, PlanEntry
+from kinhub.kinship.sums import Sums
+from kinhub.kinship.weights import LocalFiles, ModelWeights
 
 logger = logging.getLogger(__name__)
 

@@ -12,11 +12,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from kinship.errors import UnknownMetricError
-from kinship.sums import Sums
+from kinhub.kinship.errors import UnknownMetricError
+from kinhub.kinship.sums import Sums
 
 if TYPE_CHECKING:  # plan -> weights -> torch; the registry itself stays import-light
-    from kinship.plan import PlanEntry
+    from kinhub.kinship.plan import PlanEntry
 
 PAPER = "https://arxiv.org/abs/2410.12613"
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kinship.errors import PlanError
-from kinship.weights import ModelWeights, TensorInfo, iter_names
+from kinhub.kinship.errors import PlanError
+from kinhub.kinship.weights import ModelWeights, TensorInfo, iter_names
 
 LM_HEAD = "lm_head.weight"
 _EMBED_NAMES = ("model.embed_tokens.weight", "transformer.wte.weight", "model.embed_in.weight")

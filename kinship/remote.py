@@ -8,9 +8,9 @@ import logging
 import threading
 from typing import Any
 
-from db.ids import split_revision
-from kinship.errors import ModelSourceError, RemoteReadError, WeightsFormatError
-from kinship.weights import INDEX_NAME, SINGLE_NAME, ModelWeights, index_files, shard_files
+from kinhub.db.ids import split_revision
+from kinhub.kinship.errors import ModelSourceError, RemoteReadError, WeightsFormatError
+from kinhub.kinship.weights import INDEX_NAME, SINGLE_NAME, ModelWeights, index_files, shard_files
 
 logger = logging.getLogger(__name__)
 

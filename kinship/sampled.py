@@ -21,13 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from kinship import metrics as registry
-from kinship.engine import KinshipResult
-from kinship.fused import to_float32
-from kinship.plan import PlanEntry, plan_native
-from kinship.sums import Sums
-from kinship.weights import ModelWeights, open_folder
+from kinhub.kinship import metrics as registry
+from kinhub.kinship.engine import KinshipResult
+from kinhub.kinship.fused import to_float32
+from kinhub.kinship.plan import PlanEntry, plan_native
+from kinhub.kinship.sums import Sums
+from kinhub.kinship.weights import ModelWeights, open_folder
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +140,7 @@ def _bootstrap(
 def _open_for_sampling(ref: str, endpoint: str | None) -> ModelWeights:
     if Path(ref).is_dir():
         return open_folder(Path(ref), ref=ref)
-    from kinship.remote import open_remote
+    from kinhub.kinship.remote import open_remote
 
     return open_remote(ref, endpoint=endpoint)
 

@@ -27,13 +27,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-
-from db.ids import split_revision
+from kinhub.db.ids import split_revision
 
 if TYPE_CHECKING:
     import torch
 
-from kinship.errors import (
+from kinhub.kinship.errors import (
     ModelSourceError,
     PickleRefusedError,
     UnsupportedDtypeError,

@@ -40,16 +40,16 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from crawler.crawl import Crawler, CrawlOptions, CrawlProgress, Scope, crawl  # noqa: E402
-from crawler.hub import HubClient, RetryPolicy  # noqa: E402
-from crawler.ratelimit import HUB_WINDOW_S, PLAN_QUOTAS, RateLimits  # noqa: E402
-from db.engine import open_database  # noqa: E402
-from db.timeutil import parse_hub_time  # noqa: E402
+from kinhub.crawler.crawl import Crawler, CrawlOptions, CrawlProgress, Scope, crawl  # noqa: E402
+from kinhub.db.engine import open_database  # noqa: E402
+from kinhub.db.timeutil import parse_hub_time  # noqa: E402
+from kinhub.hub.client import HubClient, RetryPolicy  # noqa: E402
+from kinhub.hub.ratelimit import HUB_WINDOW_S, PLAN_QUOTAS, RateLimits  # noqa: E402
 
 _SERVE = """
 import sys
 from pathlib import Path
-from crawler.emulator import HubEmulator
+from kinhub.hub.emulator import HubEmulator
 emu = HubEmulator(Path(sys.argv[1]), latency_ms=float(sys.argv[2]))
 emu.start()
 print(emu.url, flush=True)
@@ -67,7 +67,7 @@ def _emulator_call(url: str, path: str, *, post: bool = False) -> dict[str, Any]
 
 def _ensure_hub(root: Path, models: int) -> list[str]:
     """The hub's lastModified dates, newest first (generating the hub if needed)."""
-    from crawler.synthetic import MANIFEST_NAME, HubManifest, generate_hub
+    from kinhub.crawler.synthetic import MANIFEST_NAME, HubManifest, generate_hub
 
     if (root / MANIFEST_NAME).is_file():
         manifest = HubManifest.load(root)
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     crawl_n = min(args.crawl_models or total, total)
     since = parse_hub_time(dates[crawl_n - 1]) if crawl_n < total else None
 
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = dict(os.environ)
     server = subprocess.Popen(
         [sys.executable, "-c", _SERVE, str(root), str(args.latency_ms)],
         stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT,

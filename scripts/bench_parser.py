@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from crawler.facts import model_facts
-from crawler.parse import MAX_CARD_CHARS, parse_card, parse_config
+from kinhub.crawler.facts import model_facts
+from kinhub.crawler.parse import MAX_CARD_CHARS, parse_card, parse_config
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 

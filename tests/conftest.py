@@ -8,10 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from kinhub.db.engine import Database, open_database
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-
-from db.engine import Database, open_database
 
 PG_ADMIN_URL = os.environ.get("KINHUB_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from kinhub.cli.app import app
+from kinhub.db.engine import open_database
+from kinhub.db.lineage import lineage_networkx
 from typer.testing import CliRunner
-
-from cli.app import app
-from db.engine import open_database
-from db.lineage import lineage_networkx
 
 
 def test_demo_end_to_end_then_incremental(tmp_path: Path) -> None:

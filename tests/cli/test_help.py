@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import typer.main
+from kinhub.cli.app import app
 from typer.testing import CliRunner
-
-from cli.app import app
 
 
 def _commands(group: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

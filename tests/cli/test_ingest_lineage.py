@@ -6,12 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from kinhub.cli.app import app
+from kinhub.crawler.synthetic import HubManifest, generate_hub
+from kinhub.db.engine import open_database
 from sqlalchemy import text
 from typer.testing import CliRunner
-
-from cli.app import app
-from crawler.synthetic import HubManifest, generate_hub
-from db.engine import open_database
 
 runner = CliRunner()
 

@@ -6,16 +6,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+from kinhub.crawler.crawl import CrawlOptions, CrawlReport, Scope, crawl
+from kinhub.crawler.ingest import read_local_model
+from kinhub.db.engine import Database
+from kinhub.db.models import CrawlState, Edge, Evaluation, Model, Recipe
+from kinhub.db.store import upsert_model
+from kinhub.db.timeutil import to_utc
+from kinhub.hub.client import HubClient, RetryPolicy
+from kinhub.hub.ratelimit import RateLimits
 from sqlmodel import select
-
-from crawler.crawl import CrawlOptions, CrawlReport, Scope, crawl
-from crawler.hub import HubClient, RetryPolicy
-from crawler.ingest import read_local_model
-from crawler.ratelimit import RateLimits
-from db.engine import Database
-from db.models import CrawlState, Edge, Evaluation, Model, Recipe
-from db.store import upsert_model
-from db.timeutil import to_utc
 
 # Columns that record *when* kinhub wrote a row, not what it learned.
 _WRITE_TIMES = {"id", "first_seen", "updated_at"}

@@ -23,14 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kinhub.crawler.crawl import Scope
+from kinhub.crawler.synthetic import HubManifest, generate_hub
+from kinhub.db.engine import Database, open_database
+from kinhub.db.ids import is_repo_id
+from kinhub.db.models import Edge, Evaluation, Model, Recipe
+from kinhub.hub.emulator import HubEmulator
 from sqlmodel import select
 
-from crawler.crawl import Scope
-from crawler.emulator import HubEmulator
-from crawler.synthetic import HubManifest, generate_hub
-from db.engine import Database, open_database
-from db.ids import is_repo_id
-from db.models import Edge, Evaluation, Model, Recipe
 from tests.crawler.crawl_support import ingest_folders, run_crawl
 
 N_MODELS = 300

@@ -10,16 +10,16 @@ import time
 from pathlib import Path
 
 import pytest
+from kinhub.crawler.crawl import CrawlOptions, Scope, crawl
+from kinhub.crawler.synthetic import HubManifest, generate_hub
+from kinhub.db.engine import Database, open_database
+from kinhub.db.models import CrawlState, Edge, Model
+from kinhub.hub.client import RetryPolicy
+from kinhub.hub.emulator import HubEmulator
+from kinhub.hub.ratelimit import RateLimits
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from crawler.crawl import CrawlOptions, Scope, crawl
-from crawler.emulator import HubEmulator
-from crawler.hub import RetryPolicy
-from crawler.ratelimit import RateLimits
-from crawler.synthetic import HubManifest, generate_hub
-from db.engine import Database, open_database
-from db.models import CrawlState, Edge, Model
 from tests.crawler.crawl_support import hub_client, run_crawl, table_snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,10 +78,10 @@ def test_sigkill_mid_crawl_then_resume(
 ) -> None:
     url = f"sqlite:///{tmp_path / 'killed.db'}"
     database = open_database(url)
-    env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "HF_HOME": str(tmp_path / "hf")}
     with HubEmulator(small_hub.root, latency_ms=15) as emu:
         command = [
-            sys.executable, "-m", "cli", "--db", url, "crawl", "--scope", "merges",
+            sys.executable, "-m", "kinhub.cli", "--db", url, "crawl", "--scope", "merges",
             "--endpoint", emu.url, "--page-size", "10", "--concurrency", "2", "-q",
         ]  # fmt: skip
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)

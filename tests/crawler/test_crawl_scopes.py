@@ -6,13 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+from kinhub.crawler.crawl import MERGE_TAGS, Scope, ScopeError
+from kinhub.crawler.synthetic import FOUNDATIONS, generate_hub
+from kinhub.db.engine import open_database
+from kinhub.db.models import Edge, Model
+from kinhub.hub.emulator import HubEmulator
 from sqlmodel import select
 
-from crawler.crawl import MERGE_TAGS, Scope, ScopeError
-from crawler.emulator import HubEmulator
-from crawler.synthetic import FOUNDATIONS, generate_hub
-from db.engine import open_database
-from db.models import Edge, Model
 from tests.crawler.crawl_support import run_crawl, table_snapshot
 
 
@@ -66,10 +66,9 @@ def test_children_of_and_limit_resume(tmp_path: Path) -> None:
 
 
 def test_crawl_cli_json_summary_and_run_row(tmp_path: Path) -> None:
+    from kinhub.cli.app import app
+    from kinhub.db.models import CrawlRun
     from typer.testing import CliRunner
-
-    from cli.app import app
-    from db.models import CrawlRun
 
     manifest = generate_hub(tmp_path / "hub", n_models=20, seed=9, weights=False)
     url = f"sqlite:///{tmp_path / 'k.db'}"
@@ -94,7 +93,7 @@ def test_crawl_cli_json_summary_and_run_row(tmp_path: Path) -> None:
 
 
 def test_cursor_of_another_endpoint_restarts_the_listing(tmp_path: Path) -> None:
-    from db.crawl_state import save_checkpoint
+    from kinhub.db.crawl_state import save_checkpoint
 
     manifest = generate_hub(tmp_path / "hub", n_models=12, seed=1, weights=False)
     database = open_database(f"sqlite:///{tmp_path / 'k.db'}")
@@ -116,7 +115,7 @@ def test_cursor_of_another_endpoint_restarts_the_listing(tmp_path: Path) -> None
 
 
 def test_since_stops_the_listing_at_a_date(tmp_path: Path) -> None:
-    from db.timeutil import parse_hub_time
+    from kinhub.db.timeutil import parse_hub_time
 
     manifest = generate_hub(tmp_path / "hub", n_models=20, seed=6, weights=False)
     dates = sorted((r.last_modified for r in manifest.repos.values()), reverse=True)

@@ -6,8 +6,8 @@ import dataclasses
 import json
 from pathlib import Path
 
-from crawler.facts import CardFacts, model_facts
-from db.records import EdgeRecord
+from kinhub.crawler.facts import CardFacts, model_facts
+from kinhub.db.records import EdgeRecord
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 

@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from crawler.parse import parse_card, parse_config
+from kinhub.crawler.parse import parse_card, parse_config
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 CARDS = sorted((FIXTURES / "cards").glob("*.md"))

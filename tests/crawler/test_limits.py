@@ -6,9 +6,9 @@ import json
 import tracemalloc
 from pathlib import Path
 
-from crawler.facts import model_facts
-from crawler.parse import MAX_CARD_CHARS, parse_card, parse_config, parse_file
-from crawler.yamlsafe import load_yaml
+from kinhub.crawler.facts import model_facts
+from kinhub.crawler.parse import MAX_CARD_CHARS, parse_card, parse_config, parse_file
+from kinhub.crawler.yamlsafe import load_yaml
 
 BOMB = """a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
 b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]

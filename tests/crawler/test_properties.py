@@ -7,9 +7,8 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from crawler.facts import model_facts
-from crawler.parse import parse_card, parse_config
+from kinhub.crawler.facts import model_facts
+from kinhub.crawler.parse import parse_card, parse_config
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SAMPLES = [

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from crawler.prose import normalize_method, read_prose
-from crawler.refs import ModelRef, parse_ref
+from kinhub.crawler.prose import normalize_method, read_prose
+from kinhub.crawler.refs import ModelRef, parse_ref
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 

@@ -13,17 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kinhub.cli.schedule_cmd import LOCK_NAME, TickSettings, run_tick
+from kinhub.crawler.crawl import Scope
+from kinhub.crawler.synthetic import generate_hub
+from kinhub.db.engine import Database
+from kinhub.db.errors import LockHeldError
+from kinhub.db.locks import acquire, is_locked, run_lock
+from kinhub.db.models import CrawlRun, RunLock
+from kinhub.db.timeutil import utcnow
+from kinhub.hub.emulator import HubEmulator
 from sqlmodel import col, select
-
-from cli.schedule_cmd import LOCK_NAME, TickSettings, run_tick
-from crawler.crawl import Scope
-from crawler.emulator import HubEmulator
-from crawler.synthetic import generate_hub
-from db.engine import Database
-from db.errors import LockHeldError
-from db.locks import acquire, is_locked, run_lock
-from db.models import CrawlRun, RunLock
-from db.timeutil import utcnow
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,7 +41,7 @@ def test_lock_excludes_a_second_holder(database: Database) -> None:
 
 
 def test_expired_sqlite_lock_is_taken_over(tmp_path: Path) -> None:
-    from db.engine import open_database
+    from kinhub.db.engine import open_database
 
     database = open_database(f"sqlite:///{tmp_path / 'k.db'}")
     try:
@@ -96,12 +95,22 @@ def test_two_concurrent_scheduled_runs_one_is_skipped(database: Database, tmp_pa
 
 
 def test_schedule_once_cli_skips_when_locked(tmp_path: Path) -> None:
-    from db.engine import open_database
+    from kinhub.db.engine import open_database
 
     url = f"sqlite:///{tmp_path / 'k.db'}"
     database = open_database(url)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "cli", "--db", url, "schedule", "--once", "--format", "json"]
+    env = dict(os.environ)
+    command = [
+        sys.executable,
+        "-m",
+        "kinhub.cli",
+        "--db",
+        url,
+        "schedule",
+        "--once",
+        "--format",
+        "json",
+    ]
     try:
         with run_lock(database, LOCK_NAME):
             # The endpoint is never contacted: the run stops at the lock.
@@ -116,7 +125,7 @@ def test_schedule_once_cli_skips_when_locked(tmp_path: Path) -> None:
 
 
 def test_lock_of_a_killed_process_is_taken_over(tmp_path: Path) -> None:
-    from db.engine import open_database
+    from kinhub.db.engine import open_database
 
     database = open_database(f"sqlite:///{tmp_path / 'k.db'}")
     try:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import random
 
 import pytest
-
-from db.engine import Database
-from db.errors import ModelNotFoundError
-from db.lineage import Lineage, genealogy_graph, lineage_networkx, lineage_sql
-from db.records import EdgeRecord, ModelRecord, RecipeRecord
-from db.store import upsert_model
+from kinhub.db.engine import Database
+from kinhub.db.errors import ModelNotFoundError
+from kinhub.db.lineage import Lineage, genealogy_graph, lineage_networkx, lineage_sql
+from kinhub.db.records import EdgeRecord, ModelRecord, RecipeRecord
+from kinhub.db.store import upsert_model
 
 
 def five_generations(seed: int = 7) -> list[ModelRecord]:

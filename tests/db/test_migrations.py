@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from kinhub.db.engine import Database, current_revision, head_revision
 from sqlmodel import SQLModel
-
-from db.engine import Database, current_revision, head_revision
 
 
 def test_migrated_schema_matches_models(database: Database) -> None:
@@ -18,7 +17,7 @@ def test_migrated_schema_matches_models(database: Database) -> None:
 
 
 def test_sqlite_uses_wal(tmp_path: object) -> None:
-    from db.engine import open_database
+    from kinhub.db.engine import open_database
 
     db = open_database(f"sqlite:///{tmp_path}/x.db")
     with db.engine.connect() as conn:

@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from kinhub.db.engine import Database, open_database
+from kinhub.db.errors import InvalidRepoIdError
+from kinhub.db.models import Edge, Evaluation, Model, Recipe
+from kinhub.db.records import EdgeRecord, EvaluationRecord, ModelRecord, RecipeRecord
+from kinhub.db.store import UpsertOutcome, get_model, pending_references, set_status, upsert_model
 from sqlalchemy import func, select
 from sqlmodel import col
-
-from db.engine import Database, open_database
-from db.errors import InvalidRepoIdError
-from db.models import Edge, Evaluation, Model, Recipe
-from db.records import EdgeRecord, EvaluationRecord, ModelRecord, RecipeRecord
-from db.store import UpsertOutcome, get_model, pending_references, set_status, upsert_model
 
 
 def _merge_record(sha: str = "a" * 40, weight: float = 0.5) -> ModelRecord:

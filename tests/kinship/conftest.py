@@ -7,9 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from kinhub.kinship.synth import Arch, Family, make_family
 from safetensors.torch import load_file
-
-from kinship.synth import Arch, Family, make_family
 
 FAMILY_KINDS = {
     "fp32-single": {"dtype": "fp32", "shards": 1},

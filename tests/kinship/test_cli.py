@@ -8,15 +8,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from kinhub.cli.app import app
+from kinhub.db.engine import open_database
+from kinhub.db.models import Kinship
+from kinhub.hub.emulator import HubEmulator
+from kinhub.kinship.synth import Family
+from kinhub.kinship.weights import open_folder
 from sqlmodel import select
 from typer.testing import CliRunner
-
-from cli.app import app
-from crawler.emulator import HubEmulator
-from db.engine import open_database
-from db.models import Kinship
-from kinship.synth import Family
-from kinship.weights import open_folder
 
 runner = CliRunner()
 

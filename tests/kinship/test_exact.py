@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from kinhub.kinship.engine import compute_kinship
+from kinhub.kinship.synth import Family, save_model
 
-from kinship.engine import compute_kinship
-from kinship.synth import Family, save_model
 from tests.kinship.conftest import FAMILY_KINDS, load_f64, tied
 
 PAIRS = [("ft1", "ft2"), ("ft1", "ft3"), ("linear", "ties"), ("task_arithmetic", "ft2")]

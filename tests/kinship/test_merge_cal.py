@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from kinhub.cli.merge_cal import app
+from kinhub.hub.emulator import HubEmulator
+from kinhub.kinship.engine import compute_kinship
+from kinhub.kinship.synth import Family, save_model
 from typer.testing import CliRunner
 
-from cli.merge_cal import app
-from crawler.emulator import HubEmulator
-from kinship.engine import compute_kinship
-from kinship.synth import Family, save_model
 from tests.kinship.conftest import FAMILY_KINDS, load_f64, tied
 
 
@@ -123,7 +123,7 @@ def test_unknown_metric_exits_nonzero(families: dict[str, Family]) -> None:
         [
             sys.executable,
             "-m",
-            "cli.merge_cal",
+            "kinhub.cli.merge_cal",
             str(fam["ft1"]),
             str(fam["ft2"]),
             str(fam["base"]),

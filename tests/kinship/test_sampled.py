@@ -6,11 +6,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from crawler.emulator import HubEmulator
-from kinship.engine import compute_kinship
-from kinship.errors import ModelSourceError
-from kinship.synth import Family
+from kinhub.hub.emulator import HubEmulator
+from kinhub.kinship.engine import compute_kinship
+from kinhub.kinship.errors import ModelSourceError
+from kinhub.kinship.synth import Family
 
 FRACTION = 0.02
 

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from kinship.engine import compute_kinship
-from kinship.errors import PickleRefusedError, WeightsFormatError
-from kinship.synth import Family
-from kinship.weights import open_folder
+from kinhub.kinship.engine import compute_kinship
+from kinhub.kinship.errors import PickleRefusedError, WeightsFormatError
+from kinhub.kinship.synth import Family
+from kinhub.kinship.weights import open_folder
 
 
 def _copy(fam: Family, role: str, dst: Path) -> Path:

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 from huggingface_hub import HfApi
-
-from crawler.emulator import HubEmulator
-from crawler.synthetic import FOUNDATIONS, MANIFEST_NAME, HubManifest, generate_hub
+from kinhub.crawler.synthetic import FOUNDATIONS, MANIFEST_NAME, HubManifest, generate_hub
+from kinhub.hub.emulator import HubEmulator
 
 
 def test_small_hub_is_deterministic_and_weightless(tmp_path: Path) -> None:

@@ -15,8 +15,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
 
 from huggingface_hub import constants
-
-from crawler.emulator import HubEmulator
+from kinhub.hub.emulator import HubEmulator
 
 MERGE_CARD = """---
 base_model:

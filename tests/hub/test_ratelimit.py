@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from crawler.ratelimit import PLAN_QUOTAS, BucketLimiter, Plan, RateLimits
+from kinhub.hub.ratelimit import PLAN_QUOTAS, BucketLimiter, Plan, RateLimits
 
 
 class FakeTime:

@@ -4,7 +4,7 @@ Serves ``ROOT/<org>/<name>/`` directories over real HTTP with the subset of
 the Hub API that ``huggingface_hub`` uses; see :class:`HubEmulator`.
 """
 
-from crawler.emulator.errors import BadRequestError, EmulatorError
-from crawler.emulator.server import HubEmulator
+from kinhub.hub.emulator.errors import BadRequestError, EmulatorError
+from kinhub.hub.emulator.server import HubEmulator
 
 __all__ = ["BadRequestError", "EmulatorError", "HubEmulator"]

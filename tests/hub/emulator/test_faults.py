@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 from huggingface_hub import HfApi
 from huggingface_hub.errors import HfHubHTTPError
-
-from crawler.emulator import HubEmulator
-from crawler.emulator.faults import FaultInjector, RateLimiter
+from kinhub.hub.emulator import HubEmulator
+from kinhub.hub.emulator.faults import FaultInjector, RateLimiter
 
 
 def test_rate_limit_headers_and_client_error(snapshot: Path) -> None:

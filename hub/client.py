@@ -48,11 +48,10 @@ from huggingface_hub.utils import (
     parse_ratelimit_headers,
 )
 from huggingface_hub.utils._http import default_client_factory, set_client_factory
-
-from crawler.errors import HubError, RepoUnavailableError
-from crawler.ratelimit import API, RESOLVE, RateLimits
-from db.ids import validate_repo_id
-from db.timeutil import to_utc
+from kinhub.db.ids import validate_repo_id
+from kinhub.db.timeutil import to_utc
+from kinhub.hub.errors import HubError, RepoUnavailableError
+from kinhub.hub.ratelimit import API, RESOLVE, RateLimits
 
 logger = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from crawler.emulator.errors import BadRequestError
-from crawler.emulator.store import RepoMeta
+from kinhub.hub.emulator.errors import BadRequestError
+from kinhub.hub.emulator.store import RepoMeta
 
 SORT_KEYS = ("createdAt", "downloads", "lastModified", "likes", "trendingScore")
 EXPAND_KEYS = frozenset(

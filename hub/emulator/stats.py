@@ -6,7 +6,7 @@ import threading
 from collections import Counter
 from typing import Any
 
-from crawler.emulator.faults import BUCKETS
+from kinhub.hub.emulator.faults import BUCKETS
 
 
 class Stats:

@@ -27,8 +27,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from crawler.emulator import derive
-from db.ids import is_repo_id
+from kinhub.db.ids import is_repo_id
+from kinhub.hub.emulator import derive
 
 logger = logging.getLogger(__name__)
 

@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import numpy as np
+from kinhub.hub.emulator import derive
+from kinhub.hub.emulator.store import INDEX_NAME, RepoStore
 from safetensors.numpy import save_file
-
-from crawler.emulator import derive
-from crawler.emulator.store import INDEX_NAME, RepoStore
 
 
 def test_front_matter_variants() -> None:

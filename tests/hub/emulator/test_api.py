@@ -13,8 +13,7 @@ from huggingface_hub.errors import (
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
-
-from crawler.emulator import HubEmulator
+from kinhub.hub.emulator import HubEmulator
 
 PUBLIC = {
     "org-a/base",

@@ -14,8 +14,7 @@ from huggingface_hub.errors import (
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
-
-from crawler.emulator import HubEmulator
+from kinhub.hub.emulator import HubEmulator
 
 
 def test_download_then_cached_by_sha_makes_no_request(

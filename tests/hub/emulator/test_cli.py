@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 import typer
+from kinhub.cli.app import app
+from kinhub.cli.emulator_cmd import _parse_rate
 from typer.testing import CliRunner
-
-from cli.app import app
-from cli.emulator_cmd import _parse_rate
 
 
 def test_emulator_help() -> None:

@@ -1,11 +1,11 @@
-"""Typed errors of the Hub emulator (part of the crawler's error tree)."""
+"""Typed errors of the Hub emulator (a kinhub error)."""
 
 from __future__ import annotations
 
-from crawler.errors import CrawlerError
+from kinhub.db.errors import KinhubError
 
 
-class EmulatorError(CrawlerError):
+class EmulatorError(KinhubError):
     """The Hub emulator could not start or serve."""
 
 

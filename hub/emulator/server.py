@@ -8,11 +8,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from crawler.emulator import listing
-from crawler.emulator.errors import EmulatorError
-from crawler.emulator.faults import FaultInjector, RateLimiter
-from crawler.emulator.handler import EmulatorApp, EmulatorServer
-from crawler.emulator.store import RepoStore
+from kinhub.hub.emulator import listing
+from kinhub.hub.emulator.errors import EmulatorError
+from kinhub.hub.emulator.faults import FaultInjector, RateLimiter
+from kinhub.hub.emulator.handler import EmulatorApp, EmulatorServer
+from kinhub.hub.emulator.store import RepoStore
 
 logger = logging.getLogger(__name__)
 

@@ -17,8 +17,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import yaml
-
-from db.ids import is_repo_id
+from kinhub.db.ids import is_repo_id
 
 logger = logging.getLogger(__name__)
 

@@ -21,11 +21,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
-from crawler.emulator import listing
-from crawler.emulator.errors import BadRequestError
-from crawler.emulator.faults import Fault, FaultInjector, RateLimiter
-from crawler.emulator.stats import Stats
-from crawler.emulator.store import PERSIST_MIN_REPOS, RepoFile, RepoMeta, RepoStore
+from kinhub.hub.emulator import listing
+from kinhub.hub.emulator.errors import BadRequestError
+from kinhub.hub.emulator.faults import Fault, FaultInjector, RateLimiter
+from kinhub.hub.emulator.stats import Stats
+from kinhub.hub.emulator.store import PERSIST_MIN_REPOS, RepoFile, RepoMeta, RepoStore
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,25 @@
+"""The Hub's error tree: every failure to reach or read the Hub is one of these."""
+
+from __future__ import annotations
+
+from kinhub.db.errors import KinhubError
+
+
+class HubError(KinhubError):
+    """The Hub could not be reached or kept failing after every retry."""
+
+    def __init__(self, message: str, *, repo_id: str | None = None) -> None:
+        self.repo_id = repo_id
+        super().__init__(f"{repo_id}: {message}" if repo_id else message)
+
+
+class RepoUnavailableError(HubError):
+    """A repo (or one of its files) cannot be read; ``status`` is what the db records.
+
+    ``status`` is one of ``not_found``, ``gated``, ``private`` or ``error``.
+    """
+
+    def __init__(self, repo_id: str, status: str, reason: str) -> None:
+        self.status = status
+        self.reason = reason
+        super().__init__(f"{status}: {reason}", repo_id=repo_id)
