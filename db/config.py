@@ -17,8 +17,14 @@ def data_dir() -> Path:
     return Path(xdg).expanduser() / "kinhub"
 
 
+def default_sqlite_path() -> Path:
+    """The SQLite file used when no database is named; the only one whose folders
+    kinhub creates on its own (an explicit path with a typo must not)."""
+    return data_dir() / "kinhub.db"
+
+
 def default_database_url() -> str:
     """``$KINHUB_DB`` if set, else a SQLite file in :func:`data_dir`."""
     if url := os.environ.get(ENV_DB):
         return url
-    return f"sqlite:///{data_dir() / 'kinhub.db'}"
+    return f"sqlite:///{default_sqlite_path()}"
