@@ -14,7 +14,7 @@ from pathlib import Path
 import typer
 from kinhub.cli.common import OutputFormat, handle_errors, open_db, print_json, stderr, stdout
 from kinhub.cli.crawl_cmd import print_summary, run_crawl
-from kinhub.cli.kinship_cmd import json_safe, measure_kinship, print_result
+from kinhub.cli.kinship_cmd import json_safe, print_result
 from kinhub.cli.lineage_cmd import lineage_tree
 from kinhub.crawler.crawl import Scope
 from kinhub.crawler.synthetic import MANIFEST_NAME, HubManifest, ManifestRepo, generate_hub
@@ -99,8 +99,10 @@ def demo(
                 kinship = None
                 if triple is not None:
                     a, b, base = triple
+                    from kinhub.kinship.service import measure_kinship
+
                     kinship = measure_kinship(
-                        database.url, a, b, base, metrics=["cs", "pcc", "ed"], endpoint=emu.url
+                        database, a=a, b=b, base=base, metrics=["cs", "pcc", "ed"], endpoint=emu.url
                     )
         finally:
             database.dispose()

@@ -1,22 +1,32 @@
-"""Kinship results: save (idempotent upsert by key) and find a stored measurement.
+"""Kinship results: store (adding to an existing measurement), find, and rank.
 
-A result is keyed by everything that determines its value: the three model references
-(with a content fingerprint for local folders or the requested revision for Hub ids),
-mode, convention, sample fraction and seed.  The stored row carries the resolved
-revisions, metric values, intervals, costs, the per-tensor breakdown and what the plan
-dropped.
+A measurement is keyed by everything that determines its values: the three model
+references (with a content fingerprint for local folders or the resolved commit for
+Hub ids), mode, convention, sample fraction and seed.  Its row carries the resolved
+revisions, links to the model rows of Hub references, the scalar metrics as REAL
+columns (``KINSHIP_METRIC_COLUMNS``), other metrics in ``extra``, intervals, costs,
+the per-tensor breakdown and what the plan dropped.
+
+Storing metrics for a key that is already stored *adds* them: asking for ``pcc``
+after ``cs`` was stored keeps ``cs``.  A scalar metric whose value is not finite
+(NaN: an all-zero task vector) has a NULL column and ``extra[name] = None``, so "was
+computed, is NaN" differs from "never computed".
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
-from kinhub.db.models import Kinship
+from kinhub.db.ids import is_repo_id
+from kinhub.db.models import KINSHIP_METRIC_COLUMNS, Kinship, Model
 from kinhub.db.timeutil import utcnow
-from sqlmodel import Session, select
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
 
 
 def kinship_key(
@@ -49,6 +59,20 @@ def find_kinship(session: Session, *, key: str) -> Kinship | None:
     return session.exec(select(Kinship).where(Kinship.pair_key == key)).first()
 
 
+def stored_metrics(row: Kinship) -> dict[str, Any]:
+    """Every metric stored on ``row``, by name; a stored non-finite scalar reads as NaN."""
+    out: dict[str, Any] = {}
+    for name in KINSHIP_METRIC_COLUMNS:
+        value = getattr(row, name)
+        if value is not None:
+            out[name] = value
+        elif name in row.extra:
+            out[name] = math.nan
+    for name, value in row.extra.items():
+        out.setdefault(name, math.nan if value is None else value)
+    return out
+
+
 def save_kinship(
     session: Session,
     *,
@@ -59,40 +83,117 @@ def save_kinship(
     revisions: Mapping[str, str | None],
     mode: str,
     convention: str,
-    metrics: dict[str, Any],
+    metrics: Mapping[str, Any],
     params_compared: int,
     bytes_read: int,
     seconds: float,
     sample_fraction: float | None = None,
-    intervals: dict[str, Any] | None = None,
-    breakdown: dict[str, Any] | None = None,
-    dropped: dict[str, Any] | None = None,
+    seed: int | None = None,
+    intervals: Mapping[str, Any] | None = None,
+    breakdown: Mapping[str, Any] | None = None,
+    dropped: Mapping[str, Any] | None = None,
+    computed_at: datetime | None = None,
 ) -> Kinship:
-    """Insert or replace the measurement with this key (re-running changes nothing else)."""
-    row = find_kinship(session, key=key) or Kinship(pair_key=key, model_a=a, model_b=b, base=base)
+    """Insert the measurement with this key, or add ``metrics`` to the stored one.
+
+    Metrics and intervals not named here stay as stored; a per-tensor breakdown replaces
+    the stored one only when given.  Costs (``params_compared``, ``bytes_read``,
+    ``seconds``) and ``computed_at`` (default: now) describe the latest computation.
+    Hub references (``org/name[@rev]``) are linked to their model row, created as
+    ``pending`` when no crawl has met the model yet; local folders stay unlinked.
+    Does not commit.
+    """
+    row = find_kinship(session, key=key)
+    if row is None:
+        row = Kinship(pair_key=key, model_a=a, model_b=b, base=base)
     row.model_a, row.model_b, row.base = a, b, base
+    row.model_a_id = _model_id(session, a)
+    row.model_b_id = _model_id(session, b)
+    row.base_id = _model_id(session, base)
     row.revision_a = revisions.get("a")
     row.revision_b = revisions.get("b")
     row.revision_base = revisions.get("base")
     row.mode = mode
     row.convention = convention
     row.sample_fraction = sample_fraction
-    row.metrics = _finite(metrics)
-    row.intervals = intervals or {}
+    row.seed = seed if mode == "sampled" else None
+    extra = dict(row.extra or {})  # a new dict: JSON columns do not track in-place edits
+    for name, value in metrics.items():
+        if name in KINSHIP_METRIC_COLUMNS:
+            finite = _is_finite(value)
+            setattr(row, name, float(value) if finite else None)
+            if finite:
+                extra.pop(name, None)
+            else:
+                extra[name] = None
+        else:
+            extra[name] = _finite(value)
+    row.extra = extra
+    row.intervals = {**(row.intervals or {}), **_finite(dict(intervals or {}))}
+    if breakdown:
+        row.breakdown = _finite(dict(breakdown))
+    row.dropped = dict(dropped or {})
     row.params_compared = params_compared
     row.bytes_read = bytes_read
     row.seconds = seconds
-    row.breakdown = _finite(breakdown or {})
-    row.dropped = dropped or {}
-    row.computed_at = utcnow()
+    row.computed_at = computed_at or utcnow()
     session.add(row)
     session.flush()
     return row
 
 
+def lowest_kinship(
+    session: Session,
+    *,
+    repo_id: str,
+    metric: str = "pcc",
+    limit: int = 20,
+    descending: bool = False,
+) -> list[Kinship]:
+    """The stored measurements involving ``repo_id`` (as A or B), ordered by ``metric``.
+
+    One indexed query on both backends (``(model_a_id, metric)``/``(model_b_id, metric)``);
+    rows without a value for the metric are left out.
+
+    Raises:
+        ValueError: ``metric`` has no column (see ``KINSHIP_METRIC_COLUMNS``).
+    """
+    if metric not in KINSHIP_METRIC_COLUMNS:
+        raise ValueError(f"{metric!r} is not one of {', '.join(KINSHIP_METRIC_COLUMNS)}")
+    model_id = session.exec(select(Model.id).where(Model.repo_id == repo_id)).first()
+    if model_id is None:
+        return []
+    column = col(getattr(Kinship, metric))
+    query = (
+        select(Kinship)
+        .where(or_(col(Kinship.model_a_id) == model_id, col(Kinship.model_b_id) == model_id))
+        .where(column.is_not(None))
+        .order_by(column.desc() if descending else column, col(Kinship.id))
+        .limit(limit)
+    )
+    return list(session.exec(query))
+
+
+def _model_id(session: Session, ref: str) -> int | None:
+    """The model row of a Hub reference (``org/name[@rev]``), created ``pending`` if new."""
+    repo_id = ref.partition("@")[0]
+    if not is_repo_id(repo_id):
+        return None  # a local folder (stored by absolute path): nothing to link
+    row = session.exec(select(Model).where(Model.repo_id == repo_id)).first()
+    if row is None:
+        row = Model(repo_id=repo_id, status="pending")
+        session.add(row)
+        session.flush()
+    return row.id
+
+
+def _is_finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _finite(value: Any) -> Any:
     """JSON columns cannot hold NaN on PostgreSQL: store it as None."""
-    if isinstance(value, float) and value != value:
+    if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
         return {k: _finite(v) for k, v in value.items()}

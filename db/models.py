@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from kinhub.db.timeutil import utcnow
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -86,6 +86,8 @@ class Recipe(SQLModel, table=True):
     stages: list[dict[str, Any]] = _json(list)
     raw_text: str = ""
     warnings: list[str] = _json(list)
+    # The parser version that produced this row; older rows are re-parsed (db reparse).
+    parser_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class Evaluation(SQLModel, table=True):
@@ -105,28 +107,56 @@ class Evaluation(SQLModel, table=True):
     source_name: str | None = Field(default=None, max_length=300)
 
 
+# Scalar metrics of the registry (kinship/metrics.py) that have their own REAL column;
+# a test keeps this list in step with the registry.  Anything else lives in ``extra``.
+KINSHIP_METRIC_COLUMNS = ("cs", "pcc", "ed", "sign", "ratio")
+
+
 class Kinship(SQLModel, table=True):
-    """Metric values for a pair (A, B) against a base, as computed once."""
+    """Metric values for a pair (A, B) against a base, one row per measurement's inputs.
+
+    ``model_a``/``model_b``/``base`` keep the reference as given (Hub id, optionally
+    ``@rev``, or a local folder's absolute path); the ``*_id`` columns link Hub ids to
+    their model row and stay NULL for local folders.  Scalar metrics are columns (NULL:
+    not computed, or not finite, see ``extra``); other metrics live in ``extra``.
+    """
 
     __tablename__ = "kinship"
     __table_args__ = (
         UniqueConstraint("pair_key", name="uq_kinship_key"),
         Index("ix_kinship_pair", "model_a", "model_b"),
+        # "the lowest pcc (cs, ed) involving model X" reads one of these in order.
+        Index("ix_kinship_a_pcc", "model_a_id", "pcc"),
+        Index("ix_kinship_b_pcc", "model_b_id", "pcc"),
+        Index("ix_kinship_a_cs", "model_a_id", "cs"),
+        Index("ix_kinship_b_cs", "model_b_id", "cs"),
+        Index("ix_kinship_a_ed", "model_a_id", "ed"),
+        Index("ix_kinship_b_ed", "model_b_id", "ed"),
+        Index("ix_kinship_base", "base_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    # Stable key over (a, b, base, revisions, mode, convention, sample fraction).
+    # Stable key over (a, b, base, content fingerprints, mode, convention, sample, seed).
     pair_key: str = Field(max_length=64)
     model_a: str = Field(max_length=300)
     model_b: str = Field(max_length=300)
     base: str = Field(max_length=300)
+    model_a_id: int | None = Field(default=None, foreign_key="model.id", ondelete="SET NULL")
+    model_b_id: int | None = Field(default=None, foreign_key="model.id", ondelete="SET NULL")
+    base_id: int | None = Field(default=None, foreign_key="model.id", ondelete="SET NULL")
     revision_a: str | None = Field(default=None, max_length=200)
     revision_b: str | None = Field(default=None, max_length=200)
     revision_base: str | None = Field(default=None, max_length=200)
     mode: str = Field(default="exact", max_length=20)
     convention: str = Field(default="native", max_length=20)
     sample_fraction: float | None = None
-    metrics: dict[str, Any] = _json(dict)
+    seed: int | None = None
+    cs: float | None = None
+    pcc: float | None = None
+    ed: float | None = None
+    sign: float | None = None
+    ratio: float | None = None
+    extra: dict[str, Any] = _json(dict)
     intervals: dict[str, Any] = _json(dict)
     params_compared: int = 0
     bytes_read: int = 0
@@ -137,25 +167,58 @@ class Kinship(SQLModel, table=True):
 
 
 class KinshipJob(SQLModel, table=True):
-    """One pair + base to compute; workers lease jobs until a deadline."""
+    """One pair (or child/ingredient edge) + base to compute; workers lease jobs.
+
+    ``job_key`` hashes kind, the canonical pair (``model_a < model_b``), base and the
+    three revisions (NULLs are never equal in a PostgreSQL unique constraint, so the
+    columns themselves cannot be the key); see ``kinhub.db.jobs.job_key``.
+    """
 
     __tablename__ = "kinship_job"
     __table_args__ = (
-        UniqueConstraint("model_a", "model_b", "base", name="uq_kinship_job"),
+        UniqueConstraint("job_key", name="uq_kinship_job_key"),
+        Index("ix_kinship_job_priority", "status", "priority"),
         Index("ix_kinship_job_status", "status", "lease_until"),
+        Index("ix_kinship_job_model_a", "model_a"),
+        Index("ix_kinship_job_model_b", "model_b"),
+        Index("ix_kinship_job_base", "base"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
+    job_key: str = Field(max_length=64)
+    kind: str = Field(default="pair", max_length=10)
     model_a: str = Field(max_length=300)
     model_b: str = Field(max_length=300)
     base: str = Field(max_length=300)
+    revision_a: str | None = Field(default=None, max_length=200)
+    revision_b: str | None = Field(default=None, max_length=200)
+    revision_base: str | None = Field(default=None, max_length=200)
     child: str | None = Field(default=None, max_length=300)
+    priority: int = 0
     status: str = Field(default="pending", max_length=20)
     lease_owner: str | None = Field(default=None, max_length=200)
     lease_until: datetime | None = None
     attempts: int = 0
+    next_attempt_at: datetime | None = None
     last_error: str | None = None
+    mode: str | None = Field(default=None, max_length=20)
+    kinship_id: int | None = Field(default=None, foreign_key="kinship.id", ondelete="SET NULL")
     created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+
+
+class ModelText(SQLModel, table=True):
+    """The raw texts the parser read for a model, so it can be re-parsed offline."""
+
+    __tablename__ = "model_text"
+
+    model_id: int = Field(primary_key=True, foreign_key="model.id", ondelete="CASCADE")
+    sha: str | None = Field(default=None, max_length=64)
+    card_text: str | None = Field(default=None, sa_type=Text)
+    config_name: str | None = Field(default=None, max_length=200)
+    config_text: str | None = Field(default=None, sa_type=Text)
+    parser_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     updated_at: datetime = Field(default_factory=utcnow)
 
 

@@ -1,0 +1,260 @@
+"""Measure kinship once: answer from the database when stored, else compute and store.
+
+``measure_kinship`` is the one service behind ``kinhub kinship`` and the kinship
+worker: it checks the three references, keys the measurement by their content
+(``kinhub.db.kinship_store.kinship_key``), answers from the stored row when it
+holds every requested metric, and otherwise computes only what is missing and adds
+it to the row.  ``plan_measurement`` is the ``--dry-run`` counterpart.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kinhub.db.engine import Database
+from kinhub.db.ids import split_revision
+from kinhub.db.kinship_store import find_kinship, kinship_key, save_kinship, stored_metrics
+from kinhub.db.models import Kinship
+from kinhub.kinship import metrics as registry
+from kinhub.kinship.errors import KinshipError, ModelSourceError
+from sqlmodel import Session
+
+if TYPE_CHECKING:  # engine -> torch, numba: loaded when a measurement is made, not at import
+    from kinhub.kinship.engine import KinshipResult
+    from kinhub.kinship.plan import Plan
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_METRICS = ("cs", "pcc", "ed")
+CONVENTION = "native"
+
+# Called with the session and the row inside the transaction that stored (or read) it:
+# the worker marks its job done there, so the result and the job commit together.
+RowHook = Callable[[Session, Kinship], None]
+
+# What a Hub id looks like before any ``@revision``: at most one "/", no backslash.
+_HUB_SHAPE = re.compile(r"^[^/\\]+(/[^/\\]+)?$")
+
+
+class SampleFractionError(KinshipError, ValueError):
+    """``sample`` is not a fraction in (0, 1]."""
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+        super().__init__(f"sample fraction must be in (0, 1], got {value}")
+
+
+def looks_local(ref: str) -> bool:
+    """True when ``ref`` is written as a file-system path rather than ``org/name[@rev]``.
+
+    ``./x``, ``../x``, ``/x``, ``~/x``, ``.``, and anything with a backslash or more than
+    one "/" before the ``@revision`` count as paths.
+    """
+    if ref in (".", "..", "~") or ref.startswith(("./", "../", "/", "~", ".\\", "..\\")):
+        return True
+    if os.altsep and os.altsep != "/" and os.altsep in ref:
+        return True
+    return not _HUB_SHAPE.match(ref.partition("@")[0])
+
+
+def check_reference(ref: str) -> str:
+    """The reference as the database stores it: a folder's absolute path, a Hub id as given.
+
+    Raises:
+        ModelSourceError: ``ref`` is written as a path but no such folder exists.
+        InvalidRepoIdError: ``ref`` is neither a folder nor a valid ``org/name[@rev]``.
+    """
+    path = Path(ref).expanduser()
+    if path.is_dir():
+        return str(path.resolve())
+    if looks_local(ref):
+        reason = "is a file, not a model folder" if path.exists() else "folder does not exist"
+        raise ModelSourceError(ref, reason)
+    split_revision(ref)
+    return ref
+
+
+def check_sample(sample: float | None) -> None:
+    """Raises: SampleFractionError when ``sample`` is given and not in (0, 1]."""
+    if sample is not None and not (0.0 < sample <= 1.0):  # also rejects NaN
+        raise SampleFractionError(sample)
+
+
+@dataclass
+class Measurement:
+    """A kinship result as answered: computed now or read from the database.
+
+    ``to_dict`` gives the JSON the CLI prints: the engine's keys (``a``, ``b``,
+    ``base``, ``metrics``, ``intervals``, ``params_compared``, ``bytes_read``,
+    ``seconds``, ``dropped``, ``mode``, ``convention``, ``revisions``, ``cached``, …)
+    plus ``computed_at``, the ISO time of the computation the values come from.
+    A cached answer keeps that computation's ``seconds`` and reads no bytes.
+    """
+
+    result: KinshipResult
+    computed_at: datetime
+    kinship_id: int | None = None
+
+    @property
+    def cached(self) -> bool:
+        return self.result.cached
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.result.to_dict(), "computed_at": self.computed_at.isoformat()}
+
+
+def plan_measurement(
+    *,
+    a: str,
+    b: str,
+    base: str,
+    allow_pickle: bool = False,
+    endpoint: str | None = None,
+) -> Plan:
+    """The native plan of a measurement (``--dry-run``), after the same reference checks.
+
+    Raises:
+        ModelSourceError, InvalidRepoIdError, and what ``plan_kinship`` raises.
+    """
+    from kinhub.kinship.engine import plan_kinship
+
+    na, nb, nz = (check_reference(r) for r in (a, b, base))
+    return plan_kinship(na, nb, nz, allow_pickle=allow_pickle, endpoint=endpoint)
+
+
+def measure_kinship(
+    database: Database,
+    *,
+    a: str,
+    b: str,
+    base: str,
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    per_tensor: bool = False,
+    device: str = "cpu",
+    sample: float | None = None,
+    seed: int = 0,
+    allow_pickle: bool = False,
+    endpoint: str | None = None,
+    use_cache: bool = True,
+    on_row: RowHook | None = None,
+) -> Measurement:
+    """Kinship of ``a`` and ``b`` against ``base``, from ``database`` when stored.
+
+    ``a``/``b``/``base`` are local folders or ``org/name[@rev]``.  The stored row answers
+    when it holds every metric asked for (and the per-tensor breakdown if asked);
+    otherwise only the missing metrics are computed (all of them with
+    ``use_cache=False``) and added to the row.  ``on_row`` runs in the transaction that
+    stored or read the row.
+
+    Raises:
+        SampleFractionError, UnknownMetricError, ModelSourceError, InvalidRepoIdError,
+        DeviceUnavailableError, and whatever the engine or the database raises.
+    """
+    from kinhub.kinship.engine import compute_kinship, fingerprint
+    from kinhub.kinship.execute import resolve_device
+
+    check_sample(sample)
+    names = [registry.get(n).name for n in dict.fromkeys(metrics)]
+    resolve_device(device)
+    na, nb, nz = (check_reference(r) for r in (a, b, base))
+    mode = "sampled" if sample is not None else "exact"
+    key = kinship_key(
+        a=na,
+        b=nb,
+        base=nz,
+        fingerprints={
+            slot: fingerprint(ref, endpoint=endpoint)
+            for slot, ref in (("a", na), ("b", nb), ("base", nz))
+        },
+        mode=mode,
+        convention=CONVENTION,
+        sample_fraction=sample,
+        seed=seed,
+    )
+    missing = names
+    if use_cache:
+        with database.session() as session:
+            row = find_kinship(session, key=key)
+            if row is not None:
+                have = stored_metrics(row)
+                missing = [n for n in names if n not in have]
+                if not missing and (not per_tensor or row.breakdown):
+                    if on_row is not None:
+                        on_row(session, row)
+                    return _from_row(row, names)
+                if per_tensor and not row.breakdown:
+                    missing = names
+    logger.info("computing %s of %s and %s against %s (%s)", missing, na, nb, nz, mode)
+    result = compute_kinship(
+        na,
+        nb,
+        nz,
+        metrics=missing,
+        per_tensor=per_tensor,
+        device=device,
+        sample=sample,
+        seed=seed,
+        allow_pickle=allow_pickle,
+        endpoint=endpoint,
+    )
+    result.a, result.b, result.base = na, nb, nz
+    with database.session() as session:
+        row = save_kinship(
+            session,
+            key=key,
+            a=na,
+            b=nb,
+            base=nz,
+            revisions=result.revisions,
+            mode=result.mode,
+            convention=result.convention,
+            metrics=result.metrics,
+            params_compared=result.params_compared,
+            bytes_read=result.bytes_read,
+            seconds=result.seconds,
+            sample_fraction=sample,
+            seed=seed,
+            intervals=result.intervals,
+            breakdown=result.breakdown,
+            dropped=result.dropped,
+        )
+        if on_row is not None:
+            on_row(session, row)
+        # Metrics stored earlier for the same inputs complete the answer, in asked order.
+        have = stored_metrics(row)
+        result.metrics = {n: result.metrics.get(n, have.get(n, math.nan)) for n in names}
+        result.intervals = {n: v for n, v in row.intervals.items() if n in names}
+        return Measurement(result=result, computed_at=row.computed_at, kinship_id=row.id)
+
+
+def _from_row(row: Kinship, names: list[str]) -> Measurement:
+    from kinhub.kinship.engine import KinshipResult
+
+    have = stored_metrics(row)
+    result = KinshipResult(
+        a=row.model_a,
+        b=row.model_b,
+        base=row.base,
+        metrics={n: have[n] for n in names},
+        params_compared=row.params_compared,
+        bytes_read=0,  # nothing was read to answer
+        seconds=row.seconds,  # what the stored computation took
+        dropped=row.dropped,
+        mode=row.mode,
+        convention=row.convention,
+        revisions={"a": row.revision_a, "b": row.revision_b, "base": row.revision_base},
+        intervals={n: v for n, v in row.intervals.items() if n in names},
+        sample_fraction=row.sample_fraction,
+        seed=row.seed,
+        breakdown=row.breakdown,
+        cached=True,
+    )
+    return Measurement(result=result, computed_at=row.computed_at, kinship_id=row.id)
