@@ -74,11 +74,12 @@ def _stage_edges(stage: Stage, stage_name: str | None, source: EdgeSource, out: 
     relation: Relation = stage.relation
     groups: dict[tuple[str, Role], list[RecipeInput]] = {}
     for item in stage.inputs:
-        # A base also listed as an input gives only the base edge.
-        role: Role = "base" if item.model == stage.base_model else item.role
+        # Roles follow the merge method (crawler.recipe.resolve_roles): a subtracted
+        # base listed among the models too gives one base edge.
+        role: Role = item.role
         groups.setdefault((item.model, role), []).append(item)
     for (model, role), group in groups.items():
-        first = next((i for i in group if i.role != "base"), group[0])
+        first = group[0]
         out.add(
             EdgeRecord(
                 parent=model[:MAX_REF_CHARS],

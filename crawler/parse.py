@@ -18,7 +18,13 @@ from typing import Any
 from kinhub.crawler.errors import UnreadableInputError
 from kinhub.crawler.frontmatter import read_front_matter
 from kinhub.crawler.prose import read_prose
-from kinhub.crawler.recipe import Recipe, RecipeInput, is_recipe_mapping, recipe_from_documents
+from kinhub.crawler.recipe import (
+    Recipe,
+    RecipeInput,
+    is_recipe_mapping,
+    recipe_from_documents,
+    resolve_roles,
+)
 from kinhub.crawler.refs import parse_ref
 from kinhub.crawler.result import Kind, ParseResult, RecipeOrigin, infer_relation
 from kinhub.crawler.yamlblocks import YAML_LANGS, split_markdown, yaml_runs
@@ -163,12 +169,13 @@ def _parse_card(text: Any, file: str, warnings: list[str]) -> ParseResult:
     prose_base = None
     prose_inputs: tuple[RecipeInput, ...] = ()
     if recipe is None:
-        if prose.base is not None:
-            ref = parse_ref(prose.base, warnings)
-            if ref is not None:
-                prose_base = ref.model
-                prose_inputs = (RecipeInput.from_ref(ref, "base"),)
-        prose_inputs += _prose_inputs(prose.models, warnings)
+        base_ref = parse_ref(prose.base, warnings) if prose.base is not None else None
+        if base_ref is not None:
+            prose_base = base_ref.model
+        if base_ref is not None or prose.models:
+            prose_inputs = resolve_roles(
+                prose.merge_method, base_ref, _prose_inputs(prose.models, warnings), warnings
+            )
         if prose.merge_method or prose.models:
             warnings.append("no readable YAML recipe; merge details taken from the card prose")
     elif (

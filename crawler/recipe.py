@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from kinhub.crawler.methods import find_method
 from kinhub.crawler.refs import MAX_REF_CHARS, ModelRef, parse_ref
 
 InputRole = Literal["base", "ingredient", "slice", "expert"]
@@ -91,7 +92,9 @@ class Stage:
 
     @property
     def parents(self) -> list[str]:
-        """Merge inputs (not the base unless listed), file order, de-duplicated."""
+        """Every input whose role is not ``base`` (an anchor the method subtracts),
+        file order, de-duplicated; a ``base_model`` the method merges as one of its
+        inputs (slerp, linear, …) is an ``ingredient`` and so a parent."""
         seen: dict[str, None] = {}
         for item in self.inputs:
             if item.role != "base":
@@ -122,6 +125,71 @@ class Recipe:
     final: Stage
     earlier: tuple[Stage, ...] = ()
     raw_text: str = ""
+
+    @property
+    def merge_method(self) -> str | None:
+        return self.final.merge_method
+
+    @property
+    def base_model(self) -> str | None:
+        return self.final.base_model
+
+
+def resolve_roles(
+    merge_method: str | None,
+    base: ModelRef | None,
+    inputs: Sequence[RecipeInput],
+    warnings: list[str],
+) -> tuple[RecipeInput, ...]:
+    """Give each input the role the merge method gives it; the base entry goes first.
+
+    ``inputs`` carry the role of where they were written (``models`` →
+    ``ingredient``, slice ``sources`` → ``slice``, MoE ``experts`` → ``expert``).
+    For a method of the registry (:mod:`crawler.methods`):
+
+    * a ``base_model`` the method subtracts is ``base``, wherever it is listed;
+    * any other ``base_model`` is one of the merged models: it takes the role of
+      its own entry among the inputs, ``ingredient`` when it has none;
+    * slice sources are ``slice`` only for a method that stacks layer ranges
+      (passthrough); for every other method they are ``ingredient``.
+
+    An unknown (or missing) method keeps the roles of where models are written,
+    with the base as ``base``, and warns when a name was given.
+    """
+    method = find_method(merge_method)
+    roles: list[RecipeInput] = list(inputs)
+    if method is None:
+        if merge_method is not None:
+            warnings.append(
+                f"merge method {merge_method[:100]!r} is not a known method; "
+                "roles follow where models are written"
+            )
+        subtracted = base is not None
+    else:
+        subtracted = base is not None and method.subtracts_base
+        if not method.stacks_layers:
+            roles = [replace(i, role="ingredient") if i.role == "slice" else i for i in roles]
+    if base is None:
+        return tuple(roles)
+    # The same reference (revision and LoRA included, as mergekit compares them):
+    # ``org/m+lora`` is another model than ``org/m``.
+    same = (base.model, base.revision, base.lora, base.lora_revision)
+
+    def is_base(item: RecipeInput) -> bool:
+        return (item.model, item.revision, item.lora, item.lora_revision) == same
+
+    listed = [i for i in roles if is_base(i)]
+    if subtracted:
+        if method is not None and method.base_apart and listed:
+            warnings.append(
+                f"{method.name} subtracts base_model {base.model[:100]!r}, which is also "
+                "listed among the models merged (mergekit refuses this)"
+            )
+        base_role: InputRole = "base"
+        roles = [replace(i, role="base") if is_base(i) else i for i in roles]
+    else:
+        base_role = listed[0].role if listed else "ingredient"
+    return (RecipeInput.from_ref(base, base_role), *roles)
 
 
 def is_recipe_mapping(data: Any) -> bool:
@@ -296,12 +364,7 @@ def build_stage(data: dict[str, Any], warnings: list[str]) -> Stage:
     if merge_method is None:
         warnings.append("recipe has no merge_method")
     base_ref = parse_ref(base_value, warnings) if base_value is not None else None
-    inputs = list(builder.inputs)
-    if base_ref is not None:
-        inputs.insert(
-            0,
-            RecipeInput.from_ref(base_ref, "base"),
-        )
+    inputs = resolve_roles(merge_method, base_ref, builder.inputs, warnings)
     if not builder.inputs:
         warnings.append("recipe lists no input models")
     return Stage(
@@ -310,7 +373,7 @@ def build_stage(data: dict[str, Any], warnings: list[str]) -> Stage:
         relation=relation,
         shape=shape,
         base_model=base_ref.model if base_ref else None,
-        inputs=tuple(inputs),
+        inputs=inputs,
         dtype=_text(data.get("dtype") or data.get("out_dtype"), 20),
         tokenizer_source=_tokenizer_source(data, warnings),
         parameters=params,
@@ -325,9 +388,9 @@ def _link_stages(stage: Stage, names: set[str]) -> Stage:
     base_stage = None
     for item in stage.inputs:
         if not item.resolved and item.model in names - own:
-            if item.role == "base":
+            if item.model == stage.base_model:
                 base_stage = item.model
-            else:
+            if item.role != "base":  # merged as an input, not subtracted
                 refs.setdefault(item.model, None)
             continue
         kept.append(item)

@@ -79,7 +79,7 @@ def test_multistage_config_edges_carry_stage_names() -> None:
     got = {(e.parent, e.role, e.stage, e.revision) for e in facts.edges}
     assert got == {
         ("acme/E-7B", "ingredient", None, None),
-        ("acme/A-7B", "base", "first-merge", None),
+        ("acme/A-7B", "ingredient", "first-merge", None),  # slerp: an endpoint
         ("acme/B-7B", "ingredient", "first-merge", None),
         ("acme/Base-7B", "base", "second-merge", None),
         ("acme/C-7B", "ingredient", "second-merge", None),
@@ -89,8 +89,8 @@ def test_multistage_config_edges_carry_stage_names() -> None:
     (recipe,) = facts.recipes
     assert recipe.merge_method == "linear"
     assert [s["name"] for s in recipe.stages] == ["first-merge", "second-merge"]
-    # a listed base gives only the base edge
-    assert ("acme/A-7B", "ingredient") not in {(e.parent, e.role) for e in facts.edges}
+    # a base that is also listed gives one edge, in the role the method gives it
+    assert ("acme/A-7B", "base") not in {(e.parent, e.role) for e in facts.edges}
 
 
 def test_stage_reference_as_base_gives_no_edge() -> None:
@@ -113,7 +113,7 @@ def test_moe_config_edges() -> None:
     )
     edges = _edges(facts, "mergekit_config")
     assert set(edges) == {
-        ("mistralai/Mistral-7B-Instruct-v0.2", "base"),
+        ("mistralai/Mistral-7B-Instruct-v0.2", "expert"),  # the base is also an expert
         ("WizardLM/WizardMath-7B-V1.1", "expert"),
         ("codellama/CodeLlama-7b-Instruct-hf", "expert"),
     }
@@ -131,7 +131,7 @@ def test_unresolved_references_are_kept_verbatim() -> None:
     edges = {e.parent: e for e in facts.edges}
     for text in ("/abs/models/a", "./rel/b", "~/c", "D:/win path/d", "../up/e"):
         assert edges[text].parent_resolved is False
-    assert edges["/abs/models/base"].role == "base"
+    assert edges["/abs/models/base"].role == "ingredient"  # linear merges its base
     assert edges["/abs/models/base"].parent_resolved is False
     assert edges["acme/Real-7B"].parent_resolved is True
 
