@@ -100,7 +100,7 @@ def test_recompute_upserts_one_row(families: dict[str, Family], database_url: st
     assert len(rows) == 1
     row = rows[0]
     assert row.mode == "exact" and row.convention == "native"
-    assert set(row.metrics) == {"cs", "pcc", "ed"} and row.params_compared > 0
+    assert None not in (row.cs, row.pcc, row.ed) and row.params_compared > 0
     assert row.model_a == str(fam["ft1"].resolve())
 
 
@@ -149,3 +149,47 @@ def test_hub_cache_follows_the_repo_commit(
     assert moved["cached"] is False
     assert moved["revisions"]["b"] != first["revisions"]["b"]
     assert moved["metrics"]["cs"] != pytest.approx(first["metrics"]["cs"], abs=1e-3)
+
+
+def test_cached_answer_reports_the_original_computation(
+    families: dict[str, Family], database_url: str
+) -> None:
+    fam = families["fp32-single"]
+    args = ["--db", database_url, *_args(fam), "--format", "json"]
+    first = json.loads(runner.invoke(app, args).stdout)
+    again = json.loads(runner.invoke(app, args).stdout)
+    assert (first["cached"], again["cached"]) == (False, True)
+    assert again["computed_at"] == first["computed_at"]
+    assert again["seconds"] == first["seconds"] and again["bytes_read"] == 0
+    table = runner.invoke(app, ["--db", database_url, *_args(fam)])
+    assert table.exit_code == 0, table.output
+    when = first["computed_at"][:19].replace("T", " ")
+    assert f"computed {when}" in table.stdout and "answered from the database" in table.stdout
+
+
+def test_a_second_metric_adds_to_the_stored_one(
+    families: dict[str, Family], database_url: str
+) -> None:
+    fam = families["fp32-single"]
+    base = ["--db", database_url, *_args(fam), "--format", "json", "--metrics"]
+    cs = json.loads(runner.invoke(app, [*base, "cs"]).stdout)
+    pcc = json.loads(runner.invoke(app, [*base, "pcc"]).stdout)
+    both = json.loads(runner.invoke(app, [*base, "cs,pcc"]).stdout)
+    assert (cs["cached"], pcc["cached"], both["cached"]) == (False, False, True)
+    assert both["metrics"] == {"cs": cs["metrics"]["cs"], "pcc": pcc["metrics"]["pcc"]}
+
+
+def test_missing_local_folder_is_named_as_such(tmp_path: Path) -> None:
+    r = runner.invoke(app, ["kinship", "./typo", "org/b", "--base", "org/z"])
+    assert r.exit_code == 1
+    assert "./typo" in r.output and "folder does not exist" in r.output
+    assert "org/name" not in r.output
+
+
+@pytest.mark.parametrize("fraction", ["0", "1.5", "-0.1"])
+def test_sample_outside_zero_one_is_one_clean_line(
+    families: dict[str, Family], fraction: str
+) -> None:
+    r = runner.invoke(app, [*_args(families["fp32-single"]), "--sample", fraction])
+    assert r.exit_code != 0 and isinstance(r.exception, SystemExit)  # no traceback
+    assert "(0, 1]" in r.output and len(r.output.strip().splitlines()) == 1
