@@ -14,49 +14,51 @@ resume a listing after a crash.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import logging
 import os
-import random
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx2
-from huggingface_hub import HfApi, hf_hub_download
+from huggingface_hub import (
+    HfApi,
+    get_hf_file_metadata,
+    get_session,
+    hf_hub_download,
+    hf_hub_url,
+    snapshot_download,
+)
 from huggingface_hub.errors import (
     DisabledRepoError,
     FileMetadataError,
     GatedRepoError,
     HfHubHTTPError,
     LocalEntryNotFoundError,
+    OfflineModeIsEnabled,
     RemoteEntryNotFoundError,
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
 from huggingface_hub.hf_api import ModelInfo
-from huggingface_hub.utils import (
-    build_hf_headers,
-    get_session,
-    hf_raise_for_status,
-    parse_ratelimit_headers,
-)
-from huggingface_hub.utils._http import default_client_factory, set_client_factory
+from huggingface_hub.utils import build_hf_headers, hf_raise_for_status, parse_ratelimit_headers
 from kinhub.db.ids import validate_repo_id
-from kinhub.db.timeutil import to_utc
+from kinhub.hub import config
 from kinhub.hub.errors import HubError, RepoUnavailableError
+from kinhub.hub.models import HubModel, ListingPage
 from kinhub.hub.ratelimit import API, RESOLVE, RateLimits
+from kinhub.hub.retry import RetryPolicy
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_ENDPOINT = "https://huggingface.co"
-ENV_ENDPOINT = "HF_ENDPOINT"
+DEFAULT_ENDPOINT = config.DEFAULT_ENDPOINT
+ENV_ENDPOINT = config.ENV_ENDPOINT
 # Everything the crawler stores, in one listing call (HUB_PROTOCOL.md lists the allowed values).
 LISTING_EXPAND: tuple[str, ...] = (
     "cardData",
@@ -80,11 +82,20 @@ _TRANSIENT = (httpx2.TransportError, LocalEntryNotFoundError, FileMetadataError,
 
 T = TypeVar("T")
 
+# Re-exported: callers import the client's data types and policy from here.
+__all__ = [
+    "HubClient",
+    "HubModel",
+    "ListingPage",
+    "RetryPolicy",
+    "resolve_endpoint",
+    "shared_client",
+]
 
-# The HubClient whose call is running in this thread: the response hook reports to it.
+
+# The HubClient whose call is running in this context: the response hook reports to it.
 _ACTIVE: ContextVar[HubClient | None] = ContextVar("kinhub_hub_client", default=None)
 _HOOK_LOCK = threading.Lock()
-_hook_installed = False
 
 
 def _observe_response(response: httpx2.Response) -> None:
@@ -93,102 +104,33 @@ def _observe_response(response: httpx2.Response) -> None:
         client._observe(response)
 
 
-def _client_with_observer() -> httpx2.Client:
-    client = default_client_factory()
-    client.event_hooks["response"] = [*client.event_hooks["response"], _observe_response]
-    return client
+def _ensure_response_hook() -> None:
+    """Let every HTTP response of the shared session (downloads included) reach the
+    HubClient whose call made it.
 
-
-def _install_response_hook() -> None:
-    """Let every HTTP response of the client (downloads included) reach its HubClient.
-
-    ``hf_hub_download`` retries 429s internally; without this hook the crawler
-    would neither count them nor pause the bucket for the other threads.
+    Why a hook at all: ``hf_hub_download`` and ``snapshot_download`` retry 408/429
+    answers (and 5xx on their second HEAD) internally, sleeping as the rate-limit
+    headers say, and offer no parameter to turn that off or observe it.  Without the
+    hook the client would neither count those 429s nor pause the bucket for its other
+    threads.  Narrowest public means: ``get_session()`` is public and ``event_hooks`` is
+    the public attribute of the ``httpx`` client it returns; we add one hook and keep
+    the client ``huggingface_hub`` built (its request hook, offline mode, redirects),
+    rather than replacing the process-wide client factory.  The hook does nothing
+    outside a HubClient call.  Checked on every call because the session is rebuilt
+    after ``close_session()`` (a fork, a new client factory).
     """
-    global _hook_installed
+    session = get_session()
+    if _observe_response in session.event_hooks["response"]:
+        return
     with _HOOK_LOCK:
-        if not _hook_installed:
-            set_client_factory(_client_with_observer)
-            _hook_installed = True
+        hooks = session.event_hooks
+        if _observe_response not in hooks["response"]:
+            session.event_hooks = {**hooks, "response": [*hooks["response"], _observe_response]}
 
 
 def resolve_endpoint(endpoint: str | None = None) -> str:
     """``endpoint``, else ``$HF_ENDPOINT`` (read now, not at import), else the Hub."""
-    chosen = endpoint or os.environ.get(ENV_ENDPOINT) or DEFAULT_ENDPOINT
-    return chosen.rstrip("/")
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Bounded retries: exponential backoff from ``base_delay_s`` for 5xx and network
-    errors (``max_attempts`` tries in all); server rate limits wait out the announced
-    reset, at most ``max_rate_limit_waits`` times per call."""
-
-    max_attempts: int = 6
-    base_delay_s: float = 1.0
-    max_delay_s: float = 30.0
-    max_rate_limit_waits: int = 30
-    # Wait when a 429 carries no usable reset time.
-    default_rate_limit_wait_s: float = 10.0
-
-    def backoff(self, attempt: int) -> float:
-        """Delay before retry number ``attempt`` (1-based), with ±25 % jitter."""
-        delay = min(self.max_delay_s, self.base_delay_s * (2 ** (attempt - 1)))
-        return delay * random.uniform(0.75, 1.25)
-
-
-@dataclass(frozen=True)
-class HubModel:
-    """One model as the Hub describes it (listing item or ``model_info``)."""
-
-    repo_id: str
-    sha: str | None
-    created_at: datetime | None = None
-    last_modified: datetime | None = None
-    tags: tuple[str, ...] = ()
-    files: tuple[str, ...] | None = None  # None: the answer did not list files
-    downloads: int | None = None
-    likes: int | None = None
-    gated: str | None = None  # "auto" / "manual"; None when not gated
-    private: bool = False
-    library_name: str | None = None
-    pipeline_tag: str | None = None
-    config: dict[str, Any] | None = None
-    num_parameters: int | None = None
-    card_data: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_info(cls, info: ModelInfo) -> HubModel:
-        """Map the client's ``ModelInfo`` (camelCase already converted) onto ours."""
-        gated = info.gated if isinstance(info.gated, str) and info.gated else None
-        total = info.safetensors.total if info.safetensors is not None else None
-        card = info.card_data.to_dict() if info.card_data is not None else {}
-        return cls(
-            repo_id=info.id,
-            sha=info.sha,
-            created_at=to_utc(info.created_at),
-            last_modified=to_utc(info.last_modified),
-            tags=tuple(t for t in info.tags or () if isinstance(t, str)),
-            files=tuple(s.rfilename for s in info.siblings) if info.siblings is not None else None,
-            downloads=info.downloads,
-            likes=info.likes,
-            gated=gated,
-            private=bool(info.private),
-            library_name=info.library_name,
-            pipeline_tag=info.pipeline_tag,
-            config=info.config if isinstance(info.config, dict) else None,
-            num_parameters=total if isinstance(total, int) else None,
-            card_data=card if isinstance(card, dict) else {},
-        )
-
-
-@dataclass(frozen=True)
-class ListingPage:
-    """One page of ``/api/models``; ``next_url`` is the absolute link to the next one."""
-
-    url: str
-    models: list[HubModel]
-    next_url: str | None
+    return config.endpoint(endpoint)
 
 
 def _status_of(exc: BaseException) -> int | None:
@@ -207,11 +149,17 @@ def _rate_limit_wait(exc: HfHubHTTPError, default: float) -> float:
     return float(retry_after) if retry_after.strip().isdigit() else default
 
 
-def _unavailable(repo_id: str, exc: HfHubHTTPError) -> RepoUnavailableError:
+def _unavailable(
+    repo_id: str, exc: HfHubHTTPError, *, filename: str | None = None
+) -> RepoUnavailableError:
     """The database status for a final (non-retryable) error about ``repo_id``."""
     status = _status_of(exc)
     if isinstance(exc, GatedRepoError):
         return RepoUnavailableError(repo_id, "gated", "gated repo: access not granted")
+    if isinstance(exc, RemoteEntryNotFoundError) and filename is not None:
+        return RepoUnavailableError(repo_id, "not_found", f"file {filename} not found")
+    if isinstance(exc, RevisionNotFoundError):
+        return RepoUnavailableError(repo_id, "not_found", "revision not found")
     if isinstance(exc, RepositoryNotFoundError) or status == 404:
         return RepoUnavailableError(repo_id, "not_found", "repository not found")
     if isinstance(exc, DisabledRepoError):
@@ -219,6 +167,16 @@ def _unavailable(repo_id: str, exc: HfHubHTTPError) -> RepoUnavailableError:
     if status in (401, 403):
         return RepoUnavailableError(repo_id, "private", f"HTTP {status}: not accessible")
     return RepoUnavailableError(repo_id, "error", f"HTTP {status}")
+
+
+def _reason(error: BaseException, endpoint: str) -> str:
+    """Why a call failed, in words for a log line (never the request headers)."""
+    if isinstance(error, httpx2.TransportError):
+        return f"cannot reach {endpoint}: {type(error).__name__}"
+    status = _status_of(error)
+    if status is not None:
+        return f"HTTP {status} from {endpoint}"
+    return f"{type(error).__name__}: {error}"
 
 
 def _verify_blob(path: Path) -> bool:
@@ -264,6 +222,7 @@ class HubClient:
         self.limits = limits or RateLimits.for_plan()
         self.retry = retry or RetryPolicy()
         self.timeout_s = timeout_s
+        # None: resolved from HF_HUB_CACHE / HF_HOME at each download (hub.config).
         self.cache_dir = cache_dir
         self._sleep = sleep
         self._api = HfApi(endpoint=self.endpoint, token=token, library_name="kinhub")
@@ -272,7 +231,6 @@ class HubClient:
         self.retries: Counter[str] = Counter({API: 0, RESOLVE: 0})
         self.rate_limited: Counter[str] = Counter({API: 0, RESOLVE: 0})
         self.http: Counter[str] = Counter({API: 0, RESOLVE: 0})
-        _install_response_hook()
 
     def _observe(self, response: httpx2.Response) -> None:
         """Count one HTTP response; a 429 pauses its bucket until the announced reset."""
@@ -296,10 +254,14 @@ class HubClient:
     ) -> T:
         """Run ``fn`` under the bucket's limiter, retrying what is transient.
 
+        The first retry of a call is logged as a WARNING (so an unreachable Hub is not
+        silent at default verbosity); later retries of the same call at INFO.
+
         Raises:
             RepoUnavailableError: a final answer about the repo (404, gated, 401/403).
-            HubError: retries exhausted.
+            HubError: retries exhausted, or offline mode is on.
         """
+        _ensure_response_hook()
         limiter = self.limits.bucket(bucket)
         attempt = 0
         waits = 0
@@ -318,7 +280,10 @@ class HubClient:
                         raise HubError(f"{what}: still rate limited", repo_id=repo_id) from exc
                     wait = _rate_limit_wait(exc, self.retry.default_rate_limit_wait_s)
                     # A reset of 0 s still means "this window is spent": back off a little.
-                    limiter.pause(max(wait, self.retry.base_delay_s))
+                    wait = max(wait, self.retry.base_delay_s)
+                    level = logging.WARNING if waits == 1 else logging.INFO
+                    logger.log(level, "%s: rate limited by the Hub; waiting %.1fs", what, wait)
+                    limiter.pause(wait)
                     self._count(self.retries, bucket)
                     continue
                 if status not in _RETRY_STATUSES:
@@ -326,6 +291,8 @@ class HubClient:
                         raise HubError(f"{what}: HTTP {status}") from exc
                     raise _unavailable(repo_id, exc) from exc
                 error: BaseException = exc
+            except OfflineModeIsEnabled as exc:
+                raise HubError(f"{what}: offline mode is on (HF_HUB_OFFLINE)") from exc
             except _TRANSIENT as exc:
                 error = exc
             finally:
@@ -333,12 +300,18 @@ class HubClient:
             attempt += 1
             if attempt >= self.retry.max_attempts:
                 raise HubError(
-                    f"{what}: gave up after {attempt} attempts ({type(error).__name__}: {error})",
+                    f"{what}: gave up after {attempt} attempts ({_reason(error, self.endpoint)})",
                     repo_id=repo_id,
                 ) from error
             delay = self.retry.backoff(attempt)
-            logger.info(
-                "%s failed (%s); retry %d in %.2fs", what, type(error).__name__, attempt, delay
+            logger.log(
+                logging.WARNING if attempt == 1 else logging.INFO,
+                "%s: %s; retrying (retry %d of %d, next in %.1fs)",
+                what,
+                _reason(error, self.endpoint),
+                attempt,
+                self.retry.max_attempts - 1,
+                delay,
             )
             self._count(self.retries, bucket)
             self._sleep(delay)
@@ -391,8 +364,9 @@ class HubClient:
 
     # -- single repos ------------------------------------------------------------------
 
-    def model_info(self, repo_id: str) -> HubModel:
-        """One model's facts (one API call, plus retries).
+    def model_info(self, repo_id: str, *, revision: str | None = None) -> HubModel:
+        """One model's facts at ``revision`` (default branch if None): one API call,
+        plus retries.
 
         Raises:
             RepoUnavailableError: not found, gated, private or another final error.
@@ -402,25 +376,31 @@ class HubClient:
 
         def fetch() -> HubModel:
             expand: Any = list(LISTING_EXPAND)  # the client types these as Literals
-            info = self._api.model_info(repo_id, expand=expand, timeout=self.timeout_s)
+            info = self._api.model_info(
+                repo_id, revision=revision, expand=expand, timeout=self.timeout_s
+            )
             return HubModel.from_info(info)
 
         return self._call(API, f"model_info {repo_id}", fetch, repo_id=repo_id)
 
-    def read_text(self, repo_id: str, filename: str, *, revision: str | None) -> str | None:
-        """A small file's text at ``revision`` (the commit sha), or None if absent.
+    # -- whole files -------------------------------------------------------------------
 
-        The download goes through ``hf_hub_download`` (a HEAD and a GET on the
-        resolve bucket); a body that does not match its blob id is fetched again.
-
-        Raises:
-            RepoUnavailableError: the repo is gated, not found or not accessible.
-            HubError: retries exhausted.
-        """
+    def _download(
+        self,
+        repo_id: str,
+        filename: str,
+        *,
+        revision: str | None,
+        verify: bool,
+        cache_dir: Path | None = None,
+    ) -> Path | None:
+        """``hf_hub_download`` of one file into the cache under the resolve bucket (a HEAD
+        and a GET); None if the repo has no such file.  ``verify`` re-hashes the body
+        against its blob id (small files); a mismatch is fetched again."""
         validate_repo_id(repo_id)
         state = {"force": False}
 
-        def fetch() -> str | None:
+        def fetch() -> Path | None:
             try:
                 path = Path(
                     hf_hub_download(
@@ -429,7 +409,7 @@ class HubClient:
                         revision=revision,
                         endpoint=self.endpoint,
                         token=self._token,
-                        cache_dir=self.cache_dir,
+                        cache_dir=config.cache_dir(cache_dir or self.cache_dir),
                         etag_timeout=self.timeout_s,
                         force_download=state["force"],
                     )
@@ -450,18 +430,169 @@ class HubClient:
                         raise cause from exc  # waited out as a rate limit, not an attempt
                 raise
             except OSError as exc:
-                if isinstance(exc, HfHubHTTPError):
+                if isinstance(exc, HfHubHTTPError | OfflineModeIsEnabled):
                     raise
                 # The client's size check ("Consistency check failed"), or a cache problem.
                 state["force"] = True
                 raise ValueError(f"download of {filename} failed: {exc}") from exc
-            if not _verify_blob(path):
+            if verify and not _verify_blob(path):
                 state["force"] = True
                 raise ValueError(f"{filename}: downloaded bytes do not match the blob id")
-            with path.open("rb") as handle:
-                return handle.read(MAX_TEXT_BYTES).decode("utf-8", errors="replace")
+            return path
 
         return self._call(RESOLVE, f"download {repo_id}/{filename}", fetch, cost=2, repo_id=repo_id)
+
+    def read_text(self, repo_id: str, filename: str, *, revision: str | None) -> str | None:
+        """A small file's text at ``revision`` (the commit sha), or None if absent.
+
+        The download goes through ``hf_hub_download`` (a HEAD and a GET on the
+        resolve bucket); a body that does not match its blob id is fetched again.
+
+        Raises:
+            RepoUnavailableError: the repo is gated, not found or not accessible.
+            HubError: retries exhausted.
+        """
+        path = self._download(repo_id, filename, revision=revision, verify=True)
+        if path is None:
+            return None
+        with path.open("rb") as handle:
+            return handle.read(MAX_TEXT_BYTES).decode("utf-8", errors="replace")
+
+    def download_snapshot(
+        self,
+        repo_id: str,
+        *,
+        revision: str | None,
+        patterns: Sequence[str],
+        cache_dir: Path | None = None,
+    ) -> Path:
+        """Download the files matching ``patterns`` (fnmatch, e.g. ``*.safetensors``) at
+        ``revision`` into the HF cache (``cache_dir``, else the client's, else
+        ``HF_HUB_CACHE``/``HF_HOME``); returns the snapshot folder, named by the commit.
+
+        One ``model_info`` pins the commit and lists the files, then every file is one
+        rate-limited, retried download.  When the Hub cannot be reached at all, a
+        complete snapshot already in the cache is used instead.
+
+        Raises:
+            RepoUnavailableError: repo, revision or a listed file not accessible.
+            HubError: retries exhausted and nothing usable in the cache.
+        """
+        try:
+            info = self.model_info(repo_id, revision=revision)
+        except RepoUnavailableError:
+            raise
+        except HubError as exc:
+            cached = self._cached_snapshot(
+                repo_id, revision=revision, patterns=patterns, cache_dir=cache_dir
+            )
+            if cached is None:
+                raise
+            logger.warning("%s: Hub unreachable (%s); using the cached snapshot", repo_id, exc)
+            return cached
+        sha = info.sha or revision
+        names = [f for f in info.files or () if any(fnmatch.fnmatch(f, p) for p in patterns)]
+        root = config.cache_dir(cache_dir or self.cache_dir)
+        folder = root / f"models--{repo_id.replace('/', '--')}" / "snapshots" / str(sha)
+        for name in names:
+            path = self._download(repo_id, name, revision=sha, verify=False, cache_dir=root)
+            if path is None:
+                raise RepoUnavailableError(repo_id, "not_found", f"file {name} not found")
+            folder = Path(str(path)[: -len(name)])
+        return folder
+
+    def _cached_snapshot(
+        self,
+        repo_id: str,
+        *,
+        revision: str | None,
+        patterns: Sequence[str],
+        cache_dir: Path | None,
+    ) -> Path | None:
+        try:
+            return Path(
+                snapshot_download(
+                    repo_id,
+                    revision=revision,
+                    allow_patterns=list(patterns),
+                    cache_dir=config.cache_dir(cache_dir or self.cache_dir),
+                    endpoint=self.endpoint,
+                    local_files_only=True,
+                )
+            )
+        except (LocalEntryNotFoundError, OSError, ValueError):
+            return None
+
+    # -- byte ranges -------------------------------------------------------------------
+
+    def _url(self, repo_id: str, filename: str, revision: str | None) -> str:
+        validate_repo_id(repo_id)
+        return hf_hub_url(repo_id, filename, revision=revision, endpoint=self.endpoint)
+
+    def file_size(self, repo_id: str, filename: str, *, revision: str | None) -> int:
+        """A file's size in bytes from a HEAD on the resolve bucket (no body is read).
+
+        Raises:
+            RepoUnavailableError: repo or file not found, gated or not accessible.
+            HubError: retries exhausted, or the Hub reported no size.
+        """
+        url = self._url(repo_id, filename, revision)
+
+        def fetch() -> int:
+            try:
+                meta = get_hf_file_metadata(
+                    url,
+                    token=self._token,
+                    timeout=self.timeout_s,
+                    library_name="kinhub",
+                    endpoint=self.endpoint,
+                )
+            except HfHubHTTPError as exc:
+                if _status_of(exc) in _RETRY_STATUSES:
+                    raise
+                raise _unavailable(repo_id, exc, filename=filename) from exc
+            if meta.size is None:
+                raise HubError(f"{filename}: the Hub reported no file size", repo_id=repo_id)
+            return int(meta.size)
+
+        return self._call(RESOLVE, f"size of {repo_id}/{filename}", fetch, repo_id=repo_id)
+
+    def read_range(
+        self, repo_id: str, filename: str, *, revision: str | None, offset: int, length: int
+    ) -> bytes:
+        """Bytes ``[offset, offset+length)`` of a file, by one HTTP Range request on the
+        resolve bucket (rate limited, retried, 429s waited out).  A body shorter than
+        asked is retried, so the result always has ``length`` bytes.
+
+        Raises:
+            RepoUnavailableError: repo or file not found, gated or not accessible.
+            HubError: retries exhausted.
+        """
+        if length <= 0:
+            return b""
+        url = self._url(repo_id, filename, revision)
+        headers = build_hf_headers(token=self._token, library_name="kinhub")
+        headers["Range"] = f"bytes={offset}-{offset + length - 1}"
+
+        def fetch() -> bytes:
+            response = get_session().get(
+                url, headers=headers, follow_redirects=True, timeout=self.timeout_s
+            )
+            try:
+                hf_raise_for_status(response)
+            except HfHubHTTPError as exc:
+                if _status_of(exc) in _RETRY_STATUSES:
+                    raise
+                raise _unavailable(repo_id, exc, filename=filename) from exc
+            data = response.content
+            if response.status_code == 200:  # the server ignored Range: keep the slice
+                logger.warning("%s/%s: the server ignored the Range header", repo_id, filename)
+                data = data[offset : offset + length]
+            if len(data) != length:
+                raise ValueError(f"short read: {len(data)} of {length} bytes")
+            return bytes(data)
+
+        return self._call(RESOLVE, f"read {repo_id}/{filename}", fetch, repo_id=repo_id)
 
     def stats(self) -> dict[str, Any]:
         """Calls, retries and server rate limits per bucket, and client-side waits."""
@@ -476,3 +607,22 @@ class HubClient:
                     RESOLVE: round(self.limits.resolve.waited_s, 3),
                 },
             }
+
+
+_SHARED: dict[str, HubClient] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_client(endpoint: str | None = None) -> HubClient:
+    """The process's one client for ``endpoint`` (``HF_ENDPOINT`` read now if None):
+    everything that reads the Hub outside a crawl (kinship reads, fingerprints) shares
+    its limiters, so parallel readers stay inside one quota together.
+
+    Anonymous-plan quotas, default retries; the token is found by ``huggingface_hub``.
+    """
+    url = config.endpoint(endpoint)
+    with _SHARED_LOCK:
+        client = _SHARED.get(url)
+        if client is None:
+            client = _SHARED[url] = HubClient(endpoint=url)
+        return client

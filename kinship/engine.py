@@ -12,43 +12,21 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kinhub.kinship import metrics as metric_registry
 from kinhub.kinship.execute import Options, execute, resolve_device, total
 from kinhub.kinship.plan import Plan, plan_native
+from kinhub.kinship.result import KinshipResult
 from kinhub.kinship.weights import ModelWeights, open_model, resolve_ref
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_METRICS = ("cs", "pcc", "ed")
 
-
-@dataclass
-class KinshipResult:
-    """One computed (or cached) kinship measurement."""
-
-    a: str
-    b: str
-    base: str
-    metrics: dict[str, Any]
-    params_compared: int
-    bytes_read: int
-    seconds: float
-    dropped: dict[str, Any]
-    mode: str = "exact"
-    convention: str = "native"
-    revisions: dict[str, str | None] = field(default_factory=dict)
-    intervals: dict[str, Any] = field(default_factory=dict)
-    sample_fraction: float | None = None
-    seed: int | None = None
-    breakdown: dict[str, Any] = field(default_factory=dict)
-    cached: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+# KinshipResult lives in kinship/result.py; kept importable from here for callers.
+__all__ = ["DEFAULT_METRICS", "KinshipResult", "compute_kinship", "fingerprint", "plan_kinship"]
 
 
 @contextmanager
@@ -85,11 +63,30 @@ def plan_kinship(
     endpoint: str | None = None,
     cache_dir: str | None = None,
 ) -> Plan:
-    """The native plan only (``--dry-run``): headers are read, tensor data is not."""
-    with opened(
-        (a, b, base), allow_pickle=allow_pickle, endpoint=endpoint, cache_dir=cache_dir
-    ) as ms:
-        return plan_native(*ms)
+    """The native plan only (``--dry-run``): headers are read, tensor data is not.
+
+    Local folders are indexed in place; Hub repos from their safetensors headers by
+    HTTP Range reads (``kinship.remote``), so nothing is downloaded.  A Hub repo with
+    pickle checkpoints only cannot be planned without downloading it, and raises.
+
+    Raises:
+        InvalidRepoIdError, ModelSourceError, PickleRefusedError, WeightsFormatError,
+        PlanError.
+    """
+    from kinhub.kinship.remote import open_remote
+
+    ms: list[ModelWeights] = []
+    try:
+        for ref in (a, b, base):
+            repo_id, _ = resolve_ref(ref)
+            if repo_id is None:
+                ms.append(open_model(ref, allow_pickle=allow_pickle, cache_dir=cache_dir))
+            else:
+                ms.append(open_remote(ref, endpoint=endpoint))
+        return plan_native(ms[0], ms[1], ms[2])
+    finally:
+        for m in ms:
+            m.close()
 
 
 def compute_kinship(
@@ -183,11 +180,12 @@ def fingerprint(ref: str, *, endpoint: str | None = None) -> str | None:
         return h.hexdigest()
     repo_id, revision = resolve_ref(ref)
     assert repo_id is not None
-    from huggingface_hub import HfApi
+    from kinhub.hub.client import shared_client
+    from kinhub.hub.errors import HubError
 
     try:
-        sha = HfApi(endpoint=endpoint).model_info(repo_id, revision=revision).sha
-    except Exception as exc:  # offline or not found: computing will report it properly
+        sha = shared_client(endpoint).model_info(repo_id, revision=revision).sha
+    except HubError as exc:  # offline or not found: computing will report it properly
         logger.info("%s: cannot resolve revision (%s); keying on %r", ref, exc, revision)
         return revision
     return sha or revision

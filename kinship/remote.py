@@ -1,5 +1,12 @@
 """Hub byte ranges: index a repo's safetensors headers and read slices with HTTP Range
-requests through huggingface_hub's own session, never downloading whole weight files."""
+requests, never downloading whole weight files.
+
+Every request goes through ``kinhub.hub`` (the one Hub client): the resolve bucket's
+rate limiter, retries with backoff on 5xx and network errors, 429s waited out as the
+rate-limit headers say.  Hub errors reach callers wrapped in kinship's own types, with
+the hub error (``RepoUnavailableError.status`` says ``not_found``, ``gated``, …) as
+``__cause__``.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,8 @@ import threading
 from typing import Any
 
 from kinhub.db.ids import split_revision
+from kinhub.hub.client import HubClient, shared_client
+from kinhub.hub.errors import HubError, RepoUnavailableError
 from kinhub.kinship.errors import ModelSourceError, RemoteReadError, WeightsFormatError
 from kinhub.kinship.weights import INDEX_NAME, SINGLE_NAME, ModelWeights, index_files, shard_files
 
@@ -16,61 +25,41 @@ logger = logging.getLogger(__name__)
 
 
 class HubFiles:
-    """Random access to the files of one Hub repo at a pinned commit."""
+    """Random access to the files of one Hub repo at a pinned commit (a ``ByteSource``)."""
 
-    def __init__(self, repo_id: str, revision: str, *, endpoint: str | None, token: Any = None):
+    def __init__(self, repo_id: str, revision: str, *, hub: HubClient) -> None:
         self.repo_id = repo_id
         self.revision = revision
-        self.endpoint = endpoint
-        self.token = token
+        self.hub = hub
         self.bytes_read = 0
         self.requests = 0
         self._sizes: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def _url(self, file: str) -> str:
-        from huggingface_hub import hf_hub_url
-
-        return hf_hub_url(self.repo_id, file, revision=self.revision, endpoint=self.endpoint)
-
     def size(self, file: str) -> int:
+        """Raises: RemoteReadError (cause: the hub error)."""
         if file not in self._sizes:
-            from huggingface_hub import get_hf_file_metadata
-
             try:
-                meta = get_hf_file_metadata(
-                    self._url(file), token=self.token, endpoint=self.endpoint
-                )
-            except Exception as exc:  # network/HTTP failures of any kind -> one typed error
-                raise RemoteReadError(self.repo_id, file, f"cannot get file size: {exc}") from exc
-            if meta.size is None:
-                raise WeightsFormatError(file, "the Hub did not report a file size")
-            self._sizes[file] = int(meta.size)
+                size = self.hub.file_size(self.repo_id, file, revision=self.revision)
+            except HubError as exc:
+                raise RemoteReadError(self.repo_id, file, _why(exc, "cannot get size")) from exc
+            self._sizes[file] = size
         return self._sizes[file]
 
     def read(self, file: str, offset: int, length: int) -> bytes:
+        """Raises: RemoteReadError (cause: the hub error)."""
         if length <= 0:
             return b""
-        from huggingface_hub.utils import build_hf_headers, get_session
-
-        headers = build_hf_headers(token=self.token)
-        headers["Range"] = f"bytes={offset}-{offset + length - 1}"
         try:
-            resp = get_session().get(self._url(file), headers=headers, follow_redirects=True)
-        except Exception as exc:  # network failures of any kind -> one typed error
-            raise RemoteReadError(self.repo_id, file, f"range request failed: {exc}") from exc
-        if resp.status_code not in (200, 206):
-            raise RemoteReadError(
-                self.repo_id, file, f"range request failed: HTTP {resp.status_code}"
+            data = self.hub.read_range(
+                self.repo_id, file, revision=self.revision, offset=offset, length=length
             )
-        data = resp.content
-        if resp.status_code == 200:  # server ignored Range: keep only the slice asked for
-            logger.warning("%s: server ignored the Range header", file)
-            data = data[offset : offset + length]
+        except HubError as exc:
+            raise RemoteReadError(self.repo_id, file, _why(exc, "range read failed")) from exc
         with self._lock:
             self.bytes_read += len(data)
             self.requests += 1
-        return bytes(data)
+        return data
 
     def read_into(self, file: str, offset: int, buf: memoryview) -> int:
         data = self.read(file, offset, len(buf))
@@ -81,24 +70,36 @@ class HubFiles:
         pass
 
 
-def open_remote(ref: str, *, endpoint: str | None = None, token: Any = None) -> ModelWeights:
+def _why(exc: HubError, what: str) -> str:
+    """One line: what failed and the hub's reason (without repeating the repo id)."""
+    if isinstance(exc, RepoUnavailableError):
+        return f"{what}: {exc.status} ({exc.reason})"
+    text = str(exc)
+    if exc.repo_id and text.startswith(f"{exc.repo_id}: "):
+        text = text[len(exc.repo_id) + 2 :]
+    return f"{what}: {text}"
+
+
+def open_remote(
+    ref: str, *, endpoint: str | None = None, hub: HubClient | None = None
+) -> ModelWeights:
     """Index ``org/name[@rev]`` from its headers over HTTP (config and index JSON are fetched
-    whole; they are small).
+    whole; they are small).  ``hub`` defaults to the process's shared client for
+    ``endpoint`` (``HF_ENDPOINT`` if None).
 
     Raises:
-        InvalidRepoIdError, ModelSourceError, WeightsFormatError.
+        InvalidRepoIdError, ModelSourceError (repo or revision unreadable; cause: the hub
+        error), RemoteReadError, WeightsFormatError.
     """
-    from huggingface_hub import HfApi
-
     repo_id, revision = split_revision(ref)
-    api = HfApi(endpoint=endpoint, token=token)
+    client = hub or shared_client(endpoint)
     try:
-        info = api.model_info(repo_id, revision=revision)
-    except Exception as exc:  # not found, HTTP or network failure -> one typed error
-        raise ModelSourceError(ref, f"cannot read repo info: {exc}") from exc
+        info = client.model_info(repo_id, revision=revision)
+    except HubError as exc:
+        raise ModelSourceError(ref, _why(exc, "cannot read repo info")) from exc
     sha = info.sha or revision or "main"
-    names = {s.rfilename for s in (info.siblings or [])}
-    src = HubFiles(repo_id, sha, endpoint=endpoint, token=token)
+    names = set(info.files or ())
+    src = HubFiles(repo_id, sha, hub=client)
 
     def small_json(name: str) -> dict[str, Any]:
         raw = src.read(name, 0, src.size(name))
@@ -116,7 +117,9 @@ def open_remote(ref: str, *, endpoint: str | None = None, token: Any = None) -> 
     else:
         files = sorted(n for n in names if n.endswith(".safetensors") and "/" not in n)
     if not files:
-        raise ModelSourceError(ref, "no safetensors files in the repo (sampling needs them)")
+        raise ModelSourceError(
+            ref, "no safetensors files in the repo (reading by range needs them)"
+        )
     tensors = index_files(src, files)
     return ModelWeights(
         ref=ref,

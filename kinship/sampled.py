@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 from kinhub.kinship import metrics as registry
-from kinhub.kinship.engine import KinshipResult
 from kinhub.kinship.fused import to_float32
 from kinhub.kinship.plan import PlanEntry, plan_native
+from kinhub.kinship.result import KinshipResult
 from kinhub.kinship.sums import Sums
 from kinhub.kinship.weights import ModelWeights, open_folder
 

@@ -469,7 +469,9 @@ def open_model(
 ) -> ModelWeights:
     """Open a local folder, or download a Hub repo's weights into the HF cache and open them.
 
-    Only ``*.json`` and ``*.safetensors`` are fetched (plus pickles when allowed).
+    Only ``*.json`` and ``*.safetensors`` are fetched (plus pickles when allowed), through
+    ``kinhub.hub`` (rate limited, retried); ``cache_dir`` defaults to ``HF_HUB_CACHE`` /
+    ``HF_HOME`` read now.  Hub errors are the ``__cause__`` of the ModelSourceError.
 
     Raises:
         InvalidRepoIdError, ModelSourceError, PickleRefusedError, WeightsFormatError.
@@ -477,24 +479,28 @@ def open_model(
     repo_id, revision = resolve_ref(ref)
     if repo_id is None:
         return open_folder(Path(ref), ref=ref, allow_pickle=allow_pickle)
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+    from kinhub.hub.client import HubClient, shared_client
+    from kinhub.hub.errors import HubError, RepoUnavailableError
 
     patterns = ["*.json", "*.safetensors"]
     if allow_pickle:
         patterns += [f"*{s}" for s in PICKLE_SUFFIXES]
+    # The token is found by huggingface_hub (HF_TOKEN or the saved login) unless given.
+    hub = (
+        shared_client(endpoint)
+        if token is None
+        else HubClient(endpoint=endpoint, token=token, cache_dir=None)
+    )
     try:
-        folder = snapshot_download(
+        folder = hub.download_snapshot(
             repo_id,
             revision=revision,
-            allow_patterns=patterns,
-            endpoint=endpoint,
-            cache_dir=cache_dir,
-            token=token,
+            patterns=patterns,
+            cache_dir=Path(cache_dir) if cache_dir is not None else None,
         )
-    except (RepositoryNotFoundError, RevisionNotFoundError) as exc:
-        raise ModelSourceError(ref, f"not found on the Hub: {type(exc).__name__}") from exc
-    except Exception as exc:  # HTTP, network or cache failure -> one typed error
+    except RepoUnavailableError as exc:
+        raise ModelSourceError(ref, f"not on the Hub: {exc.status} ({exc.reason})") from exc
+    except HubError as exc:
         raise ModelSourceError(ref, f"download failed: {exc}") from exc
     mw = open_folder(Path(str(folder)), ref=ref, allow_pickle=allow_pickle)
     mw.repo_id = repo_id

@@ -1,0 +1,85 @@
+"""Kinship's Hub reads go through kinhub.hub: rate limits, typed errors, headers-only plans."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from kinhub.hub.client import shared_client
+from kinhub.hub.emulator import HubEmulator
+from kinhub.hub.errors import RepoUnavailableError
+from kinhub.kinship.engine import compute_kinship, plan_kinship
+from kinhub.kinship.errors import ModelSourceError
+from kinhub.kinship.synth import Family
+
+
+@pytest.fixture
+def hub_root(families: dict[str, Family], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """base, ft1, ft2 of a small family as Hub repos ``kin/*``; the HF cache in tmp_path."""
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    fam = families["fp32-single"]
+    root = tmp_path / "hub"
+    for role in ("base", "ft1", "ft2"):
+        shutil.copytree(fam[role], root / "kin" / role)
+    return root
+
+
+def test_rate_limited_range_reads_wait_and_succeed(hub_root: Path) -> None:
+    refs = ("kin/ft1", "kin/ft2", "kin/base")
+    with HubEmulator(hub_root) as free:
+        want = compute_kinship(*refs, sample=0.1, seed=1, endpoint=free.url)
+    # About 85 resolve requests against 30 per second: the emulator answers 429s.
+    with HubEmulator(hub_root, rate_limit=30, rate_window_s=1.0) as emu:
+        got = compute_kinship(*refs, sample=0.1, seed=1, endpoint=emu.url)
+        served = emu.stats()
+        client = shared_client(emu.url).stats()
+    assert served["statuses"].get("429", 0) > 0
+    assert client["rate_limited"]["resolve"] > 0
+    assert client["retries"]["resolve"] > 0
+    assert got.metrics == want.metrics
+    assert got.revisions == want.revisions
+
+
+@pytest.mark.parametrize("sample", [None, 0.1])
+def test_missing_repo_is_a_typed_not_found(hub_root: Path, sample: float | None) -> None:
+    with HubEmulator(hub_root) as emu, pytest.raises(ModelSourceError, match="kin/nope") as info:
+        compute_kinship("kin/ft1", "kin/nope", "kin/base", sample=sample, endpoint=emu.url)
+    cause = info.value.__cause__
+    assert isinstance(cause, RepoUnavailableError)
+    assert cause.status == "not_found" and cause.repo_id == "kin/nope"
+    assert "\n" not in str(info.value)
+
+
+def test_missing_repo_in_a_plan_is_typed(hub_root: Path) -> None:
+    with HubEmulator(hub_root) as emu, pytest.raises(ModelSourceError) as info:
+        plan_kinship("kin/ft1", "kin/ft2", "kin/nope", endpoint=emu.url)
+    assert isinstance(info.value.__cause__, RepoUnavailableError)
+    assert info.value.__cause__.status == "not_found"
+
+
+def test_dry_run_plan_reads_headers_only(
+    hub_root: Path, families: dict[str, Family], tmp_path: Path
+) -> None:
+    fam = families["fp32-single"]
+    local = plan_kinship(str(fam["ft1"]), str(fam["ft2"]), str(fam["base"]))
+    weights = sum(f.stat().st_size for f in hub_root.rglob("*.safetensors"))
+    with HubEmulator(hub_root) as emu:
+        plan = plan_kinship("kin/ft1", "kin/ft2", "kin/base", endpoint=emu.url)
+        served = emu.stats()["bytes"]["resolve"]
+    assert plan.to_dict() == local.to_dict()
+    assert served < 0.01 * weights, (served, weights)
+    # Nothing went into the HF cache: no weights file, no blob.
+    cache = tmp_path / "hf_home"
+    assert not [p for p in cache.rglob("*") if p.name.endswith(".safetensors")]
+    assert not [p for p in cache.rglob("blobs/*") if p.stat().st_size > 1024]
+
+
+def test_exact_mode_downloads_into_the_configured_cache(hub_root: Path, tmp_path: Path) -> None:
+    with HubEmulator(hub_root) as emu:
+        r = compute_kinship("kin/ft1", "kin/ft2", "kin/base", endpoint=emu.url)
+    assert r.mode == "exact"
+    snapshots = list((tmp_path / "hf_home" / "hub").glob("models--kin--*/snapshots/*"))
+    assert len(snapshots) == 3
+    assert {s.name for s in snapshots} == set(r.revisions.values())
