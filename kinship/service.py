@@ -25,6 +25,7 @@ from kinhub.db.kinship_store import find_kinship, kinship_key, save_kinship, sto
 from kinhub.db.models import Kinship
 from kinhub.kinship import metrics as registry
 from kinhub.kinship.errors import KinshipError, ModelSourceError
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 if TYPE_CHECKING:  # engine -> torch, numba: loaded when a measurement is made, not at import
@@ -143,6 +144,8 @@ def measure_kinship(
     seed: int = 0,
     allow_pickle: bool = False,
     endpoint: str | None = None,
+    cache_dir: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
     use_cache: bool = True,
     on_row: RowHook | None = None,
 ) -> Measurement:
@@ -151,8 +154,10 @@ def measure_kinship(
     ``a``/``b``/``base`` are local folders or ``org/name[@rev]``.  The stored row answers
     when it holds every metric asked for (and the per-tensor breakdown if asked);
     otherwise only the missing metrics are computed (all of them with
-    ``use_cache=False``) and added to the row.  ``on_row`` runs in the transaction that
-    stored or read the row.
+    ``use_cache=False``) and added to the row, in a write transaction (SQLite: under the
+    write lock).  ``on_row`` runs in the transaction that stored or read the row.
+    ``cache_dir`` (Hub downloads) and ``progress`` (tensors done, total) apply to exact
+    mode.
 
     Raises:
         SampleFractionError, UnknownMetricError, ModelSourceError, InvalidRepoIdError,
@@ -181,7 +186,9 @@ def measure_kinship(
     )
     missing = names
     if use_cache:
-        with database.session() as session:
+        # With a hook the transaction may write (the worker's job row): take the lock first.
+        begin = database.write_transaction if on_row is not None else database.session
+        with begin() as session:
             row = find_kinship(session, key=key)
             if row is not None:
                 have = stored_metrics(row)
@@ -204,35 +211,48 @@ def measure_kinship(
         seed=seed,
         allow_pickle=allow_pickle,
         endpoint=endpoint,
+        cache_dir=cache_dir,
+        progress=progress,
     )
     result.a, result.b, result.base = na, nb, nz
-    with database.session() as session:
-        row = save_kinship(
-            session,
-            key=key,
-            a=na,
-            b=nb,
-            base=nz,
-            revisions=result.revisions,
-            mode=result.mode,
-            convention=result.convention,
-            metrics=result.metrics,
-            params_compared=result.params_compared,
-            bytes_read=result.bytes_read,
-            seconds=result.seconds,
-            sample_fraction=sample,
-            seed=seed,
-            intervals=result.intervals,
-            breakdown=result.breakdown,
-            dropped=result.dropped,
-        )
-        if on_row is not None:
-            on_row(session, row)
-        # Metrics stored earlier for the same inputs complete the answer, in asked order.
-        have = stored_metrics(row)
-        result.metrics = {n: result.metrics.get(n, have.get(n, math.nan)) for n in names}
-        result.intervals = {n: v for n, v in row.intervals.items() if n in names}
-        return Measurement(result=result, computed_at=row.computed_at, kinship_id=row.id)
+    for attempt in (1, 2):
+        try:
+            with database.write_transaction() as session:
+                row = save_kinship(
+                    session,
+                    key=key,
+                    a=na,
+                    b=nb,
+                    base=nz,
+                    revisions=result.revisions,
+                    mode=result.mode,
+                    convention=result.convention,
+                    metrics=result.metrics,
+                    params_compared=result.params_compared,
+                    bytes_read=result.bytes_read,
+                    seconds=result.seconds,
+                    sample_fraction=sample,
+                    seed=seed,
+                    intervals=result.intervals,
+                    breakdown=result.breakdown,
+                    dropped=result.dropped,
+                )
+                if on_row is not None:
+                    on_row(session, row)
+                have = stored_metrics(row)
+                intervals = dict(row.intervals)
+                computed_at, kinship_id = row.computed_at, row.id
+            break
+        except IntegrityError:
+            # PostgreSQL: another process stored the same key (or a model row) first;
+            # the second attempt finds its rows and adds to them.
+            if attempt == 2:
+                raise
+            logger.info("%s: stored concurrently by another process; merging", key[:12])
+    # Metrics stored earlier for the same inputs complete the answer, in asked order.
+    result.metrics = {n: result.metrics.get(n, have.get(n, math.nan)) for n in names}
+    result.intervals = {n: v for n, v in intervals.items() if n in names}
+    return Measurement(result=result, computed_at=computed_at, kinship_id=kinship_id)
 
 
 def _from_row(row: Kinship, names: list[str]) -> Measurement:
