@@ -25,11 +25,11 @@ from kinhub.db.kinship_store import find_kinship, kinship_key, save_kinship, sto
 from kinhub.db.models import Kinship
 from kinhub.kinship import metrics as registry
 from kinhub.kinship.errors import KinshipError, ModelSourceError
+from kinhub.kinship.result import KinshipResult
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-if TYPE_CHECKING:  # engine -> torch, numba: loaded when a measurement is made, not at import
-    from kinhub.kinship.engine import KinshipResult
+if TYPE_CHECKING:  # plan -> torch: loaded when a measurement is made, not at import
     from kinhub.kinship.plan import Plan
 
 logger = logging.getLogger(__name__)
@@ -256,8 +256,6 @@ def measure_kinship(
 
 
 def _from_row(row: Kinship, names: list[str]) -> Measurement:
-    from kinhub.kinship.engine import KinshipResult
-
     have = stored_metrics(row)
     result = KinshipResult(
         a=row.model_a,
