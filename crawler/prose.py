@@ -49,7 +49,9 @@ _METHOD_NAMES = {
     "near swap": "nearswap",
     "sce": "sce",
     "ram": "ram",
+    "reinforced agent merging": "ram",
     "ramplus tl": "ramplus_tl",
+    "reinforced agent merging plus tensor local": "ramplus_tl",
     "task arithmetic": "task_arithmetic",
     "ties": "ties",
     "dare ties": "dare_ties",
@@ -65,6 +67,7 @@ _METHOD_NAMES = {
     "linear della": "della_linear",
     "della linear": "della_linear",
     "consensus ta": "consensus_ta",
+    "consensus task arithmetic": "consensus_ta",
     "consensus ties": "consensus_ties",
 }
 _METHOD_WORDS = re.compile(r"[^a-z0-9]+")

@@ -48,6 +48,10 @@ _MERGE_METHODS = (
     "model_stock",
     "passthrough",
 )
+# Methods that subtract their base_model, and the role of every other input
+# (the rule of crawler.recipe.resolve_roles, written out independently).
+_ANCHOR_METHODS = frozenset({"dare_ties", "ties", "task_arithmetic", "model_stock"})
+_INPUT_ROLE = {m: "slice" if m == "passthrough" else "ingredient" for m in _MERGE_METHODS}
 # Share of the non-foundation repos per kind (the rest become fine-tunes).
 _SHARES = {
     "finetune": 0.20,
@@ -80,6 +84,9 @@ class ManifestRepo:
     family: str = "a"
     gated: bool = False
     missing_parents: list[str] = field(default_factory=list)  # parents that are not repos
+    # merge and moe repos: the role of each parent by what the method does with it
+    # (base = a subtracted anchor; slerp's base is one of its ingredients)
+    roles: dict[str, str] = field(default_factory=dict)
     card: str = "plain"  # mergekit | lazymergekit | plain | none | unclosed | bad-yaml
     sharded: bool = False
     last_modified: str = ""
@@ -401,6 +408,9 @@ def generate_hub(
                 name, method=method, models=models, base=base, config_yaml=config_yaml
             )
         parents = list(dict.fromkeys([*models, *([base] if base else [])]))
+        roles = {p: _INPUT_ROLE[method] for p in models}
+        if base is not None and method in _ANCHOR_METHODS:
+            roles[base] = "base"
         kind = {"mergekit": "merge", "lazymergekit": "lazymerge"}.get(style, "broken_card")
         entry = ManifestRepo(
             id=repo_id,
@@ -412,6 +422,7 @@ def generate_hub(
             generation=generation,
             family=family,
             missing_parents=missing,
+            roles=roles,
             card=style,
             sharded=generation == 2 and w.rng.random() < 0.5,
         )
@@ -434,6 +445,8 @@ def generate_hub(
             parents=list(dict.fromkeys([base, *experts])),
             base=base,
             method="moe",
+            # the base gives every non-expert weight: merged, not subtracted
+            roles={base: "ingredient", **{e: "expert" for e in experts}},
             generation=2,
             family=family,
             card="none",

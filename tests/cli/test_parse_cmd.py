@@ -22,11 +22,8 @@ def test_parse_mergekit_template_card() -> None:
     assert out["relation"] == "merge"
     assert out["merge_method"] == "dare_ties"
     assert out["base_model"] == "example-org/Mistral-7B-Base"
-    assert out["parents"] == [
-        "example-org/Mistral-7B-Base",
-        "acme/Hermes-Math-7B",
-        "acme/Story-Writer-7B",
-    ]
+    # dare_ties subtracts its base: listed among the models, it is still no parent
+    assert out["parents"] == ["acme/Hermes-Math-7B", "acme/Story-Writer-7B"]
     assert out["stages"] == []
     assert out["tags"] == ["mergekit", "merge"]
     assert out["warnings"] == []

@@ -6,6 +6,7 @@ are compared to ``ParseResult.to_json()`` except these helpers:
 * ``stage_count``: number of earlier stages,
 * ``stages``: per earlier stage, a subset of its JSON,
 * ``inputs_contain``: each dict must be a subset of some input,
+* ``roles``: ``[model, role]`` of every input, in order,
 * ``warnings_contain``: each text must occur in some warning,
 * ``no_warnings``: the parse produced no warning at all.
 """
@@ -43,6 +44,8 @@ def check(out: dict[str, Any], expected: dict[str, Any]) -> None:
         elif key == "inputs_contain":
             for want in value:
                 assert any(_subset(want, got) for got in out["inputs"]), (want, out["inputs"])
+        elif key == "roles":
+            assert [[i["model"], i["role"]] for i in out["inputs"]] == value, out["inputs"]
         elif key == "warnings_contain":
             for text in value:
                 assert any(text in w for w in out["warnings"]), (text, out["warnings"])

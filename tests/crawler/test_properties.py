@@ -8,7 +8,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kinhub.crawler.facts import model_facts
+from kinhub.crawler.methods import find_method
 from kinhub.crawler.parse import parse_card, parse_config
+from kinhub.crawler.recipe import Stage
+from kinhub.crawler.result import ParseResult
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SAMPLES = [
@@ -56,6 +59,9 @@ SPECIAL = [
     "genome:\n",
     "base_model: ",
     "name: ",
+    "merge_method: slerp\n",
+    "merge_method: ties\n",
+    "merge_method: passthrough\n",
     ".inf",
     "2024-01-01",
     "1e-5",
@@ -64,8 +70,21 @@ SPECIAL = [
 ]
 
 
+def _roles_follow_method(stage: Stage) -> None:
+    """``base`` only for a subtracted (or, method unknown, any) base; ``slice`` only
+    for a layer-stacking (or unknown) method."""
+    method = find_method(stage.merge_method)
+    roles = {i.role for i in stage.inputs}
+    if method is not None:
+        if not method.subtracts_base:
+            assert "base" not in roles, stage
+        if not method.stacks_layers:
+            assert "slice" not in roles, stage
+
+
 def _check_all(text: str) -> None:
     for result in (parse_card(text), parse_config(text)):
+        _check_roles(result)
         out = result.to_json()
         json.dumps(out, allow_nan=False)
         assert not any(w.startswith("internal error") for w in out["warnings"]), out["warnings"]
@@ -73,6 +92,12 @@ def _check_all(text: str) -> None:
     assert not any("internal error" in w for w in facts.warnings), facts.warnings
     json.dumps([e.parameters for e in facts.edges], allow_nan=False)
     json.dumps([r.stages for r in facts.recipes], allow_nan=False)
+
+
+def _check_roles(result: ParseResult) -> None:
+    if result.recipe is not None:
+        for stage in (result.recipe.final, *result.recipe.earlier):
+            _roles_follow_method(stage)
 
 
 @st.composite
