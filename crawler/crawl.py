@@ -29,23 +29,24 @@ from kinhub.crawler.errors import CrawlerError
 from kinhub.crawler.facts import model_facts
 from kinhub.crawler.hfconfig import architecture_facts
 from kinhub.crawler.ingest import CONFIG_NAMES
+from kinhub.crawler.version import PARSER_VERSION
 from kinhub.db.crawl_state import (
+    edge_count,
     finish_run,
     load_checkpoint,
+    models_with_status,
     save_checkpoint,
     start_run,
     stored_shas,
 )
 from kinhub.db.engine import Database
 from kinhub.db.ids import is_repo_id
-from kinhub.db.models import Edge, Model
-from kinhub.db.records import ModelRecord
+from kinhub.db.records import ModelRecord, SourceTexts
 from kinhub.db.store import UpsertOutcome, pending_references, set_status, upsert_model
 from kinhub.db.timeutil import parse_hub_time
 from kinhub.hub.client import HubClient, HubModel
 from kinhub.hub.errors import HubError, RepoUnavailableError
-from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 logger = logging.getLogger(__name__)
 
@@ -294,6 +295,12 @@ class Crawler:
             edges=facts.edges,
             recipes=facts.recipes,
             evaluations=facts.evaluations,
+            texts=SourceTexts(
+                card_text=card,
+                config_name=config_name if config_text is not None else None,
+                config_text=config_text,
+            ),
+            parser_version=PARSER_VERSION,
         )
 
     def _fetch(self, model: HubModel) -> _Fetched:
@@ -474,7 +481,7 @@ class Crawler:
     def _retry_failed(self) -> None:
         """Models whose last fetch failed get one more try, as references do."""
         with self.database.session() as session:
-            failed = list(session.exec(select(Model.repo_id).where(Model.status == "error")))
+            failed = models_with_status(session, "error")
         if failed:
             self.follow(failed)
 
@@ -507,7 +514,7 @@ class Crawler:
 
     def _edge_count(self) -> int:
         with self.database.session() as session:
-            return int(session.exec(select(func.count(col(Edge.id)))).one())
+            return edge_count(session)
 
     def run(self) -> CrawlReport:
         """Crawl, record the run (CrawlRun) and return its report.

@@ -15,8 +15,9 @@ from pathlib import Path
 from kinhub.crawler.errors import LocalModelError
 from kinhub.crawler.facts import model_facts
 from kinhub.crawler.hfconfig import architecture_facts
+from kinhub.crawler.version import PARSER_VERSION
 from kinhub.db.ids import validate_repo_id
-from kinhub.db.records import ModelRecord
+from kinhub.db.records import ModelRecord, SourceTexts
 from safetensors import safe_open
 
 logger = logging.getLogger(__name__)
@@ -124,5 +125,7 @@ def read_local_model(folder: Path, *, repo_id: str) -> LocalModel:
         edges=facts.edges,
         recipes=facts.recipes,
         evaluations=facts.evaluations,
+        texts=SourceTexts(card_text=card_text, config_name=config_name, config_text=config_text),
+        parser_version=PARSER_VERSION,
     )
     return LocalModel(record=record, warnings=facts.warnings)

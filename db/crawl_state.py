@@ -14,6 +14,7 @@ from typing import Any
 
 from kinhub.db.models import CrawlRun, CrawlState, Edge, Model
 from kinhub.db.timeutil import to_utc, utcnow
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 
@@ -95,6 +96,17 @@ def referenced_with_status(
     if limit is not None:
         query = query.limit(limit)
     return list(session.exec(query))
+
+
+def models_with_status(session: Session, status: str) -> list[str]:
+    """Ids of the models whose crawl status is ``status``, oldest row first."""
+    query = select(Model.repo_id).where(Model.status == status).order_by(col(Model.id))
+    return list(session.exec(query))
+
+
+def edge_count(session: Session) -> int:
+    """How many edges the database holds (a crawl reports how many it added)."""
+    return int(session.exec(select(func.count(col(Edge.id)))).one())
 
 
 def start_run(session: Session, *, kind: str, scope: str) -> int:

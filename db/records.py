@@ -69,6 +69,16 @@ class EvaluationRecord:
 
 
 @dataclass(frozen=True)
+class SourceTexts:
+    """The raw texts the parser read for a model, kept so a newer parser can
+    re-read them without the Hub (``kinhub db reparse``).  ``None``: no such file."""
+
+    card_text: str | None = None
+    config_name: str | None = None
+    config_text: str | None = None
+
+
+@dataclass(frozen=True)
 class ModelRecord:
     """Everything kinhub knows about one Hub model at one sha."""
 
@@ -95,3 +105,7 @@ class ModelRecord:
     edges: list[EdgeRecord] = field(default_factory=list)
     recipes: list[RecipeRecord] = field(default_factory=list)
     evaluations: list[EvaluationRecord] = field(default_factory=list)
+    # What the edges, recipes and evaluations were parsed from, and by which parser
+    # version (``kinhub.crawler.version.PARSER_VERSION``); None: texts not kept.
+    texts: SourceTexts | None = None
+    parser_version: int = 0

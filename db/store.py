@@ -8,6 +8,7 @@ be committed with them).
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import asdict, fields
 from enum import StrEnum
@@ -15,10 +16,10 @@ from typing import Any
 
 from kinhub.db.errors import ModelNotFoundError
 from kinhub.db.ids import is_repo_id, validate_repo_id
-from kinhub.db.models import Edge, Evaluation, Model, Recipe
-from kinhub.db.records import EdgeRecord, ModelRecord
+from kinhub.db.models import Edge, Evaluation, Model, ModelText, Recipe
+from kinhub.db.records import EdgeRecord, EvaluationRecord, ModelRecord, RecipeRecord
 from kinhub.db.timeutil import to_utc, utcnow
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
 logger = logging.getLogger(__name__)
@@ -27,7 +28,9 @@ MAX_REF_LENGTH = 300
 
 # ModelRecord fields copied verbatim onto the Model row.
 _FACT_FIELDS = tuple(
-    f.name for f in fields(ModelRecord) if f.name not in {"edges", "recipes", "evaluations"}
+    f.name
+    for f in fields(ModelRecord)
+    if f.name not in {"edges", "recipes", "evaluations", "texts", "parser_version"}
 )
 
 
@@ -65,6 +68,12 @@ def _reference_row(session: Session, ref: str, *, resolved: bool) -> Model:
     return row
 
 
+def stored_record(row: Model) -> ModelRecord:
+    """The facts stored on ``row`` as a record (no edges, recipes, evaluations or texts)."""
+    values = {name: getattr(row, name) for name in _FACT_FIELDS}
+    return ModelRecord(**values)
+
+
 def _row_values(record: ModelRecord) -> dict[str, Any]:
     values = {name: getattr(record, name) for name in _FACT_FIELDS}
     values["created_at"] = to_utc(record.created_at)
@@ -85,11 +94,14 @@ def _unique_edges(edges: list[EdgeRecord]) -> list[EdgeRecord]:
 
 
 def upsert_model(session: Session, record: ModelRecord) -> UpsertOutcome:
-    """Write ``record`` and its edges, recipes and evaluations; idempotent.
+    """Write ``record`` and its edges, recipes, evaluations and source texts; idempotent.
 
-    A model already stored at the same sha with the same facts is left untouched
-    (no write at all).  Otherwise its facts are updated and its outgoing edges,
-    recipes and evaluations replaced.  Does not commit.
+    A model already stored at the same sha with the same facts and the same
+    edges, recipes and evaluations is ``unchanged``: nothing is written except,
+    when they differ, its source texts and the parser version they were read
+    with (so a re-parse that finds nothing new is not repeated).  Otherwise its
+    facts are updated and its outgoing edges, recipes and evaluations replaced.
+    Does not commit.
 
     Raises:
         InvalidRepoIdError: ``record.repo_id`` is not a valid Hub id.
@@ -98,7 +110,11 @@ def upsert_model(session: Session, record: ModelRecord) -> UpsertOutcome:
     values = _row_values(record)
     row = get_model(session, record.repo_id)
     if row is not None and row.sha is not None and _same_facts(row, values):
-        return UpsertOutcome.unchanged
+        assert row.id is not None
+        if _stored_children(session, row.id) == _record_children(record):
+            _store_texts(session, row.id, record)
+            _stamp_recipes(session, row.id, record.parser_version)
+            return UpsertOutcome.unchanged
     outcome = UpsertOutcome.new if row is None or row.status == "pending" else UpsertOutcome.changed
     if row is None:
         row = Model(**values)
@@ -110,7 +126,119 @@ def upsert_model(session: Session, record: ModelRecord) -> UpsertOutcome:
     session.flush()
     assert row.id is not None
     _replace_children(session, row.id, record)
+    _store_texts(session, row.id, record)
     return outcome
+
+
+def _evaluation_values(values: dict[str, Any]) -> dict[str, Any]:
+    # A score written as 61 reads back from a float column as 61.0.
+    if values.get("value") is not None:
+        values["value"] = float(values["value"])
+    return values
+
+
+def _canonical(value: Any) -> str:
+    """A comparable form of a row's values, as they read back from JSON columns."""
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+_Children = tuple[list[str], list[str], list[str]]
+
+
+def _record_children(record: ModelRecord) -> _Children:
+    """The edges, recipes and evaluations ``record`` would store, comparable."""
+    edges = [
+        _canonical(
+            [
+                e.parent[:MAX_REF_LENGTH],
+                e.relation,
+                e.role,
+                e.source,
+                e.parameters,
+                e.revision,
+                e.lora,
+                e.stage,
+            ]
+        )
+        for e in _unique_edges(record.edges)
+    ]
+    recipes = {r.source: r for r in record.recipes}
+    evaluations = {(e.task, e.dataset, e.metric): e for e in record.evaluations}
+    return (
+        sorted(edges),
+        sorted(_canonical(asdict(r)) for r in recipes.values()),
+        sorted(_canonical(_evaluation_values(asdict(e))) for e in evaluations.values()),
+    )
+
+
+def _stored_children(session: Session, model_id: int) -> _Children:
+    """The edges, recipes and evaluations stored for ``model_id``, comparable."""
+    edge_rows = session.exec(
+        select(Edge, Model.repo_id)
+        .join(Model, col(Model.id) == col(Edge.parent_id))
+        .where(col(Edge.child_id) == model_id)
+    )
+    edges = [
+        _canonical(
+            [parent, e.relation, e.role, e.source, e.parameters, e.revision, e.lora, e.stage]
+        )
+        for e, parent in edge_rows
+    ]
+    recipe_fields = [f.name for f in fields(RecipeRecord)]
+    recipes = [
+        _canonical({name: getattr(r, name) for name in recipe_fields})
+        for r in session.exec(select(Recipe).where(col(Recipe.model_id) == model_id))
+    ]
+    evaluation_fields = [f.name for f in fields(EvaluationRecord)]
+    evaluations = [
+        _canonical(_evaluation_values({name: getattr(e, name) for name in evaluation_fields}))
+        for e in session.exec(select(Evaluation).where(col(Evaluation.model_id) == model_id))
+    ]
+    return sorted(edges), sorted(recipes), sorted(evaluations)
+
+
+def _store_texts(session: Session, model_id: int, record: ModelRecord) -> None:
+    """Keep the texts the record was parsed from (writes only what differs).
+
+    A record without texts leaves the stored ones alone when they belong to the
+    same sha, and drops them when they belong to another (they would be stale).
+    """
+    row = session.get(ModelText, model_id)
+    texts = record.texts
+    if texts is None:
+        if row is not None and row.sha != record.sha:
+            session.delete(row)
+            session.flush()
+        return
+    values: dict[str, Any] = {
+        "sha": record.sha,
+        "card_text": _storable(texts.card_text),
+        "config_name": texts.config_name,
+        "config_text": _storable(texts.config_text),
+        "parser_version": record.parser_version,
+    }
+    if row is None:
+        session.add(ModelText(model_id=model_id, **values))
+    elif any(getattr(row, key) != value for key, value in values.items()):
+        for key, value in values.items():
+            setattr(row, key, value)
+        row.updated_at = utcnow()
+    else:
+        return
+    session.flush()
+
+
+def _storable(text: str | None) -> str | None:
+    # PostgreSQL text cannot hold NUL; no parser rule depends on it.
+    return text.replace("\x00", "") if text else text
+
+
+def _stamp_recipes(session: Session, model_id: int, parser_version: int) -> None:
+    session.execute(
+        update(Recipe)
+        .where(col(Recipe.model_id) == model_id, col(Recipe.parser_version) != parser_version)
+        .values(parser_version=parser_version)
+    )
 
 
 def _replace_children(session: Session, model_id: int, record: ModelRecord) -> None:
@@ -134,7 +262,9 @@ def _replace_children(session: Session, model_id: int, record: ModelRecord) -> N
         )
     recipes = {recipe.source: recipe for recipe in record.recipes}
     for recipe in recipes.values():
-        session.add(Recipe(model_id=model_id, **asdict(recipe)))
+        session.add(
+            Recipe(model_id=model_id, parser_version=record.parser_version, **asdict(recipe))
+        )
     evaluations = {(e.task, e.dataset, e.metric): e for e in record.evaluations}
     for evaluation in evaluations.values():
         session.add(Evaluation(model_id=model_id, **asdict(evaluation)))

@@ -1,0 +1,160 @@
+"""Re-parse stored models with the current parser, without the Hub.
+
+A crawl skips a model whose sha did not change, so parser improvements would
+never reach it.  The texts the parser read (card, mergekit config) are stored
+with the parser version that read them; :func:`reparse` feeds them to the
+current parser and writes the result through the same
+:func:`kinhub.db.store.upsert_model` the crawl and ingest use — idempotent: a
+model whose facts come out the same is left as it was (only its version stamp
+moves), and a second run finds nothing to do.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from kinhub.crawler import facts as parser_facts
+from kinhub.crawler import version
+from kinhub.crawler.ingest import CONFIG_NAMES
+from kinhub.db.engine import Database
+from kinhub.db.records import ModelRecord
+from kinhub.db.reparse_queries import (
+    StoredSource,
+    count_to_reparse,
+    count_without_texts,
+    current_sha,
+    sources_to_reparse,
+)
+from kinhub.db.store import UpsertOutcome, upsert_model
+
+logger = logging.getLogger(__name__)
+
+# Changed model ids listed in the report (the counts are always complete).
+MAX_LISTED = 100
+
+
+@dataclass(frozen=True)
+class ReparseProgress:
+    """Handed to the caller's callback after each committed batch."""
+
+    done: int
+    total: int
+
+
+@dataclass
+class ReparseReport:
+    """What :func:`reparse` did; ``to_dict`` is the JSON summary."""
+
+    parser_version: int
+    all_models: bool
+    examined: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    # The model got a new sha while being re-parsed (a crawl wrote it): left alone.
+    skipped: int = 0
+    # Parsed models stored without their texts: only a re-crawl can re-parse them.
+    without_texts: int = 0
+    changed_models: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "parser_version": self.parser_version,
+            "all": self.all_models,
+            "examined": self.examined,
+            "changed": self.changed,
+            "unchanged": self.unchanged,
+            "skipped": self.skipped,
+            "without_texts": self.without_texts,
+            "changed_models": self.changed_models,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def reparsed_record(source: StoredSource, *, parser_version: int) -> ModelRecord:
+    """``source``'s model as the current parser reads its stored texts.
+
+    Facts that come from the Hub listing (dates, counts, architecture) are kept;
+    those the parser derives (edges, recipes, evaluations, license, tags) are
+    re-derived.  The Hub's own tags are not stored apart from the card's, so the
+    stored tag list stands in for them (on the Hub it includes the card's tags).
+    """
+    stored = source.record
+    texts = source.texts
+    facts = parser_facts.model_facts(
+        card_text=texts.card_text,
+        config_text=texts.config_text,
+        config_name=texts.config_name or CONFIG_NAMES[0],
+        hub_tags=stored.tags,
+    )
+    return replace(
+        stored,
+        tags=facts.tags,
+        license=facts.license,
+        library_name=facts.library_name or stored.library_name,
+        pipeline_tag=facts.pipeline_tag or stored.pipeline_tag,
+        edges=facts.edges,
+        recipes=facts.recipes,
+        evaluations=facts.evaluations,
+        texts=texts,
+        parser_version=parser_version,
+    )
+
+
+def reparse(
+    database: Database,
+    *,
+    all_models: bool = False,
+    batch_size: int = 200,
+    progress: Callable[[ReparseProgress], None] | None = None,
+) -> ReparseReport:
+    """Re-parse every model whose texts were read by an older parser (every model
+    with stored texts when ``all_models``) and rewrite its edges, recipes and
+    evaluations where they differ.  Each batch commits in one write transaction.
+
+    Raises:
+        DatabaseError: the database cannot be reached.
+    """
+    started = time.monotonic()
+    current = version.PARSER_VERSION
+    older_than = None if all_models else current
+    report = ReparseReport(parser_version=current, all_models=all_models)
+    with database.session() as session:
+        total = count_to_reparse(session, older_than=older_than)
+        report.without_texts = count_without_texts(session)
+    after = 0
+    while True:
+        with database.session() as session:
+            batch = sources_to_reparse(
+                session, older_than=older_than, after_id=after, limit=batch_size
+            )
+        if not batch:
+            break
+        after = batch[-1].model_id
+        # Parse outside the transaction: the write lock is held only for writing.
+        records = [(source, reparsed_record(source, parser_version=current)) for source in batch]
+        with database.write_transaction() as session:
+            for source, record in records:
+                report.examined += 1
+                if current_sha(session, source.model_id) != source.record.sha:
+                    report.skipped += 1
+                    continue
+                outcome = upsert_model(session, record)
+                if outcome is UpsertOutcome.unchanged:
+                    report.unchanged += 1
+                else:
+                    report.changed += 1
+                    if len(report.changed_models) < MAX_LISTED:
+                        report.changed_models.append(record.repo_id)
+        logger.info("re-parsed %d of %d models", report.examined, total)
+        if progress is not None:
+            progress(ReparseProgress(done=report.examined, total=total))
+    report.seconds = time.monotonic() - started
+    return report
+
+
+__all__ = ["ReparseProgress", "ReparseReport", "reparse", "reparsed_record"]
