@@ -1,0 +1,126 @@
+"""The package's layers, checked on the source: who may import whom, and who talks to
+the Hub.  ``cli → crawler, kinship → hub, db`` (DESIGN.md): nothing imports upward,
+crawler and kinship never import each other, and one module imports huggingface_hub."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import networkx as nx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("cli", "crawler", "kinship", "hub", "db")
+# What each layer may import from kinhub, besides itself.
+ALLOWED: dict[str, set[str]] = {
+    "cli": {"crawler", "kinship", "hub", "db"},
+    "crawler": {"hub", "db"},
+    "kinship": {"hub", "db"},
+    "hub": {"db"},
+    "db": set(),
+}
+_HF_IMPORT = re.compile(r"^\s*(?:from|import)\s+huggingface_hub\b", re.MULTILINE)
+
+
+def _sources() -> dict[str, Path]:
+    """Module name (``kinhub.hub.client``) -> file, for every .py of the five packages."""
+    out: dict[str, Path] = {}
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            out[".".join(["kinhub", *parts])] = path
+    return out
+
+
+def _imports(module: str, path: Path, known: set[str]) -> set[str]:
+    """kinhub modules ``module`` imports anywhere in its file (lazy and TYPE_CHECKING
+    imports included); ``from pkg import name`` counts as ``pkg.name`` when that is a
+    module."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    is_package = path.name == "__init__.py"
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = module.split(".")
+                anchor = anchor if is_package else anchor[:-1]
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join([*anchor, base] if base else anchor)
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                found.add(sub if sub in known else base)
+    return {m for m in found if m == "kinhub" or m.startswith("kinhub.")}
+
+
+@pytest.fixture(scope="module")
+def graph() -> nx.DiGraph:
+    sources = _sources()
+    known = set(sources)
+    g = nx.DiGraph()
+    for module, path in sources.items():
+        g.add_node(module)
+        for target in _imports(module, path, known):
+            if target != module:
+                g.add_edge(module, target)
+    return g
+
+
+def _layer(module: str) -> str:
+    return module.split(".")[1] if module.count(".") else ""
+
+
+def test_the_sources_are_found(graph: nx.DiGraph) -> None:
+    assert {"kinhub.hub.client", "kinhub.kinship.engine", "kinhub.cli.app"} <= set(graph)
+    assert graph.has_edge("kinhub.crawler.crawl", "kinhub.hub.client")
+    # Lazy imports count: the engine imports the sampler inside compute_kinship.
+    assert graph.has_edge("kinhub.kinship.engine", "kinhub.kinship.sampled")
+
+
+def test_exactly_one_module_imports_huggingface_hub() -> None:
+    importers = sorted(
+        str(path.relative_to(ROOT))
+        for path in _sources().values()
+        if _HF_IMPORT.search(path.read_text(encoding="utf-8"))
+    )
+    assert importers == ["hub/client.py"]
+
+
+def test_layers_import_only_downward(graph: nx.DiGraph) -> None:
+    wrong = sorted(
+        f"{a} -> {b}"
+        for a, b in graph.edges
+        if _layer(b) != _layer(a) and _layer(b) not in ALLOWED[_layer(a)]
+    )
+    assert wrong == []
+
+
+def test_nothing_but_cli_imports_cli(graph: nx.DiGraph) -> None:
+    wrong = sorted(
+        f"{a} -> {b}" for a, b in graph.edges if _layer(b) == "cli" and _layer(a) != "cli"
+    )
+    assert wrong == []
+
+
+def test_crawler_and_kinship_never_import_each_other(graph: nx.DiGraph) -> None:
+    pair = {"crawler", "kinship"}
+    wrong = [
+        (a, b) for a, b in graph.edges if {_layer(a), _layer(b)} == pair and _layer(a) != _layer(b)
+    ]
+    assert wrong == []
+
+
+def test_no_import_cycle_between_engine_and_sampled(graph: nx.DiGraph) -> None:
+    engine, sampled = "kinhub.kinship.engine", "kinhub.kinship.sampled"
+    assert not (nx.has_path(graph, engine, sampled) and nx.has_path(graph, sampled, engine))
+
+
+def test_no_import_cycles_in_the_libraries(graph: nx.DiGraph) -> None:
+    libraries = graph.subgraph(m for m in graph if _layer(m) in {"crawler", "kinship", "hub", "db"})
+    assert list(nx.simple_cycles(libraries)) == []
