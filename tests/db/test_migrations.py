@@ -47,12 +47,12 @@ def test_sqlite_uses_wal(tmp_path: object) -> None:
 # --- a populated 0001 database, upgraded -----------------------------------------------
 
 
-def _upgrade_to(engine: Engine, revision: str) -> None:
+def _migrate(engine: Engine, revision: str, *, down: bool = False) -> None:
     with engine.begin() as conn:
         cfg = Config()
         cfg.set_main_option("script_location", str(Path(migrations.__file__).parent))
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+        (command.downgrade if down else command.upgrade)(cfg, revision)
 
 
 def _insert(engine: Engine, table: str, **values: Any) -> int:
@@ -201,7 +201,7 @@ def _populate(engine: Engine) -> dict[str, int]:
 def test_upgrade_populated_0001_loses_nothing(database_url: str) -> None:
     engine = create_db_engine(database_url)
     try:
-        _upgrade_to(engine, "0001")
+        _migrate(engine, "0001")
         ids = _populate(engine)
     finally:
         engine.dispose()
@@ -258,6 +258,38 @@ def test_upgrade_populated_0001_loses_nothing(database_url: str) -> None:
             assert state.cursor == "abc"
     finally:
         db.dispose()
+
+
+def test_downgrade_to_0001_folds_columns_back_and_upgrades_again(database_url: str) -> None:
+    engine = create_db_engine(database_url)
+    try:
+        _migrate(engine, "0001")
+        ids = _populate(engine)
+        _migrate(engine, "head")
+        _migrate(engine, "0001", down=True)
+        assert current_revision(engine) == "0001"
+        with engine.connect() as conn:
+            metrics = dict(conn.execute(text("SELECT id, metrics FROM kinship")).all())
+            jobs = conn.execute(text("SELECT model_a, model_b, status FROM kinship_job")).all()
+        decoded = {k: json.loads(v) if isinstance(v, str) else v for k, v in metrics.items()}
+        assert decoded[ids["k_hub"]] == {
+            "cs": 0.5,
+            "pcc": -0.25,
+            "ed": 12.0,
+            "sign": None,
+            "layer_cs": {"0": 0.1},
+        }
+        assert decoded[ids["k_local"]] == {"ratio": 1.5, "new_metric": 3}
+        assert sorted(jobs) == [("org/a", "org/b", "done"), ("org/a", "org/c", "pending")]
+        _migrate(engine, "head")
+        assert current_revision(engine) == head_revision()
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert compare_metadata(context, SQLModel.metadata) == []
+            pcc = conn.execute(text("SELECT pcc FROM kinship WHERE id = :i"), {"i": ids["k_hub"]})
+            assert pcc.scalar_one() == -0.25
+    finally:
+        engine.dispose()
 
 
 # --- "lowest pcc first" is one plain query ---------------------------------------------

@@ -250,4 +250,86 @@ def _key_existing_jobs() -> None:
 
 
 def downgrade() -> None:
-    raise NotImplementedError("0002_kinship_columns cannot be downgraded (restore a backup)")
+    """Back to the 0001 shape: metric columns and ``extra`` fold into ``metrics`` JSON.
+
+    Lost: the model links, ``seed``, and the job columns 0001 has no place for; a job
+    that only differed from another by kind or revisions is dropped (0001's key is
+    (model_a, model_b, base)).  Model rows created for links stay.
+    """
+    with op.batch_alter_table("kinship_job", schema=None) as batch_op:
+        batch_op.drop_constraint("fk_kinship_job_kinship_id", type_="foreignkey")
+        batch_op.drop_constraint("uq_kinship_job_key", type_="unique")
+        for name in _JOB_INDEXES:
+            batch_op.drop_index(name)
+    _drop_job_duplicates()
+    with op.batch_alter_table("kinship_job", schema=None) as batch_op:
+        for name in (
+            "job_key",
+            "kind",
+            "revision_a",
+            "revision_b",
+            "revision_base",
+            "priority",
+            "next_attempt_at",
+            "mode",
+            "kinship_id",
+            "finished_at",
+        ):
+            batch_op.drop_column(name)
+        batch_op.create_unique_constraint("uq_kinship_job", ["model_a", "model_b", "base"])
+
+    with op.batch_alter_table("kinship", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("metrics", sa.JSON(), nullable=True))
+    _fold_kinship_values()
+    with op.batch_alter_table("kinship", schema=None) as batch_op:
+        batch_op.alter_column("metrics", existing_type=sa.JSON(), nullable=False)
+        for name in _KINSHIP_INDEXES:
+            batch_op.drop_index(name)
+        for name in ("model_a_id", "model_b_id", "base_id"):
+            batch_op.drop_constraint(f"fk_kinship_{name}", type_="foreignkey")
+        for name in ("model_a_id", "model_b_id", "base_id", "seed", *_SCALAR, "extra"):
+            batch_op.drop_column(name)
+
+    with op.batch_alter_table("recipe", schema=None) as batch_op:
+        batch_op.drop_column("parser_version")
+    op.drop_table("model_text")
+
+
+def _drop_job_duplicates() -> None:
+    conn = op.get_bind()
+    job = sa.table(
+        "kinship_job",
+        sa.column("id", sa.Integer),
+        sa.column("model_a", sa.String),
+        sa.column("model_b", sa.String),
+        sa.column("base", sa.String),
+    )
+    seen: set[tuple[str, str, str]] = set()
+    for row in conn.execute(
+        sa.select(job.c.id, job.c.model_a, job.c.model_b, job.c.base).order_by(job.c.id)
+    ):
+        triple = (row.model_a, row.model_b, row.base)
+        if triple in seen:
+            logger.warning("kinship_job %d: same pair and base as an earlier job; dropped", row.id)
+            conn.execute(sa.delete(job).where(job.c.id == row.id))
+        seen.add(triple)
+
+
+def _fold_kinship_values() -> None:
+    conn = op.get_bind()
+    kinship = sa.table(
+        "kinship",
+        sa.column("id", sa.Integer),
+        sa.column("metrics", sa.JSON),
+        sa.column("extra", sa.JSON),
+        *(sa.column(n, sa.Float) for n in _SCALAR),
+    )
+    rows = conn.execute(
+        sa.select(kinship.c.id, kinship.c.extra, *(kinship.c[n] for n in _SCALAR))
+    ).all()
+    for row in rows:
+        metrics = dict(row.extra or {})
+        for name in _SCALAR:
+            if getattr(row, name) is not None:
+                metrics[name] = getattr(row, name)
+        conn.execute(sa.update(kinship).where(kinship.c.id == row.id).values(metrics=metrics))
