@@ -196,7 +196,7 @@ def measure_kinship(
                 if not missing and (not per_tensor or row.breakdown):
                     if on_row is not None:
                         on_row(session, row)
-                    return _from_row(row, names)
+                    return _from_row(row, names, per_tensor=per_tensor)
                 if per_tensor and not row.breakdown:
                     missing = names
     logger.info("computing %s of %s and %s against %s (%s)", missing, na, nb, nz, mode)
@@ -255,7 +255,7 @@ def measure_kinship(
     return Measurement(result=result, computed_at=computed_at, kinship_id=kinship_id)
 
 
-def _from_row(row: Kinship, names: list[str]) -> Measurement:
+def _from_row(row: Kinship, names: list[str], *, per_tensor: bool) -> Measurement:
     have = stored_metrics(row)
     result = KinshipResult(
         a=row.model_a,
@@ -272,7 +272,7 @@ def _from_row(row: Kinship, names: list[str]) -> Measurement:
         intervals={n: v for n, v in row.intervals.items() if n in names},
         sample_fraction=row.sample_fraction,
         seed=row.seed,
-        breakdown=row.breakdown,
+        breakdown=row.breakdown if per_tensor else {},
         cached=True,
     )
     return Measurement(result=result, computed_at=row.computed_at, kinship_id=row.id)

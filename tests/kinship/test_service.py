@@ -71,6 +71,8 @@ def test_per_tensor_breakdown_is_computed_when_not_stored(
     detail = measure_kinship(database, **refs, per_tensor=True)
     assert not detail.cached and detail.result.breakdown
     assert measure_kinship(database, **refs, per_tensor=True).cached
+    # A cached answer shows the stored breakdown only when asked for.
+    assert measure_kinship(database, **refs).result.breakdown == {}
 
 
 def test_row_hook_commits_with_the_result(families: dict[str, Family], database: Database) -> None:
