@@ -9,4 +9,4 @@ hold; 2 — source texts and versions stored.
 
 from __future__ import annotations
 
-PARSER_VERSION = 2
+PARSER_VERSION = 3
