@@ -1,0 +1,1 @@
+"""Genealogy export: a typed view of stored rows and one writer per file format."""
