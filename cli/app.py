@@ -1,19 +1,28 @@
-"""The ``kinhub`` Typer application: root options and command registration."""
+"""The ``kinhub`` Typer application: root options and command registration.
+
+Command modules import only typer, rich and light kinhub modules at import
+time (the library — torch, numba, alembic, huggingface_hub — loads inside the
+command that needs it), so ``kinhub --help`` and quick commands start fast.
+"""
 
 from __future__ import annotations
 
 import importlib
 import logging
+from typing import Annotated
 
 import typer
-from kinhub.cli.common import AppState
+from kinhub.cli.common import AppState, DbOpt, Group
 
 app = typer.Typer(
     name="kinhub",
-    help="Hugging Face Hub crawler and kinship database for merged LLMs.",
+    help="Crawl merge genealogies from the Hugging Face Hub, compute model kinship, "
+    "and query both.",
+    cls=Group,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode="markdown",
 )
 
 # Each module defines ``register(app)``; one line per module keeps merges trivial.
@@ -27,22 +36,56 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "kinhub.cli.crawl_cmd",
     "kinhub.cli.schedule_cmd",
     "kinhub.cli.demo_cmd",
+    "kinhub.cli.export_cmd",
+    "kinhub.cli.show_cmd",
+    "kinhub.cli.licenses_cmd",
+    "kinhub.cli.stats_cmd",
 )
+
+
+def package_version() -> str:
+    """The installed kinhub version (``unknown`` when run from an uninstalled tree)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("kinhub")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"kinhub {package_version()}")
+        raise typer.Exit()
 
 
 @app.callback()
 def root(
     ctx: typer.Context,
-    db: str | None = typer.Option(
-        None,
-        "--db",
-        envvar="KINHUB_DB",
-        help="Database URL (sqlite:///path or postgresql+psycopg://...). "
-        "Default: SQLite in the user's data directory.",
-    ),
-    verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="-v info, -vv debug."),
+    db: DbOpt = None,
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "-v",
+            "--verbose",
+            count=True,
+            metavar="",
+            show_default=False,
+            help="Log more on stderr: `-v` info, `-vv` debug.",
+        ),
+    ] = 0,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_show_version,
+            is_eager=True,
+            metavar="",
+            help="Print the version and exit.",
+        ),
+    ] = False,
 ) -> None:
-    """Crawl merge genealogies, compute model kinship, and query both."""
+    """Crawl merge genealogies from the Hugging Face Hub, compute model kinship, and query both."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     ctx.obj = AppState(db_url=db, verbosity=verbose)

@@ -1,21 +1,29 @@
-"""What every command shares: app state, output formats, error → exit-code mapping."""
+"""What every command shares: app state, shared options, output, error → exit code.
+
+Start-up matters (every ``--help`` pays it), so this module imports only typer,
+rich and light kinhub modules; the database layer is imported when a command
+opens the database.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from kinhub.db.engine import Database, open_database
 from kinhub.db.errors import KinhubError
+from kinhub.hub.ratelimit import Plan
 from rich.console import Console
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
-F = TypeVar("F", bound=Callable[..., Any])
+if TYPE_CHECKING:
+    from kinhub.crawler.crawl import Scope
+    from kinhub.db.engine import Database
 
 stdout = Console(soft_wrap=True)
 stderr = Console(stderr=True, soft_wrap=True)
@@ -32,6 +40,118 @@ class AppState:
 class OutputFormat(StrEnum):
     table = "table"
     json = "json"
+
+
+# ---------------------------------------------------------------- shared options
+
+FormatOpt = Annotated[
+    OutputFormat,
+    typer.Option("--format", help="`table` for people, `json` (one document) for machines."),
+]
+"""``--format table|json``, the same on every command that renders a result."""
+
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        envvar="KINHUB_DB",
+        metavar="URL",
+        help="Database URL (`sqlite:///path` or `postgresql+psycopg://…`). "
+        "Default: SQLite in the user's data directory.",
+    ),
+]
+"""``--db URL`` (or ``KINHUB_DB``), given once on the root command."""
+
+EndpointOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--endpoint", metavar="URL", help="Hub URL (default: `HF_ENDPOINT`, else huggingface.co)."
+    ),
+]
+
+
+class ScopeOption(StrEnum):
+    merges = "merges"
+    children_of = "children-of"
+    full = "full"
+
+
+# The crawl options ``crawl`` and ``schedule`` share.
+ScopeOpt = Annotated[ScopeOption, typer.Option("--scope", help="What to crawl.")]
+ScopeModelArg = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="[MODEL]", help="The model for `--scope children-of`.", show_default=False
+    ),
+]
+PlanOpt = Annotated[
+    Plan, typer.Option("--plan", help="Account tier; sets the rate limits per 5 minutes.")
+]
+ConcurrencyOpt = Annotated[
+    int, typer.Option("--concurrency", min=1, max=64, help="Parallel file downloads.")
+]
+
+
+def parse_scope(scope: ScopeOption, model: str | None) -> Scope:
+    """The crawl scope named on the command line.
+
+    Raises:
+        ScopeError: unknown kind, or ``children-of`` without a valid model id.
+    """
+    from kinhub.crawler.crawl import Scope
+
+    return Scope.parse(scope.value, model)
+
+
+def flag(*names: str, help: str, hidden: bool = False) -> Any:
+    """A boolean flag, shown without a ``<bool>`` placeholder."""
+    return typer.Option(*names, help=help, metavar="", hidden=hidden)
+
+
+# ---------------------------------------------------------------- help rendering
+
+
+def _no_placeholder(option: TyperOption | None) -> TyperOption | None:
+    if option is not None:
+        option.metavar = ""
+    return option
+
+
+def _usage_name(argument: TyperArgument) -> str:
+    """``MODEL``, ``[MODEL]``, ``PATH...``: the argument as a usage line shows it."""
+    name = argument.metavar or (argument.name or "arg").upper()
+    if argument.nargs != 1 and not name.endswith("..."):
+        name += "..."
+    if not argument.required and not name.startswith("["):
+        name = f"[{name}]"
+    return name
+
+
+class Command(TyperCommand):
+    """A command with a conventional usage line (``kinhub lineage [OPTIONS] MODEL``,
+    not ``{model}``) and a ``--help`` flag without a ``<bool>`` placeholder."""
+
+    def get_help_option(self, ctx: Any) -> TyperOption | None:
+        return _no_placeholder(super().get_help_option(ctx))
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if isinstance(param, TyperArgument):
+                pieces.append(_usage_name(param))
+            else:
+                pieces.extend(param.get_usage_pieces(ctx))
+        return pieces
+
+
+class Group(TyperGroup):
+    """A command group whose ``--help`` flag shows no ``<bool>`` placeholder."""
+
+    def get_help_option(self, ctx: Any) -> TyperOption | None:
+        return _no_placeholder(super().get_help_option(ctx))
+
+
+# ---------------------------------------------------------------- state and output
 
 
 def state(ctx: typer.Context) -> AppState:
@@ -57,4 +177,16 @@ def handle_errors() -> Iterator[None]:
 
 def open_db(ctx: typer.Context) -> Database:
     """Open the database the root ``--db`` option (or ``KINHUB_DB``) names."""
+    from kinhub.db.engine import open_database
+
     return open_database(state(ctx).db_url)
+
+
+@contextmanager
+def database_of(ctx: typer.Context) -> Iterator[Database]:
+    """The selected database, disposed of when the block ends."""
+    database = open_db(ctx)
+    try:
+        yield database
+    finally:
+        database.dispose()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Annotated
 
 import typer
-from kinhub.cli.common import handle_errors, stderr
+from kinhub.cli.common import Command, handle_errors, stderr
 
 _RATE = re.compile(r"^(\d+)(?:/(\d+(?:\.\d+)?)s)?$")
 
@@ -21,23 +22,39 @@ def _parse_rate(value: str | None) -> tuple[int | None, float]:
 
 
 def emulator(
-    directory: Path = typer.Argument(
-        ..., exists=True, file_okay=False, help="Snapshot directory: DIR/<org>/<name>/ per repo."
-    ),
-    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
-    port: int = typer.Option(0, help="Port (0 picks a free one)."),
-    latency_ms: float = typer.Option(0, "--latency-ms", min=0, help="Delay per Hub request."),
-    fail_rate: float = typer.Option(
-        0.0,
-        "--fail-rate",
-        min=0.0,
-        max=1.0,
-        help="Fraction of Hub requests answered with 429/500/503/reset/truncated body.",
-    ),
-    rate_limit: str | None = typer.Option(
-        None, "--rate-limit", help="Requests per fixed window and bucket, e.g. 500/300s."
-    ),
-    seed: int = typer.Option(0, help="Seed of the fault-injection RNG."),
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            metavar="DIR",
+            exists=True,
+            file_okay=False,
+            help="Snapshot directory: `DIR/<org>/<name>/` per repo.",
+        ),
+    ],
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port (0 picks a free one).")] = 0,
+    latency_ms: Annotated[
+        float, typer.Option("--latency-ms", min=0, metavar="MS", help="Delay per Hub request.")
+    ] = 0,
+    fail_rate: Annotated[
+        float,
+        typer.Option(
+            "--fail-rate",
+            min=0.0,
+            max=1.0,
+            metavar="FRACTION",
+            help="Fraction of Hub requests answered with 429/500/503/reset/truncated body.",
+        ),
+    ] = 0.0,
+    rate_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--rate-limit",
+            metavar="N[/Ws]",
+            help="Requests per fixed window and bucket, e.g. `500/300s`.",
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the fault-injection RNG.")] = 0,
 ) -> None:
     """Serve DIR as the Hub API (foreground; Ctrl-C stops it). Prints the URL on stderr."""
     from kinhub.hub.emulator import HubEmulator
@@ -63,4 +80,4 @@ def emulator(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("emulator")(emulator)
+    app.command("emulator", cls=Command)(emulator)

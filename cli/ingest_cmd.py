@@ -3,48 +3,49 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
-from kinhub.cli.common import OutputFormat, handle_errors, open_db, print_json, stderr, stdout
-from kinhub.crawler.ingest import read_local_model
-from kinhub.db.store import upsert_model
+from kinhub.cli.common import (
+    Command,
+    FormatOpt,
+    OutputFormat,
+    database_of,
+    handle_errors,
+    print_json,
+    stderr,
+    stdout,
+)
 from rich.markup import escape
 
 
 def ingest(
     ctx: typer.Context,
-    folder: Path = typer.Argument(..., help="Model folder: README.md, mergekit_config.yml, ..."),
-    repo_id: str = typer.Option(..., "--repo-id", help="The org/name to record it as."),
-    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table or json."),
+    folder: Annotated[
+        Path,
+        typer.Argument(metavar="FOLDER", help="Model folder: README.md, mergekit_config.yml, …"),
+    ],
+    repo_id: Annotated[
+        str, typer.Option("--repo-id", metavar="ORG/NAME", help="The id to record it as.")
+    ],
+    fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Record a local model folder as a model with its edges (idempotent)."""
-    with handle_errors():
-        local = read_local_model(folder, repo_id=repo_id)
-        record = local.record
-        database = open_db(ctx)
-        with database.session() as session:
-            outcome = upsert_model(session, record)
-        database.dispose()
-    parents = sorted({e.parent for e in record.edges})
-    summary = {
-        "repo_id": record.repo_id,
-        "sha": record.sha,
-        "outcome": outcome.value,
-        "edges": len(record.edges),
-        "parents": parents,
-        "warnings": local.warnings,
-    }
+    from kinhub.crawler.service import ingest_folder
+
+    with handle_errors(), database_of(ctx) as database:
+        report = ingest_folder(database, folder=folder, repo_id=repo_id)
     if fmt is OutputFormat.json:
-        print_json(summary)
-    else:
-        stdout.print(
-            f"{record.repo_id} ({outcome.value}): {len(record.edges)} edges to "
-            f"{len(parents)} parents",
-            highlight=False,
-        )
-        for warning in local.warnings:
-            stderr.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+        print_json(report.to_dict())
+        return
+    stdout.print(
+        f"{report.repo_id} ({report.outcome}): {report.edges} edges to "
+        f"{len(report.parents)} parents",
+        highlight=False,
+    )
+    for warning in report.warnings:
+        stderr.print(f"[yellow]warning:[/yellow] {escape(warning)}")
 
 
 def register(app: typer.Typer) -> None:
-    app.command("ingest")(ingest)
+    app.command("ingest", cls=Command)(ingest)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from kinhub.cli.common import handle_errors, open_db, print_json, stdout
-from kinhub.db.lineage import Direction, Lineage, LineageEdge, lineage_networkx, lineage_sql
-from rich.markup import escape
-from rich.tree import Tree
+from kinhub.cli.common import Command, database_of, flag, handle_errors, print_json, stdout
+from kinhub.cli.render import lineage_tree
+
+if TYPE_CHECKING:
+    from kinhub.db.lineage import Direction
 
 
 class LineageFormat(StrEnum):
@@ -22,32 +23,44 @@ class Engine(StrEnum):
     networkx = "networkx"
 
 
+LINEAGE_HELP = """\
+Show where a model came from (`--up`, the default) or what was made from it
+(`--down`), or both (`--both`).
+
+JSON: `{"root", "nodes": [{"id", "depth", "direction", "unresolved", ...facts}],
+"edges": [{"child", "parent", "direction", "relation", "role", "method", "sources",
+...}]}`. `direction` is `up` for ancestors, `down` for descendants and `root` for
+the model asked about (`both` only where bad data makes a model its own ancestor).
+"""
+
+
 def lineage(
     ctx: typer.Context,
-    model: str = typer.Argument(..., help="Model id (org/name) as stored."),
-    up: bool = typer.Option(False, "--up", help="Ancestors (the default)."),
-    down: bool = typer.Option(False, "--down", help="Descendants."),
-    both: bool = typer.Option(False, "--both", help="Ancestors and descendants."),
-    depth: int | None = typer.Option(None, "--depth", min=1, help="Steps to follow (all)."),
-    fmt: LineageFormat = typer.Option(LineageFormat.tree, "--format", help="tree or json."),
-    engine: Engine = typer.Option(
-        Engine.sql, "--engine", help="sql (recursive query) or networkx (in-memory graph)."
-    ),
+    model: Annotated[str, typer.Argument(metavar="MODEL", help="Model id (org/name) as stored.")],
+    up: Annotated[bool, flag("--up", help="Ancestors (the default).")] = False,
+    down: Annotated[bool, flag("--down", help="Descendants.")] = False,
+    both: Annotated[bool, flag("--both", help="Ancestors and descendants.")] = False,
+    depth: Annotated[
+        int | None,
+        typer.Option("--depth", min=1, metavar="N", help="Steps to follow (default: all)."),
+    ] = None,
+    fmt: Annotated[
+        LineageFormat,
+        typer.Option("--format", help="`tree` for people, `json` (one document) for machines."),
+    ] = LineageFormat.tree,
+    engine: Annotated[
+        Engine,
+        typer.Option("--engine", help="`sql` (recursive query) or `networkx` (in-memory graph)."),
+    ] = Engine.sql,
 ) -> None:
-    """Show where a model came from (--up) or what was made from it (--down).
-
-    JSON: {"root", "nodes": [{"id", "depth", "unresolved", ...facts}],
-    "edges": [{"child", "parent", "relation", "role", "method", "sources", ...}]}.
-    """
     if sum((up, down, both)) > 1:
         raise typer.BadParameter("give at most one of --up, --down, --both")
     direction: Direction = "both" if both else "down" if down else "up"
-    with handle_errors():
-        database = open_db(ctx)
-        with database.session() as session:
-            walk = lineage_sql if engine is Engine.sql else lineage_networkx
-            result = walk(session, model, direction=direction, depth=depth)
-        database.dispose()
+    from kinhub.db.lineage import lineage_networkx, lineage_sql
+
+    walk = lineage_sql if engine is Engine.sql else lineage_networkx
+    with handle_errors(), database_of(ctx) as database, database.session() as session:
+        result = walk(session, model, direction=direction, depth=depth)
     if fmt is LineageFormat.json:
         print_json(result.to_json())
         return
@@ -55,40 +68,10 @@ def lineage(
         stdout.print(lineage_tree(result, upward=upward), soft_wrap=False)
 
 
-def _label(edge: LineageEdge | None, node: str, unresolved: set[str]) -> str:
-    text = f"[bold]{escape(node)}[/bold]"
-    if node in unresolved:
-        text += " [yellow](unresolved)[/yellow]"
-    if edge is None:
-        return text
-    how = f"{edge.relation}/{edge.role}" + (f" via {edge.method}" if edge.method else "")
-    return f"{text}  [dim]{escape(how)} {escape('[' + ', '.join(edge.sources) + ']')}[/dim]"
-
-
-def lineage_tree(result: Lineage, *, upward: bool) -> Tree:
-    nxt: dict[str, list[LineageEdge]] = defaultdict(list)
-    for edge in result.edges:
-        nxt[edge.child if upward else edge.parent].append(edge)
-    unresolved = {n.id for n in result.nodes if n.unresolved}
-    title = "ancestors" if upward else "descendants"
-    root = Tree(f"{_label(None, result.root, unresolved)} [dim]({title})[/dim]")
-    shown = {result.root}
-
-    # Pre-order, so a node is expanded where it first appears on screen and
-    # marked at every later appearance (cycles and shared ancestors).
-    def visit(branch: Tree, node: str) -> None:
-        for edge in nxt.get(node, []):
-            other = edge.parent if upward else edge.child
-            label = _label(edge, other, unresolved)
-            if other in shown:
-                branch.add(f"{label} [dim]↺ shown above[/dim]")
-                continue
-            shown.add(other)
-            visit(branch.add(label), other)
-
-    visit(root, result.root)
-    return root
-
-
 def register(app: typer.Typer) -> None:
-    app.command("lineage")(lineage)
+    app.command(
+        "lineage",
+        help=LINEAGE_HELP,
+        short_help="Ancestors and descendants of a model.",
+        cls=Command,
+    )(lineage)

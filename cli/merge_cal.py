@@ -8,35 +8,54 @@ sums are float64 and weights are streamed.  Conventions: see ``kinship.compat``.
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
 import typer
-from kinhub.cli.common import handle_errors
-from kinhub.cli.kinship_cmd import hub_endpoint
-from kinhub.kinship.compat import modelkinship, parse_metrics, reference_line
+from kinhub.cli.common import Command, flag, handle_errors
 
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode="markdown")
 
 
-@app.command("merge_cal")
+@app.command("merge_cal", cls=Command)
 def merge_cal(
-    model_1_name: str = typer.Argument(
-        ..., help="First model: local folder or org/name, optionally @revision."
-    ),
-    model_2_name: str = typer.Argument(..., help="Second model."),
-    model_base_name: str = typer.Argument(..., help="Base model both were derived from."),
-    metric: str = typer.Argument(..., help='Metrics: "cs,pcc,ed" or "cs pcc ed".'),
-    low_precision: bool = typer.Option(
-        False, "--low-precision", help="Rescale each task vector to 127 integer levels first."
-    ),
-    split_calculation: bool = typer.Option(
-        False, "--split-calculation", help="Per-tensor values averaged, weighted by size."
-    ),
-    allow_pickle: bool = typer.Option(
-        False, "--allow-pickle", help="Allow *.bin/*.pt checkpoints (torch weights_only load)."
-    ),
-    verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="-v info, -vv debug."),
+    model_1_name: Annotated[
+        str,
+        typer.Argument(
+            metavar="MODEL_1", help="First model: local folder or org/name, optionally @revision."
+        ),
+    ],
+    model_2_name: Annotated[str, typer.Argument(metavar="MODEL_2", help="Second model.")],
+    model_base_name: Annotated[
+        str, typer.Argument(metavar="MODEL_BASE", help="Base model both were derived from.")
+    ],
+    metric: Annotated[
+        str, typer.Argument(metavar="METRICS", help='Metrics: "cs,pcc,ed" or "cs pcc ed".')
+    ],
+    low_precision: Annotated[
+        bool, flag("--low-precision", help="Rescale each task vector to 127 integer levels first.")
+    ] = False,
+    split_calculation: Annotated[
+        bool, flag("--split-calculation", help="Per-tensor values averaged, weighted by size.")
+    ] = False,
+    allow_pickle: Annotated[
+        bool,
+        flag("--allow-pickle", help="Allow `*.bin`/`*.pt` checkpoints (torch weights_only load)."),
+    ] = False,
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "-v",
+            "--verbose",
+            count=True,
+            metavar="",
+            show_default=False,
+            help="Log more on stderr: `-v` info, `-vv` debug.",
+        ),
+    ] = 0,
 ) -> None:
     """Model kinship of MODEL_1 and MODEL_2 relative to MODEL_BASE (ModelKinship conventions)."""
+    from kinhub.kinship.compat import modelkinship, parse_metrics, reference_line
+
     logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2))
     with handle_errors():
         metrics = parse_metrics(metric)
@@ -48,7 +67,7 @@ def merge_cal(
             low_precision=low_precision,
             split=split_calculation,
             allow_pickle=allow_pickle,
-            endpoint=hub_endpoint(),
+            endpoint=None,  # HF_ENDPOINT, read by the Hub client when it connects
         )
         for name in metrics:
             typer.echo(reference_line(name, result.metrics[name], split=split_calculation))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from kinhub.cli.common import handle_errors, print_json
-from kinhub.crawler.parse import parse_file
-from kinhub.crawler.result import Kind
+from kinhub.cli.common import Command, handle_errors, print_json
+
+if TYPE_CHECKING:
+    from kinhub.crawler.result import Kind
 
 
 class KindOption(StrEnum):
@@ -24,69 +26,68 @@ _KINDS: dict[KindOption, Kind | None] = {
 }
 
 PARSE_HELP = """\
-Parse model cards (README.md) and merge configs (mergekit_config.yml)
-offline, and print what kinhub reads from them as JSON.
+Parse model cards (README.md) and merge configs (mergekit_config.yml) offline,
+and print what kinhub reads from them as JSON.
 
-One JSON object per file; a JSON array when several files are given.
-Card or config is chosen by file name (*.md card, *.yml/*.yaml config),
-else by content; --kind overrides it.  Nothing is fetched or stored.
+One JSON object per file; a JSON array when several files are given. Card or
+config is chosen by file name (`*.md` card, `*.yml`/`*.yaml` config), else by
+content; `--kind` overrides it. Nothing is fetched or stored.
 
-\b
 Output fields:
-  file                 the path as given
-  kind                 card | config
-  relation             merge | moe | finetune | adapter | quantized | null;
-                       from the recipe, else base_model_relation, else
-                       inferred (several base models: merge; one: finetune,
-                       or adapter / quantized when the tags say so)
-  merge_method         mergekit method name ("moe" for mergekit-moe); for
-                       a card without YAML, from "merged using the X
-                       merge method"
-  base_model           the recipe's base (revision split off); for a
-                       fine-tune, adapter or quantization, its origin
-  parents              merge inputs in file order, de-duplicated, with
-                       @revision and +lora split off; the base only when
-                       it is itself listed as an input
-  inputs               final-stage inputs: model, revision, lora,
-                       lora_revision, role (base | ingredient | slice |
-                       expert), parameters, layer_range, resolved
-  stages               earlier stages of a multi-stage recipe: name,
-                       merge_method, relation, shape, base_model,
-                       base_stage, parents, stage_refs, inputs, dtype,
-                       tokenizer_source, parameters
-  stage_name           the final stage's name (null when unnamed)
-  base_stage           earlier stage used as the final stage's base
-  stage_refs           earlier stages merged by the final stage
-  recipe_origin        yaml | prose (card sentences only) | null
-  recipe_shape         models | slices | modules | moe | evolve | mlx
-  parameters           top-level parameters of the final stage
-  dtype                dtype (or out_dtype) of the final stage
-  tokenizer_source     tokenizer source of the final stage
-  declared_base_models front-matter base_model entries
-  base_model_relation  front-matter base_model_relation
-  front_matter         start | unclosed | end | null (where it was found)
-  evaluations          model-index scores: task, dataset, metric, value,
-                       source_name
-  license              front-matter license
-  tags                 front-matter tags
-  library_name         front-matter library_name
-  pipeline_tag         front-matter pipeline_tag
-  warnings             everything that could not be read cleanly
+
+* `file`: the path as given
+* `kind`: card \\| config
+* `relation`: merge \\| moe \\| finetune \\| adapter \\| quantized \\| null; from the recipe,
+  else base_model_relation, else inferred (several base models: merge; one: finetune, or
+  adapter / quantized when the tags say so)
+* `merge_method`: mergekit method name (`moe` for mergekit-moe); for a card without
+  YAML, from "merged using the X merge method"
+* `base_model`: the recipe's base (revision split off); for a fine-tune, adapter or
+  quantization, its origin
+* `parents`: merge inputs in file order, de-duplicated, with @revision and +lora split
+  off; the base only when it is itself listed as an input
+* `inputs`: final-stage inputs: model, revision, lora, lora_revision, role (base \\|
+  ingredient \\| slice \\| expert), parameters, layer_range, resolved
+* `stages`: earlier stages of a multi-stage recipe: name, merge_method, relation, shape,
+  base_model, base_stage, parents, stage_refs, inputs, dtype, tokenizer_source,
+  parameters
+* `stage_name`: the final stage's name (null when unnamed)
+* `base_stage`: earlier stage used as the final stage's base
+* `stage_refs`: earlier stages merged by the final stage
+* `recipe_origin`: yaml \\| prose (card sentences only) \\| null
+* `recipe_shape`: models \\| slices \\| modules \\| moe \\| evolve \\| mlx
+* `parameters`: top-level parameters of the final stage
+* `dtype`: dtype (or out_dtype) of the final stage
+* `tokenizer_source`: tokenizer source of the final stage
+* `declared_base_models`: front-matter base_model entries
+* `base_model_relation`: front-matter base_model_relation
+* `front_matter`: start \\| unclosed \\| end \\| null (where it was found)
+* `evaluations`: model-index scores: task, dataset, metric, value, source_name
+* `license`: front-matter license
+* `tags`: front-matter tags
+* `library_name`: front-matter library_name
+* `pipeline_tag`: front-matter pipeline_tag
+* `warnings`: everything that could not be read cleanly
 
 References that are not org/name Hub ids (local paths, short names) keep
-"resolved": false and are never used as paths.  A file that cannot be
-read is an error (exit code 1).
+`"resolved": false` and are never used as paths. A file that cannot be read is
+an error (exit code 1).
 """
 
 
 def parse_command(
-    paths: list[Path] = typer.Argument(
-        ..., metavar="PATH", help="Card or config files to parse.", show_default=False
-    ),
-    kind: KindOption = typer.Option(
-        KindOption.auto, "--kind", help="Treat every file as a card or a config."
-    ),
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="PATH...", help="Card or config files to parse.", show_default=False
+        ),
+    ],
+    kind: Annotated[
+        KindOption, typer.Option("--kind", help="Treat every file as a card or a config.")
+    ] = KindOption.auto,
 ) -> None:
+    from kinhub.crawler.parse import parse_file
+
     with handle_errors():
         results = [parse_file(path, kind=_KINDS[kind]).to_json() for path in paths]
     print_json(results[0] if len(results) == 1 else results)
@@ -94,6 +95,6 @@ def parse_command(
 
 def register(app: typer.Typer) -> None:
     """Add ``parse`` to the root application."""
-    app.command("parse", help=PARSE_HELP, short_help="Parse cards and merge configs to JSON.")(
-        parse_command
-    )
+    app.command(
+        "parse", help=PARSE_HELP, short_help="Parse cards and merge configs to JSON.", cls=Command
+    )(parse_command)

@@ -1,137 +1,72 @@
-"""``kinhub schedule``: the nightly crawl (then the kinship worker) under a run lock.
+"""``kinhub schedule``: the nightly crawl, then the kinship worker, on a cron schedule.
 
-One *tick* = take the database lock ``kinhub-schedule`` (or record
-"skipped: locked" and return), crawl, then drain the kinship queue within a time
-budget, and record the whole run as a CrawlRun of kind ``schedule``.  The tick
-lives in the CLI layer because it combines ``crawler`` and ``kinship``, which
-must not import each other.
+The tick itself — lock, crawl, post-crawl step, run record — is
+:func:`kinhub.crawler.schedule.run_tick`; this module wires the kinship worker
+in as the post-crawl step (``crawler`` may not import ``kinship``), runs ticks
+on a cron trigger and renders their summaries.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from kinhub.cli.common import OutputFormat, handle_errors, open_db, print_json, stderr, stdout
-from kinhub.cli.crawl_cmd import ScopeOption, run_crawl
-from kinhub.crawler.crawl import Scope
-from kinhub.db.crawl_state import finish_run, record_run, start_run
-from kinhub.db.engine import Database
-from kinhub.db.errors import KinhubError, LockHeldError
-from kinhub.db.locks import acquire
+from kinhub.cli.common import (
+    Command,
+    ConcurrencyOpt,
+    EndpointOpt,
+    FormatOpt,
+    OutputFormat,
+    PlanOpt,
+    ScopeModelArg,
+    ScopeOpt,
+    ScopeOption,
+    database_of,
+    flag,
+    handle_errors,
+    parse_scope,
+    print_json,
+    stderr,
+    stdout,
+)
 from kinhub.hub.ratelimit import Plan
+
+if TYPE_CHECKING:
+    from kinhub.crawler.schedule import AfterCrawl, TickSettings
+    from kinhub.db.engine import Database
 
 logger = logging.getLogger(__name__)
 
-LOCK_NAME = "kinhub-schedule"
-DEFAULT_CRON = "0 3 * * *"
+DEFAULT_CRON = "0 3 * * *"  # the same as kinhub.crawler.schedule.DEFAULT_CRON
 
 # The kinship worker's entry point, once kinship/worker.py exists:
 #     drain(database: Database, *, budget_s: float) -> dict[str, Any]
 # takes jobs until the queue is empty or the budget is spent and returns its counts.
 KINSHIP_WORKER_MODULE = "kinhub.kinship.worker"
 KINSHIP_WORKER_FUNCTION = "drain"
-KinshipStep = Callable[..., dict[str, Any]]
 
 
-def kinship_step() -> KinshipStep | None:
-    """HOOK POINT for the kinship worker: its ``drain`` function, or None while the
-    worker is not built yet (the tick then records ``kinship: not available``)."""
+def kinship_step() -> AfterCrawl | None:
+    """The kinship worker as the tick's post-crawl step, or None while the worker
+    is not built (the tick then records ``kinship: not available``)."""
     try:
         module = importlib.import_module(KINSHIP_WORKER_MODULE)
-    except ModuleNotFoundError:
+    except ModuleNotFoundError as exc:
+        if exc.name != KINSHIP_WORKER_MODULE:
+            raise  # the worker exists but one of its imports is missing
         return None
-    step = getattr(module, KINSHIP_WORKER_FUNCTION, None)
-    return step if callable(step) else None
+    drain = getattr(module, KINSHIP_WORKER_FUNCTION, None)
+    if not callable(drain):
+        return None
 
+    def after_crawl(database: Database, budget_s: float) -> dict[str, Any]:
+        result: dict[str, Any] = drain(database, budget_s=budget_s)
+        return result
 
-@dataclass
-class TickSettings:
-    """What each scheduled tick runs."""
-
-    scope: Scope = field(default_factory=Scope)
-    plan: Plan = Plan.anonymous
-    endpoint: str | None = None
-    concurrency: int = 8
-    page_size: int = 1000
-    retry_base_delay: float = 1.0
-    kinship_budget_s: float = 3600.0
-    show_progress: bool = False
-
-
-def run_tick(
-    database: Database,
-    settings: TickSettings,
-    *,
-    kinship: KinshipStep | None = None,
-    find_kinship: Callable[[], KinshipStep | None] = kinship_step,
-) -> dict[str, Any]:
-    """One scheduled run; never raises for a crawl failure (it is recorded instead).
-
-    ``kinship`` overrides the worker hook (tests use it to hold the lock open).
-    Returns the run's summary: ``status`` ok | failed | skipped, and the counts.
-    """
-    started = time.monotonic()
-    try:
-        lock = acquire(database, LOCK_NAME)
-    except LockHeldError as exc:
-        logger.warning("another scheduled run holds the lock; skipping")
-        with database.session() as session:
-            run_id = record_run(
-                session,
-                kind="schedule",
-                scope=settings.scope.label,
-                status="skipped",
-                counts={"reason": "locked"},
-                error="skipped: locked",
-            )
-        return {"run_id": run_id, "status": "skipped", "reason": "locked", "holder": exc.owner}
-    try:
-        with database.session() as session:
-            run_id = start_run(session, kind="schedule", scope=settings.scope.label)
-        summary: dict[str, Any] = {"run_id": run_id, "status": "ok"}
-        error: str | None = None
-        try:
-            report = run_crawl(
-                database,
-                scope=settings.scope,
-                plan=settings.plan,
-                endpoint=settings.endpoint,
-                limit=None,
-                since=None,
-                concurrency=settings.concurrency,
-                page_size=settings.page_size,
-                retry_base_delay=settings.retry_base_delay,
-                cache_dir=None,
-                show_progress=settings.show_progress,
-            )
-            summary["crawl"] = report.to_dict()
-            step = kinship or find_kinship()
-            if step is None:
-                summary["kinship"] = {"status": "not available"}
-            else:
-                summary["kinship"] = step(database, budget_s=settings.kinship_budget_s)
-        except KinhubError as exc:
-            logger.error("scheduled run failed: %s", exc)
-            summary["status"], error = "failed", str(exc)[:1000]
-        summary["seconds"] = round(time.monotonic() - started, 3)
-        with database.session() as session:
-            finish_run(
-                session,
-                run_id,
-                status=summary["status"],
-                counts={k: v for k, v in summary.items() if k not in ("run_id", "status")},
-                error=error,
-            )
-        return summary
-    finally:
-        lock.release()
+    return after_crawl
 
 
 def _print(summary: dict[str, Any], fmt: OutputFormat) -> None:
@@ -142,59 +77,85 @@ def _print(summary: dict[str, Any], fmt: OutputFormat) -> None:
         stdout.print("skipped: locked (another scheduled run is in progress)", highlight=False)
         return
     crawl = summary.get("crawl", {})
-    stdout.print(
+    line = (
         f"scheduled run {summary['run_id']}: {summary['status']}; crawl seen "
         f"{crawl.get('models_seen', 0)}, new {crawl.get('new', 0)}, changed "
-        f"{crawl.get('changed', 0)}; kinship {summary.get('kinship', {}).get('status', 'done')}",
-        highlight=False,
+        f"{crawl.get('changed', 0)}; kinship {summary.get('kinship', {}).get('status', 'done')}"
     )
+    if summary.get("error"):
+        line += f"; error: {summary['error']}"
+    stdout.print(line, highlight=False)
 
 
 SCHEDULE_HELP = """\
-Run the crawl (then the kinship worker, once it exists) on a cron schedule,
-in the foreground, with APScheduler.  A database lock makes sure two runs
-never overlap: a run that finds the lock taken records "skipped: locked" and
-ends cleanly.  Every run is recorded (kinhub db runs / the crawl_run table).
---once runs one tick now and exits.  See scripts/kinhub.cron and
-scripts/kinhub.service + kinhub.timer for system schedulers instead.
+Run the crawl, then the kinship worker, on a cron schedule (in the foreground,
+with APScheduler).
+
+A database lock makes sure two runs never overlap: a run that finds the lock
+taken records "skipped: locked" and ends cleanly. Every run is recorded; list
+them with `kinhub db runs`. `--once` runs one tick now and exits. For system
+schedulers instead, see `scripts/kinhub.cron` and `scripts/kinhub.service` with
+`kinhub.timer`.
 """
 
 
 def schedule_command(
     ctx: typer.Context,
-    cron: str = typer.Option(DEFAULT_CRON, "--cron", help="Crontab expression, in UTC."),
-    once: bool = typer.Option(False, "--once", help="Run one tick now and exit."),
-    scope: ScopeOption = typer.Option(ScopeOption.merges, "--scope", help="What to crawl."),
-    model: str | None = typer.Option(None, "--model", help="The model for children-of."),
-    endpoint: str | None = typer.Option(None, "--endpoint", help="Hub URL."),
-    plan: Plan = typer.Option(Plan.anonymous, "--plan", help="Account tier (rate limits)."),
-    concurrency: int = typer.Option(8, "--concurrency", min=1, max=64, help="Downloads."),
-    kinship_budget: float = typer.Option(
-        3600.0, "--kinship-budget", min=0.0, help="Seconds the kinship worker may run per tick."
-    ),
-    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table or json."),
+    model: ScopeModelArg = None,
+    scope: ScopeOpt = ScopeOption.merges,
+    model_option: Annotated[
+        str | None, typer.Option("--model", hidden=True, help="Same as MODEL (old spelling).")
+    ] = None,
+    cron: Annotated[
+        str, typer.Option("--cron", metavar="EXPR", help="Crontab expression, in UTC.")
+    ] = DEFAULT_CRON,
+    once: Annotated[bool, flag("--once", help="Run one tick now and exit.")] = False,
+    endpoint: EndpointOpt = None,
+    plan: PlanOpt = Plan.anonymous,
+    concurrency: ConcurrencyOpt = 8,
+    kinship_budget: Annotated[
+        float,
+        typer.Option(
+            "--kinship-budget",
+            min=0.0,
+            metavar="SECONDS",
+            help="How long the kinship worker may run per tick.",
+        ),
+    ] = 3600.0,
+    fmt: FormatOpt = OutputFormat.table,
 ) -> None:
+    from kinhub.crawler.schedule import TickSettings
+
+    if model and model_option and model != model_option:
+        raise typer.BadParameter("give the model once (MODEL or --model)")
     with handle_errors():
         settings = TickSettings(
-            scope=Scope.parse(scope.value, model),
+            scope=parse_scope(scope, model or model_option),
             plan=plan,
             endpoint=endpoint,
             concurrency=concurrency,
             kinship_budget_s=kinship_budget,
         )
-        database = open_db(ctx)
-    try:
-        if once:
-            _print(run_tick(database, settings), fmt)
-            return
-        _run_forever(database, settings, cron, fmt)
-    finally:
-        database.dispose()
+        with database_of(ctx) as database:
+            if once:
+                _tick(database, settings, fmt)
+            else:
+                _run_forever(database, settings, cron, fmt)
+
+
+def _tick(database: Database, settings: TickSettings, fmt: OutputFormat) -> None:
+    from kinhub.crawler.schedule import run_tick
+
+    summary = run_tick(database, settings, after_crawl=kinship_step())
+    _print(summary, fmt)
+    if summary["status"] == "failed":
+        raise typer.Exit(1)
 
 
 def _run_forever(database: Database, settings: TickSettings, cron: str, fmt: OutputFormat) -> None:
     from apscheduler.schedulers.blocking import BlockingScheduler
     from apscheduler.triggers.cron import CronTrigger
+    from kinhub.crawler.schedule import run_tick
 
     try:
         trigger = CronTrigger.from_crontab(cron, timezone=UTC)
@@ -202,7 +163,7 @@ def _run_forever(database: Database, settings: TickSettings, cron: str, fmt: Out
         raise typer.BadParameter(str(exc), param_hint="--cron") from exc
     scheduler = BlockingScheduler(timezone=UTC)
     scheduler.add_job(
-        lambda: _print(run_tick(database, settings), fmt),
+        lambda: _print(run_tick(database, settings, after_crawl=kinship_step()), fmt),
         trigger,
         id="kinhub-nightly",
         max_instances=1,
@@ -216,8 +177,10 @@ def _run_forever(database: Database, settings: TickSettings, cron: str, fmt: Out
         scheduler.shutdown(wait=False)
 
 
-schedule_command.__doc__ = SCHEDULE_HELP
-
-
 def register(app: typer.Typer) -> None:
-    app.command("schedule", help=SCHEDULE_HELP)(schedule_command)
+    app.command(
+        "schedule",
+        help=SCHEDULE_HELP,
+        short_help="Crawl, then compute kinship, on a cron schedule.",
+        cls=Command,
+    )(schedule_command)

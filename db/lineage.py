@@ -8,7 +8,10 @@ visiting each node once, SQL by bounding the recursion depth.
 
 An edge is in the result when its near end was reached at a depth below the
 limit; ``both`` is the union of the upward and the downward walk (ancestors and
-descendants, not siblings).
+descendants, not siblings).  Every node and edge says which walk reached it
+(``direction``: ``up``, ``down``, ``root`` for the root itself, ``both`` only
+where a cycle makes a model its own ancestor), so ancestors and descendants at
+the same depth can be told apart.
 """
 
 from __future__ import annotations
@@ -16,15 +19,18 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import networkx as nx
 from kinhub.db.models import Edge, Model, Recipe
 from kinhub.db.store import require_model
 from sqlalchemy import func, literal, select
 from sqlmodel import Session, col
 
+if TYPE_CHECKING:
+    import networkx as nx
+
 Direction = Literal["up", "down", "both"]
+Reached = Literal["up", "down", "both", "root"]
 
 _NODE_FACTS = (
     "sha",
@@ -50,6 +56,7 @@ class LineageEdge:
     sources: list[str]
     parameters: dict[str, Any] = field(default_factory=dict)
     revision: str | None = None
+    direction: Reached = "up"
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,7 @@ class LineageNode:
     depth: int
     unresolved: bool
     facts: dict[str, Any]
+    direction: Reached = "up"
 
 
 @dataclass(frozen=True)
@@ -70,13 +78,20 @@ class Lineage:
         return {
             "root": self.root,
             "nodes": [
-                {"id": n.id, "depth": n.depth, "unresolved": n.unresolved, **n.facts}
+                {
+                    "id": n.id,
+                    "depth": n.depth,
+                    "direction": n.direction,
+                    "unresolved": n.unresolved,
+                    **n.facts,
+                }
                 for n in self.nodes
             ],
             "edges": [
                 {
                     "child": e.child,
                     "parent": e.parent,
+                    "direction": e.direction,
                     "relation": e.relation,
                     "role": e.role,
                     "method": e.method,
@@ -94,6 +109,8 @@ class Lineage:
 
 def genealogy_graph(session: Session) -> nx.MultiDiGraph:
     """The whole genealogy as a MultiDiGraph: node = model id, edge child → parent."""
+    import networkx as nx
+
     graph = nx.MultiDiGraph()
     for model_id, repo_id, status in session.execute(
         select(col(Model.id), col(Model.repo_id), col(Model.status))
@@ -151,13 +168,11 @@ def lineage_networkx(
     root_row = require_model(session, root)
     assert root_row.id is not None
     graph = graph if graph is not None else genealogy_graph(session)
-    depths: dict[int, int] = {}
-    edge_ids: set[int] = set()
+    walks = _Walks(root_row.id)
     for upward in _directions(direction):
         walked = _bfs(graph, root_row.id, upward=upward, depth=depth)
-        _merge_depths(depths, walked)
-        edge_ids |= _graph_edge_ids(graph, walked, upward=upward, depth=depth)
-    return _assemble(session, root, depths, edge_ids)
+        walks.add(walked, _graph_edge_ids(graph, walked, upward=upward, depth=depth), upward=upward)
+    return _assemble(session, root, walks)
 
 
 # ---------------------------------------------------------------- recursive SQL
@@ -201,13 +216,11 @@ def lineage_sql(
     """
     root_row = require_model(session, root)
     assert root_row.id is not None
-    depths: dict[int, int] = {}
-    edge_ids: set[int] = set()
+    walks = _Walks(root_row.id)
     for upward in _directions(direction):
         walked, edges = _sql_walk(session, root_row.id, upward=upward, depth=depth)
-        _merge_depths(depths, walked)
-        edge_ids |= edges
-    return _assemble(session, root, depths, edge_ids)
+        walks.add(walked, edges, upward=upward)
+    return _assemble(session, root, walks)
 
 
 # ---------------------------------------------------------------- shared
@@ -217,9 +230,33 @@ def _directions(direction: Direction) -> tuple[bool, ...]:
     return {"up": (True,), "down": (False,), "both": (True, False)}[direction]
 
 
-def _merge_depths(into: dict[int, int], walked: dict[int, int]) -> None:
-    for node, d in walked.items():
-        into[node] = min(d, into.get(node, d))
+class _Walks:
+    """The union of the upward and downward walks: each node's smallest depth, and
+    which walks reached each node and edge."""
+
+    def __init__(self, root_id: int) -> None:
+        self.root_id = root_id
+        self.depths: dict[int, int] = {}
+        self.node_ways: dict[int, set[str]] = defaultdict(set)
+        self.edge_ways: dict[int, set[str]] = defaultdict(set)
+
+    def add(self, depths: dict[int, int], edge_ids: set[int], *, upward: bool) -> None:
+        way = "up" if upward else "down"
+        for node, d in depths.items():
+            self.depths[node] = min(d, self.depths.get(node, d))
+            self.node_ways[node].add(way)
+        for edge_id in edge_ids:
+            self.edge_ways[edge_id].add(way)
+
+    def node_direction(self, node: int) -> Reached:
+        return "root" if node == self.root_id else _one_way(self.node_ways[node])
+
+    def edge_direction(self, edge_ids: Iterable[int]) -> Reached:
+        return _one_way(set().union(*(self.edge_ways[e] for e in edge_ids)))
+
+
+def _one_way(ways: set[str]) -> Reached:
+    return "both" if len(ways) > 1 else "down" if ways == {"down"} else "up"
 
 
 def _chunks(ids: list[int], size: int = 500) -> Iterable[list[int]]:
@@ -227,7 +264,8 @@ def _chunks(ids: list[int], size: int = 500) -> Iterable[list[int]]:
         yield ids[start : start + size]
 
 
-def _assemble(session: Session, root: str, depths: dict[int, int], edge_ids: set[int]) -> Lineage:
+def _assemble(session: Session, root: str, walks: _Walks) -> Lineage:
+    depths, edge_ids = walks.depths, set(walks.edge_ways)
     models: dict[int, Model] = {}
     for chunk in _chunks(sorted(depths)):
         for model in session.scalars(select(Model).where(col(Model.id).in_(chunk))):
@@ -253,6 +291,7 @@ def _assemble(session: Session, root: str, depths: dict[int, int], edge_ids: set
                 sources=sorted({e.source for e in group}),
                 parameters=first.parameters,
                 revision=first.revision,
+                direction=walks.edge_direction(e.id for e in group if e.id is not None),
             )
         )
     nodes = [
@@ -261,6 +300,7 @@ def _assemble(session: Session, root: str, depths: dict[int, int], edge_ids: set
             depth=d,
             unresolved=models[node].status == "unresolved",
             facts={key: getattr(models[node], key) for key in _NODE_FACTS},
+            direction=walks.node_direction(node),
         )
         for node, d in sorted(depths.items(), key=lambda item: (item[1], models[item[0]].repo_id))
     ]

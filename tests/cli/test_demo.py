@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
+import pytest
 from kinhub.cli.app import app
 from kinhub.db.engine import open_database
 from kinhub.db.lineage import lineage_networkx
 from typer.testing import CliRunner
 
 
-def test_demo_end_to_end_then_incremental(tmp_path: Path) -> None:
+def test_demo_end_to_end_then_incremental(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The user's Hugging Face cache: the demo must leave it alone.
+    user_hf_home = tmp_path / "user-hf-home"
+    user_hf_home.mkdir()
+    monkeypatch.setenv("HF_HOME", str(user_hf_home))
+    monkeypatch.setenv("HF_TOKEN", "hf_not_a_real_token")
     url = f"sqlite:///{tmp_path / 'kinhub.db'}"
     args = [
         "--db",
@@ -35,6 +42,15 @@ def test_demo_end_to_end_then_incremental(tmp_path: Path) -> None:
     kinship = data["kinship"]
     assert set(kinship["metrics"]) == {"cs", "pcc", "ed"} and kinship["params_compared"] > 0
     assert kinship["cached"] is False and kinship["bytes_read"] > 0
+
+    # Everything stayed in the demo's directory, which the output names.
+    assert sorted(user_hf_home.iterdir()) == []
+    assert os.environ["HF_HOME"] == str(user_hf_home)
+    assert os.environ["HF_TOKEN"] == "hf_not_a_real_token"
+    demo_dir = (tmp_path / "hub").resolve()
+    assert data["directory"] == str(demo_dir) and data["hf_home"] == str(demo_dir / "hf_home")
+    downloaded = [p for p in Path(data["hf_home"]).rglob("*") if p.is_file()]
+    assert any(p.name == "README.md" for p in downloaded)
 
     # The stored genealogy answers the same lineage from the database.
     database = open_database(url)

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kinhub.cli.schedule_cmd import LOCK_NAME, TickSettings, run_tick
 from kinhub.crawler.crawl import Scope
+from kinhub.crawler.schedule import LOCK_NAME, TickSettings, run_tick
 from kinhub.crawler.synthetic import generate_hub
 from kinhub.db.engine import Database
 from kinhub.db.errors import LockHeldError
@@ -63,7 +63,7 @@ def test_two_concurrent_scheduled_runs_one_is_skipped(database: Database, tmp_pa
     manifest = generate_hub(tmp_path / "hub", n_models=30, seed=2, weights=False)
     entered, leave = threading.Event(), threading.Event()
 
-    def slow_kinship(db: Database, *, budget_s: float) -> dict[str, Any]:
+    def slow_kinship(db: Database, budget_s: float) -> dict[str, Any]:
         # Stands in the kinship slot only to keep the first run inside its lock.
         entered.set()
         leave.wait(30)
@@ -75,7 +75,7 @@ def test_two_concurrent_scheduled_runs_one_is_skipped(database: Database, tmp_pa
             scope=Scope.parse("merges"), endpoint=emu.url, retry_base_delay=0.01
         )
         first = threading.Thread(
-            target=lambda: results.append(run_tick(database, settings, kinship=slow_kinship))
+            target=lambda: results.append(run_tick(database, settings, after_crawl=slow_kinship))
         )
         first.start()
         assert entered.wait(60)
@@ -92,6 +92,28 @@ def test_two_concurrent_scheduled_runs_one_is_skipped(database: Database, tmp_pa
         ).all()
     assert sorted(r.status for r in runs) == ["ok", "skipped"]
     assert next(r for r in runs if r.status == "skipped").error == "skipped: locked"
+
+
+def test_tick_that_fails_unexpectedly_is_recorded_failed(
+    database: Database, tmp_path: Path
+) -> None:
+    manifest = generate_hub(tmp_path / "hub", n_models=20, seed=3, weights=False)
+
+    def broken_step(db: Database, budget_s: float) -> dict[str, Any]:
+        raise RuntimeError("worker bug")
+
+    with HubEmulator(manifest.root) as emu:
+        settings = TickSettings(
+            scope=Scope.parse("merges"), endpoint=emu.url, retry_base_delay=0.01
+        )
+        with pytest.raises(RuntimeError, match="worker bug"):
+            run_tick(database, settings, after_crawl=broken_step)
+    with database.session() as session:
+        runs = session.exec(select(CrawlRun).where(CrawlRun.kind == "schedule")).all()
+    assert [r.status for r in runs] == ["failed"]
+    assert runs[0].error == "RuntimeError: worker bug"
+    assert runs[0].finished_at is not None
+    assert not is_locked(database, LOCK_NAME)
 
 
 def test_schedule_once_cli_skips_when_locked(tmp_path: Path) -> None:

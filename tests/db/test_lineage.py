@@ -80,9 +80,9 @@ def _key(lineage: Lineage) -> tuple[object, ...]:
     data = lineage.to_json()
     return (
         data["root"],
-        sorted((n["id"], n["depth"], n["unresolved"]) for n in data["nodes"]),
+        sorted((n["id"], n["depth"], n["direction"], n["unresolved"]) for n in data["nodes"]),
         sorted(
-            (e["child"], e["parent"], e["relation"], e["role"], tuple(e["sources"]))
+            (e["child"], e["parent"], e["direction"], e["relation"], e["role"], tuple(e["sources"]))
             for e in data["edges"]
         ),
     )
@@ -131,3 +131,44 @@ def test_edges_carry_relation_role_method_sources(genealogy: Database) -> None:
 def test_unknown_root(genealogy: Database) -> None:
     with genealogy.session() as s, pytest.raises(ModelNotFoundError):
         lineage_sql(s, "nobody/here")
+
+
+def test_both_tells_ancestors_from_descendants(genealogy: Database) -> None:
+    with genealogy.session() as s:
+        graph = genealogy_graph(s)
+        checked = 0
+        for root in [r.repo_id for r in five_generations()]:
+            for engine in ("sql", "networkx"):
+                kwargs = {"graph": graph} if engine == "networkx" else {}
+                walk = lineage_sql if engine == "sql" else lineage_networkx
+                up = {n.id for n in walk(s, root, direction="up", **kwargs).nodes}  # type: ignore[operator]
+                down = {n.id for n in walk(s, root, direction="down", **kwargs).nodes}  # type: ignore[operator]
+                both = walk(s, root, direction="both", **kwargs).to_json()  # type: ignore[operator]
+                for node in both["nodes"]:
+                    expected = (
+                        "root" if node["id"] == root
+                        else "both" if node["id"] in up and node["id"] in down
+                        else "up" if node["id"] in up
+                        else "down"
+                    )  # fmt: skip
+                    assert node["direction"] == expected, (engine, root, node["id"])
+                for edge in both["edges"]:
+                    if edge["direction"] == "up":
+                        assert edge["child"] in up and edge["parent"] in up
+                    elif edge["direction"] == "down":
+                        assert edge["child"] in down and edge["parent"] in down
+                checked += 1
+    assert checked == 2 * len(five_generations())
+
+
+def test_same_depth_ancestor_and_descendant_differ(genealogy: Database) -> None:
+    # gen2 models have parents (depth 1 up) and, in this genealogy, children (depth 1 down).
+    with genealogy.session() as s:
+        for root in [r.repo_id for r in five_generations() if r.repo_id.startswith("gen2/")]:
+            data = lineage_sql(s, root, direction="both", depth=1).to_json()
+            ways = {n["direction"] for n in data["nodes"] if n["depth"] == 1}
+            if ways >= {"up", "down"}:
+                root_node = next(n for n in data["nodes"] if n["id"] == root)
+                assert root_node["direction"] == "root" and root_node["depth"] == 0
+                return
+    pytest.fail("no gen2 model with both a parent and a child")
