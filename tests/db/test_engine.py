@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from kinhub.db.config import default_sqlite_path
 from kinhub.db.crawl_state import record_run
-from kinhub.db.engine import Database, current_revision, open_database
+from kinhub.db.engine import Database, current_revision, head_revision, open_database
 from kinhub.db.errors import DatabaseError
 from kinhub.db.models import CrawlRun
 from sqlalchemy import func
@@ -148,3 +148,24 @@ def test_sqlite_write_transactions_do_not_interleave(tmp_path: Path) -> None:
         order = list(session.exec(select(CrawlRun.kind).order_by(col(CrawlRun.id))))
     database.dispose()
     assert order == ["first", "second"]
+
+
+def _open_and_report(url: str, start: Any, out: Any) -> None:
+    start.wait(60)
+    database = open_database(url)
+    out.put(current_revision(database.engine))
+    database.dispose()
+
+
+def test_concurrent_first_opens_migrate_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    ctx = multiprocessing.get_context("spawn")
+    start, out = ctx.Event(), ctx.Queue()
+    openers = [ctx.Process(target=_open_and_report, args=(url, start, out)) for _ in range(3)]
+    for process in openers:
+        process.start()
+    start.set()
+    for process in openers:
+        process.join(120)
+    assert [p.exitcode for p in openers] == [0, 0, 0]
+    assert {out.get(timeout=10) for _ in openers} == {head_revision()}
