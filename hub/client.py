@@ -1,10 +1,14 @@
 """Everything that talks to the Hub: the one module importing ``huggingface_hub``.
 
-It owns the endpoint, the token (never read, printed or stored here: ``None``
-lets the client find ``HF_TOKEN`` or the saved login), timeouts, retries with
-backoff, client-side rate limiting per bucket, and the mapping of the client's
-errors onto kinhub's (:class:`RepoUnavailableError` carries the status the
-database records).
+The crawler (listings, model info, small files) and the kinship engine (weight
+snapshots, file sizes, HTTP Range reads of safetensors) both go through
+:class:`HubClient`.  It owns the endpoint (``hub.config``, read at call time), the
+token (never read, printed or stored here: ``None`` lets the client find
+``HF_TOKEN`` or the saved login), timeouts, one retry policy (backoff on 5xx and
+network errors, 429s waited out as the rate-limit headers say), client-side rate
+limiting per bucket (``api``; ``resolve`` for every file, HEAD and Range read), and
+the mapping of the client's errors onto kinhub's (:class:`RepoUnavailableError`
+carries the status the database records; :class:`HubError` means retries ran out).
 
 Listing pages are fetched with the client's own HTTP session, header builder,
 error mapping and ``ModelInfo`` constructor rather than ``HfApi.list_models``:
@@ -198,12 +202,13 @@ def _verify_blob(path: Path) -> bool:
 
 
 class HubClient:
-    """A rate-limited, retrying Hub client for the crawler; thread-safe.
+    """A rate-limited, retrying Hub client (crawler and kinship); thread-safe.
 
     Counts per bucket: logical calls (``calls``: a listing page, a model_info,
-    two per file download), HTTP responses actually received (``http``, the
-    client's internal retries included), retries it made (``retries``) and 429
-    answers (``rate_limited``).
+    two per file download, one per size or Range read), HTTP responses actually
+    received (``http``, the client's internal retries included), retries it made
+    (``retries``) and 429 answers (``rate_limited``).  The first 429 of each bucket
+    is logged as a WARNING, later ones at INFO.
     """
 
     def __init__(
@@ -231,6 +236,7 @@ class HubClient:
         self.retries: Counter[str] = Counter({API: 0, RESOLVE: 0})
         self.rate_limited: Counter[str] = Counter({API: 0, RESOLVE: 0})
         self.http: Counter[str] = Counter({API: 0, RESOLVE: 0})
+        self._limit_warned: set[str] = set()
 
     def _observe(self, response: httpx2.Response) -> None:
         """Count one HTTP response; a 429 pauses its bucket until the announced reset."""
@@ -244,6 +250,13 @@ class HubClient:
             info = parse_ratelimit_headers(response.headers)
             if info is not None:
                 self.limits.bucket(bucket).pause(float(info.reset_in_seconds))
+
+    def _first_limit(self, bucket: str) -> bool:
+        """Whether this is the first 429 wait of ``bucket`` (warn once, not per thread)."""
+        with self._lock:
+            first = bucket not in self._limit_warned
+            self._limit_warned.add(bucket)
+        return first
 
     def _count(self, counter: Counter[str], bucket: str, n: int = 1) -> None:
         with self._lock:
@@ -281,8 +294,13 @@ class HubClient:
                     wait = _rate_limit_wait(exc, self.retry.default_rate_limit_wait_s)
                     # A reset of 0 s still means "this window is spent": back off a little.
                     wait = max(wait, self.retry.base_delay_s)
-                    level = logging.WARNING if waits == 1 else logging.INFO
-                    logger.log(level, "%s: rate limited by the Hub; waiting %.1fs", what, wait)
+                    logger.log(
+                        logging.WARNING if self._first_limit(bucket) else logging.INFO,
+                        "%s: rate limited by the Hub (%s requests); waiting %.1fs",
+                        what,
+                        bucket,
+                        wait,
+                    )
                     limiter.pause(wait)
                     self._count(self.retries, bucket)
                     continue

@@ -499,7 +499,7 @@ def open_model(
             cache_dir=Path(cache_dir) if cache_dir is not None else None,
         )
     except RepoUnavailableError as exc:
-        raise ModelSourceError(ref, f"not on the Hub: {exc.status} ({exc.reason})") from exc
+        raise ModelSourceError(ref, f"cannot download: {exc.status} ({exc.reason})") from exc
     except HubError as exc:
         raise ModelSourceError(ref, f"download failed: {exc}") from exc
     mw = open_folder(Path(str(folder)), ref=ref, allow_pickle=allow_pickle)
