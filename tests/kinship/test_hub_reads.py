@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import urllib.request
 from pathlib import Path
 
 import pytest
+from kinhub.cli.app import app
 from kinhub.hub.client import shared_client
 from kinhub.hub.emulator import HubEmulator
 from kinhub.hub.errors import RepoUnavailableError
 from kinhub.kinship.engine import compute_kinship, plan_kinship
 from kinhub.kinship.errors import ModelSourceError
 from kinhub.kinship.synth import Family
+from typer.testing import CliRunner
 
 
 @pytest.fixture
@@ -83,3 +87,21 @@ def test_exact_mode_downloads_into_the_configured_cache(hub_root: Path, tmp_path
     snapshots = list((tmp_path / "hf_home" / "hub").glob("models--kin--*/snapshots/*"))
     assert len(snapshots) == 3
     assert {s.name for s in snapshots} == set(r.revisions.values())
+
+
+def test_cli_dry_run_on_hub_models_downloads_nothing(
+    hub_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``kinhub kinship --dry-run`` on Hub ids: the plan from headers, no weights fetched."""
+    weights = sum(f.stat().st_size for f in hub_root.rglob("*.safetensors"))
+    with HubEmulator(hub_root) as emu:
+        monkeypatch.setenv("HF_ENDPOINT", emu.url)
+        args = ["kinship", "kin/ft1", "kin/ft2", "--base", "kin/base", "--dry-run"]
+        result = CliRunner().invoke(app, [*args, "--format", "json"])
+        with urllib.request.urlopen(f"{emu.url}/_emulator/stats") as response:
+            stats = json.load(response)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["params"] > 0
+    assert stats["bytes"]["resolve"] < 0.01 * weights, (stats["bytes"], weights)
+    cache = tmp_path / "hf_home"
+    assert not [p for p in cache.rglob("*") if p.name.endswith(".safetensors")]
