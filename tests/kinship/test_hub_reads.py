@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,15 @@ def hub_root(families: dict[str, Family], tmp_path: Path, monkeypatch: pytest.Mo
     for role in ("base", "ft1", "ft2"):
         shutil.copytree(fam[role], root / "kin" / role)
     return root
+
+
+@pytest.fixture
+def fresh_org(hub_root: Path) -> str:
+    """The same repos under an org no cache has seen, so a warm cache (even the user's,
+    were the cache location ignored) cannot hide a download."""
+    org = f"dry-{uuid.uuid4().hex[:10]}"
+    shutil.copytree(hub_root / "kin", hub_root / org)
+    return org
 
 
 def test_rate_limited_range_reads_wait_and_succeed(hub_root: Path) -> None:
@@ -64,13 +74,14 @@ def test_missing_repo_in_a_plan_is_typed(hub_root: Path) -> None:
 
 
 def test_dry_run_plan_reads_headers_only(
-    hub_root: Path, families: dict[str, Family], tmp_path: Path
+    hub_root: Path, fresh_org: str, families: dict[str, Family], tmp_path: Path
 ) -> None:
     fam = families["fp32-single"]
     local = plan_kinship(str(fam["ft1"]), str(fam["ft2"]), str(fam["base"]))
-    weights = sum(f.stat().st_size for f in hub_root.rglob("*.safetensors"))
+    weights = sum(f.stat().st_size for f in (hub_root / fresh_org).rglob("*.safetensors"))
+    refs = (f"{fresh_org}/ft1", f"{fresh_org}/ft2", f"{fresh_org}/base")
     with HubEmulator(hub_root) as emu:
-        plan = plan_kinship("kin/ft1", "kin/ft2", "kin/base", endpoint=emu.url)
+        plan = plan_kinship(*refs, endpoint=emu.url)
         served = emu.stats()["bytes"]["resolve"]
     assert plan.to_dict() == local.to_dict()
     assert served < 0.01 * weights, (served, weights)
@@ -90,13 +101,14 @@ def test_exact_mode_downloads_into_the_configured_cache(hub_root: Path, tmp_path
 
 
 def test_cli_dry_run_on_hub_models_downloads_nothing(
-    hub_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    hub_root: Path, fresh_org: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``kinhub kinship --dry-run`` on Hub ids: the plan from headers, no weights fetched."""
-    weights = sum(f.stat().st_size for f in hub_root.rglob("*.safetensors"))
+    weights = sum(f.stat().st_size for f in (hub_root / fresh_org).rglob("*.safetensors"))
     with HubEmulator(hub_root) as emu:
         monkeypatch.setenv("HF_ENDPOINT", emu.url)
-        args = ["kinship", "kin/ft1", "kin/ft2", "--base", "kin/base", "--dry-run"]
+        args = ["kinship", f"{fresh_org}/ft1", f"{fresh_org}/ft2", "--base", f"{fresh_org}/base"]
+        args.append("--dry-run")
         result = CliRunner().invoke(app, [*args, "--format", "json"])
         with urllib.request.urlopen(f"{emu.url}/_emulator/stats") as response:
             stats = json.load(response)
