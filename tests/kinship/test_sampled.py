@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -73,8 +74,9 @@ def test_hub_reads_only_sampled_ranges(big_family: Family, exact: dict, tmp_path
     assert served < 0.05 * weights, (served, weights)
     assert r.bytes_read <= served
     assert all(len(v or "") == 40 for v in r.revisions.values())
-    # Nothing was downloaded into the HF cache.
-    assert not list(Path(tmp_path).rglob("*.safetensors.incomplete"))
+    # Nothing was downloaded into the HF cache (HF_HOME, read at call time).
+    cache = Path(os.environ["HF_HOME"])
+    assert not [p for p in cache.rglob("*") if ".safetensors" in p.name]
 
 
 def test_hub_exact_downloads_into_cache(families: dict[str, Family], tmp_path: Path) -> None:
@@ -87,6 +89,9 @@ def test_hub_exact_downloads_into_cache(families: dict[str, Family], tmp_path: P
         r = compute_kinship("kin/ft1", "kin/ft3", "kin/base@main", endpoint=emu.url)
     assert r.metrics == pytest.approx(local.metrics, rel=1e-12)
     assert r.revisions["base"] is not None and len(r.revisions["base"]) == 40
+    # Into the cache HF_HOME names now (not the one huggingface_hub saw at import).
+    cached = Path(os.environ["HF_HOME"]) / "hub" / "models--kin--base" / "snapshots"
+    assert [p.name for p in cached.iterdir()] == [r.revisions["base"]]
 
 
 def test_hub_missing_repo_is_typed(families: dict[str, Family], tmp_path: Path) -> None:
