@@ -141,7 +141,7 @@ class EnqueueCount:
         return self.inserted + self.existing
 
 
-# Rows per INSERT statement (17 columns each: far under SQLite's bound-parameter limit).
+# Rows per INSERT statement (16 columns each: far under SQLite's bound-parameter limit).
 _ENQUEUE_CHUNK = 500
 
 
@@ -158,46 +158,64 @@ def enqueue(
     """
     rows: dict[str, dict[str, Any]] = {}
     for raw in targets:
-        t = JobTarget.canonical(
-            kind=raw.kind,
-            model_a=raw.model_a,
-            model_b=raw.model_b,
-            base=raw.base,
-            revision_a=raw.revision_a,
-            revision_b=raw.revision_b,
-            revision_base=raw.revision_base,
-            child=raw.child,
-            priority=raw.priority,
-        )
-        key = t.key
-        if key in rows:
-            continue
-        now = utcnow()
-        rows[key] = {
-            "job_key": key,
-            "kind": t.kind,
-            "model_a": t.model_a,
-            "model_b": t.model_b,
-            "base": t.base,
-            "revision_a": t.revision_a,
-            "revision_b": t.revision_b,
-            "revision_base": t.revision_base,
-            "child": t.child,
-            "priority": priority if priority is not None else (t.priority or 0),
-            "status": JobStatus.pending.value,
-            "attempts": 0,
-            "created_at": now,
-            "updated_at": now,
-        }
+        row = job_row(raw, priority=priority)
+        rows.setdefault(row["job_key"], row)
+    inserted = insert_job_rows(session, list(rows.values()))
+    return EnqueueCount(inserted=inserted, existing=len(rows) - inserted)
+
+
+def job_row(
+    target: JobTarget,
+    *,
+    priority: int | None = None,
+    status: JobStatus = JobStatus.pending,
+    last_error: str | None = None,
+) -> dict[str, Any]:
+    """The ``kinship_job`` row (column → value) that queues ``target`` in canonical order;
+    ``priority`` overrides the target's own (default 0)."""
+    t = JobTarget.canonical(
+        kind=target.kind,
+        model_a=target.model_a,
+        model_b=target.model_b,
+        base=target.base,
+        revision_a=target.revision_a,
+        revision_b=target.revision_b,
+        revision_base=target.revision_base,
+        child=target.child,
+        priority=target.priority,
+    )
+    now = utcnow()
+    return {
+        "job_key": t.key,
+        "kind": t.kind,
+        "model_a": t.model_a,
+        "model_b": t.model_b,
+        "base": t.base,
+        "revision_a": t.revision_a,
+        "revision_b": t.revision_b,
+        "revision_base": t.revision_base,
+        "child": t.child,
+        "priority": priority if priority is not None else (t.priority or 0),
+        "status": JobStatus(status).value,
+        "attempts": 0,
+        "last_error": last_error,
+        "created_at": now,
+        "updated_at": now,
+        "finished_at": now if status in (JobStatus.done, JobStatus.failed) else None,
+    }
+
+
+def insert_job_rows(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Insert ``kinship_job`` rows (column → value, ``job_key`` set), skipping any key
+    already stored; returns how many were inserted.  Does not commit."""
     if not rows:
-        return EnqueueCount()
+        return 0
     dialect = session.get_bind().dialect.name
     insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table: Any = KinshipJob.__table__  # type: ignore[attr-defined]
-    values = list(rows.values())
     inserted = 0
-    for start in range(0, len(values), _ENQUEUE_CHUNK):
-        chunk = values[start : start + _ENQUEUE_CHUNK]
+    for start in range(0, len(rows), _ENQUEUE_CHUNK):
+        chunk = rows[start : start + _ENQUEUE_CHUNK]
         stmt = (
             insert(table)
             .values(chunk)
@@ -205,4 +223,4 @@ def enqueue(
             .returning(table.c.id)
         )
         inserted += len(session.execute(stmt).all())
-    return EnqueueCount(inserted=inserted, existing=len(values) - inserted)
+    return inserted
