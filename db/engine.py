@@ -64,7 +64,9 @@ def _driver_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
-def connection_error(url: str | URL, exc: BaseException) -> DatabaseError:
+def connection_error(
+    url: str | URL, exc: BaseException, *, doing: str = "cannot open database"
+) -> DatabaseError:
     """One-line :class:`DatabaseError` for a failure to reach or use ``url``."""
     orig = getattr(exc, "orig", None) or exc
     message = " ".join(str(orig).split()) or type(orig).__name__
@@ -73,7 +75,7 @@ def connection_error(url: str | URL, exc: BaseException) -> DatabaseError:
         password = (make_url(url) if isinstance(url, str) else url).password
     if password:
         message = message.replace(str(password), "***")
-    return DatabaseError(f"cannot open database {safe_url(url)}: {message}")
+    return DatabaseError(f"{doing} {safe_url(url)}: {message}")
 
 
 @contextmanager
@@ -139,7 +141,8 @@ class Database:
                 try:
                     session.connection()  # begins now: on SQLite, takes the write lock
                 except _driver_errors() as exc:
-                    raise connection_error(self.url, exc) from exc
+                    doing = "cannot take the write lock of"
+                    raise connection_error(self.url, exc, doing=doing) from exc
                 yield session
                 session.commit()
             except BaseException:

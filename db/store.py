@@ -1,9 +1,11 @@
 """Idempotent writes of crawled/ingested facts, keyed by (repo id, sha).
 
-``upsert_model`` is the single way a model's facts enter the database: writing
-the same record twice changes nothing; a new sha replaces the model's edges,
-recipes and evaluations in the caller's transaction (so a crawl checkpoint can
-be committed with them).
+``upsert_model`` is the single way a model's facts enter the database (crawl,
+ingest and re-parse alike): writing the same record twice changes nothing; a new
+sha, or a new parse of the same sha that reads differently, replaces the model's
+edges, recipes and evaluations in the caller's transaction (so a crawl
+checkpoint can be committed with them).  The texts the parser read are kept in
+``model_text`` with the parser version, for ``kinhub db reparse``.
 """
 
 from __future__ import annotations
