@@ -37,9 +37,11 @@ from huggingface_hub import (
     get_session,
     hf_hub_download,
     hf_hub_url,
+    scan_cache_dir,
     snapshot_download,
 )
 from huggingface_hub.errors import (
+    CacheNotFound,
     DisabledRepoError,
     FileMetadataError,
     GatedRepoError,
@@ -92,7 +94,9 @@ __all__ = [
     "HubModel",
     "ListingPage",
     "RetryPolicy",
+    "delete_cached_revisions",
     "resolve_endpoint",
+    "scan_cache",
     "shared_client",
 ]
 
@@ -237,6 +241,19 @@ class HubClient:
         self.rate_limited: Counter[str] = Counter({API: 0, RESOLVE: 0})
         self.http: Counter[str] = Counter({API: 0, RESOLVE: 0})
         self._limit_warned: set[str] = set()
+
+    def with_retry(self, retry: RetryPolicy) -> HubClient:
+        """A client sharing this one's endpoint, token, cache and rate limiters that
+        retries as ``retry`` says (a quick probe need not wait out a long outage)."""
+        return HubClient(
+            endpoint=self.endpoint,
+            token=self._token,
+            limits=self.limits,
+            retry=retry,
+            timeout_s=self.timeout_s,
+            cache_dir=self.cache_dir,
+            sleep=self._sleep,
+        )
 
     def _observe(self, response: httpx2.Response) -> None:
         """Count one HTTP response; a 429 pauses its bucket until the announced reset."""
@@ -644,3 +661,29 @@ def shared_client(endpoint: str | None = None) -> HubClient:
         if client is None:
             client = _SHARED[url] = HubClient(endpoint=url)
         return client
+
+
+# -- the local cache (kinhub.hub.cache builds on these) ---------------------------------
+
+
+def scan_cache(cache_dir: Path | None = None) -> Any:
+    """``huggingface_hub``'s scan of the download cache (``HFCacheInfo``; ``cache_dir``,
+    else ``HF_HUB_CACHE``/``HF_HOME`` read now), or None when there is no cache yet.
+
+    Typed ``Any`` so callers read its attributes without importing the client.
+    """
+    try:
+        return scan_cache_dir(config.cache_dir(cache_dir))
+    except CacheNotFound:
+        return None
+
+
+def delete_cached_revisions(revisions: Sequence[str], *, cache_dir: Path | None = None) -> int:
+    """Delete cached revisions (commit hashes) with the client's own deletion strategy
+    (blobs shared with a kept revision stay); returns the bytes it expected to free."""
+    info = scan_cache(cache_dir)
+    if info is None or not revisions:
+        return 0
+    strategy = info.delete_revisions(*revisions)
+    strategy.execute()
+    return int(strategy.expected_freed_size)

@@ -180,11 +180,13 @@ def fingerprint(ref: str, *, endpoint: str | None = None) -> str | None:
         return h.hexdigest()
     repo_id, revision = resolve_ref(ref)
     assert repo_id is not None
-    from kinhub.hub.client import shared_client
+    from kinhub.hub.client import RetryPolicy, shared_client
     from kinhub.hub.errors import HubError
 
+    # A cache key only: one quick retry, then key on the revision as written (offline).
+    probe = shared_client(endpoint).with_retry(RetryPolicy(max_attempts=2))
     try:
-        sha = shared_client(endpoint).model_info(repo_id, revision=revision).sha
+        sha = probe.model_info(repo_id, revision=revision).sha
     except HubError as exc:  # offline or not found: computing will report it properly
         logger.info("%s: cannot resolve revision (%s); keying on %r", ref, exc, revision)
         return revision

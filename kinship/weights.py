@@ -486,11 +486,9 @@ def open_model(
     if allow_pickle:
         patterns += [f"*{s}" for s in PICKLE_SUFFIXES]
     # The token is found by huggingface_hub (HF_TOKEN or the saved login) unless given.
-    hub = (
-        shared_client(endpoint)
-        if token is None
-        else HubClient(endpoint=endpoint, token=token, cache_dir=None)
-    )
+    hub = shared_client(endpoint)
+    if token is not None:
+        hub = HubClient(endpoint=hub.endpoint, token=token, limits=hub.limits, retry=hub.retry)
     try:
         folder = hub.download_snapshot(
             repo_id,
