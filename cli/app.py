@@ -40,6 +40,8 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "kinhub.cli.show_cmd",
     "kinhub.cli.licenses_cmd",
     "kinhub.cli.stats_cmd",
+    "kinhub.cli.worker_cmd",
+    "kinhub.cli.jobs_cmd",
 )
 
 

@@ -1,0 +1,625 @@
+"""The kinship worker: claim a job under a lease, measure, store the result and finish
+the job in one transaction; repeat.
+
+One loop serves ``kinhub worker`` (:class:`Worker`) and the scheduled tick
+(:func:`drain`).  A job is taken in its own transaction (``kinhub.db.job_queue``:
+``FOR UPDATE SKIP LOCKED`` on PostgreSQL, the write lock on SQLite) under a lease a
+background thread renews while the job computes.  The measurement goes through
+:func:`kinhub.kinship.service.measure_kinship` — the service behind ``kinhub kinship``
+— whose ``on_row`` hook marks the job done in the transaction that stores the row.
+
+Modes: ``exact`` downloads the three models into the HF cache and streams them;
+``sampled`` reads a fraction of every tensor by HTTP Range; ``auto`` (default) is exact
+when the three models' safetensors files add up to at most ``exact_max_bytes``
+(default 30 GB, ``KINHUB_EXACT_MAX_BYTES`` or ``--exact-max-bytes``; sizes from the
+Hub's file metadata) and sampled otherwise.  The mode used is recorded on the job.
+
+Failures: inputs that cannot work (a missing, gated or private repo, a corrupt or
+unsupported safetensors file, pickle-only checkpoints, architectures that differ,
+nothing comparable) fail the job at once with the reason; anything else (network,
+database, the Hub giving up after its retries) is retried with exponential backoff,
+``max_attempts`` attempts in all, then fails with the last error.  A worker that dies
+leaves its lease to expire; the job is then claimable again.  :meth:`Worker.stop`
+(SIGINT/SIGTERM in ``kinhub worker``) gives the current job back at the next tensor
+(exact mode) or lets it finish (sampled), then the loop ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from kinhub.db.engine import Database
+from kinhub.db.errors import DatabaseError, InvalidRepoIdError, KinhubError
+from kinhub.db.job_queue import (
+    ClaimedJob,
+    claim_job,
+    complete_job,
+    fail_job,
+    release_job,
+    renew_lease,
+    repos_in_use,
+)
+from kinhub.db.timeutil import utcnow
+from kinhub.hub.errors import HubError, RepoUnavailableError
+from kinhub.kinship.errors import (
+    KinshipError,
+    PickleRefusedError,
+    PlanError,
+    WeightsFormatError,
+)
+from kinhub.kinship.service import DEFAULT_METRICS, looks_local
+
+logger = logging.getLogger(__name__)
+
+ENV_EXACT_MAX_BYTES = "KINHUB_EXACT_MAX_BYTES"
+ENV_LEASE_S = "KINHUB_WORKER_LEASE_S"
+ENV_RETRY_S = "KINHUB_WORKER_RETRY_S"
+DEFAULT_EXACT_MAX_BYTES = 30 * 10**9  # three ~5B-parameter bf16 models
+DEFAULT_SAMPLE = 0.02
+DEFAULT_LEASE_S = 300.0
+DEFAULT_RETRY_S = 60.0
+DEFAULT_MAX_ATTEMPTS = 3
+MAX_RETRY_S = 6 * 3600.0
+MODES = ("auto", "exact", "sampled")
+_PERMANENT_HUB = frozenset({"not_found", "gated", "private"})
+
+
+class JobInputError(KinshipError):
+    """A job's inputs cannot be measured (pickle-only, architectures differ)."""
+
+
+class _Released(BaseException):
+    """Raised from the progress hook to abandon the current job (stop or lost lease)."""
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+        super().__init__(why)
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        logger.warning("ignoring %s=%r: not a number", name, raw)
+        return default
+
+
+def default_worker_id() -> str:
+    """``host:pid:random``: unique per worker, readable in ``kinhub jobs``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class WorkerSettings:
+    """How a worker computes; environment defaults are read when the settings are made."""
+
+    mode: str = "auto"
+    worker_id: str = field(default_factory=default_worker_id)
+    exact_max_bytes: int = field(
+        default_factory=lambda: int(_env_float(ENV_EXACT_MAX_BYTES, DEFAULT_EXACT_MAX_BYTES))
+    )
+    sample: float = DEFAULT_SAMPLE
+    seed: int = 0
+    metrics: tuple[str, ...] = DEFAULT_METRICS
+    lease_s: float = field(default_factory=lambda: _env_float(ENV_LEASE_S, DEFAULT_LEASE_S))
+    retry_s: float = field(default_factory=lambda: _env_float(ENV_RETRY_S, DEFAULT_RETRY_S))
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    cache_budget: int | None = None
+    cache_dir: str | None = None
+    endpoint: str | None = None
+    poll_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if not 0 < self.sample <= 1:
+            raise ValueError(f"sample fraction must be in (0, 1], got {self.sample}")
+        if self.lease_s <= 0:
+            raise ValueError(f"lease must be positive, got {self.lease_s}")
+
+
+@dataclass(frozen=True)
+class WorkerEvent:
+    """What the worker reports to its caller (the CLI renders these on stderr).
+
+    ``kind``: ``claimed``, ``mode``, ``progress`` (``done``/``total`` tensors),
+    ``done``, ``retry``, ``failed``, ``released``, ``lost``, ``evicted``, ``idle``.
+    """
+
+    kind: str
+    job: ClaimedJob | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+EventHook = Callable[[WorkerEvent], None]
+
+
+@dataclass
+class WorkerReport:
+    """Counts of one run of the loop; ``to_dict`` is what ``kinhub worker`` prints and
+    the scheduled tick records under ``kinship``."""
+
+    worker_id: str
+    status: str = "empty"  # empty | once | max-jobs | budget | stopped | idle
+    claimed: int = 0
+    done: int = 0
+    failed: int = 0
+    retried: int = 0
+    released: int = 0
+    lost: int = 0
+    modes: dict[str, int] = field(default_factory=dict)
+    bytes_read: int = 0
+    seconds: float = 0.0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    evicted_bytes: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "worker_id": self.worker_id,
+            "claimed": self.claimed,
+            "done": self.done,
+            "failed": self.failed,
+            "retried": self.retried,
+            "released": self.released,
+            "lost": self.lost,
+            "modes": dict(self.modes),
+            "bytes_read": self.bytes_read,
+            "seconds": round(self.seconds, 3),
+            "errors": list(self.errors),
+            "evicted_bytes": self.evicted_bytes,
+        }
+
+
+def classify(exc: BaseException) -> tuple[bool, str]:
+    """(permanent, reason): whether retrying ``exc`` cannot help, and one line saying why.
+
+    Permanent: a repo the Hub answers is missing, gated or private; a corrupt or
+    unsupported weights file; pickle-only checkpoints; models that cannot be compared;
+    an invalid repo id; a model source that is not there.  Everything else — the Hub
+    giving up after its retries, the network, the database — is worth another attempt.
+    """
+    reason = " ".join(str(exc).split()) or type(exc).__name__
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and seen not in chain:
+        chain.append(seen)
+        seen = seen.__cause__ or (None if seen.__suppress_context__ else seen.__context__)
+    for e in chain:
+        if isinstance(e, RepoUnavailableError):
+            return e.status in _PERMANENT_HUB, reason
+    if isinstance(
+        exc,
+        WeightsFormatError | PickleRefusedError | PlanError | JobInputError | InvalidRepoIdError,
+    ):
+        return True, reason
+    if any(isinstance(e, HubError | DatabaseError | OSError) for e in chain):
+        return False, reason
+    if isinstance(exc, KinhubError):  # ModelSourceError without a Hub cause, bad metric, …
+        return True, reason
+    return False, f"{type(exc).__name__}: {reason}"
+
+
+class _LeaseKeeper:
+    """Renews a job's lease every third of its length on a background thread."""
+
+    def __init__(self, database: Database, job: ClaimedJob, lease_s: float) -> None:
+        self.database = database
+        self.job = job
+        self.lease_s = lease_s
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lease-{job.id}", daemon=True)
+
+    def __enter__(self) -> _LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        interval = max(self.lease_s / 3.0, 0.05)
+        while not self._stop.wait(interval):
+            try:
+                with self.database.write_transaction() as session:
+                    held = renew_lease(
+                        session, job_id=self.job.id, owner=self.job.owner, lease_s=self.lease_s
+                    )
+            except Exception as exc:  # the database is briefly unreachable: try again
+                logger.warning("job %s: cannot renew the lease: %s", self.job.id, exc)
+                continue
+            if not held:
+                logger.warning("job %s: lease lost (taken over or finished elsewhere)", self.job.id)
+                self.lost.set()
+                return
+
+
+class Worker:
+    """Claims and computes kinship jobs from ``database`` until told to stop."""
+
+    def __init__(
+        self,
+        database: Database,
+        settings: WorkerSettings | None = None,
+        *,
+        on_event: EventHook | None = None,
+    ) -> None:
+        self.database = database
+        self.settings = settings or WorkerSettings()
+        self.on_event = on_event
+        self._stop = threading.Event()
+        self._sizes: dict[str, tuple[int, dict[str, Any] | None]] = {}
+
+    # -- control ----------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the loop to end: the current job is released at its next tensor (exact
+        mode) or finished (sampled); no new job is taken.  Thread- and signal-safe."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def _emit(self, kind: str, job: ClaimedJob | None = None, **detail: Any) -> None:
+        if self.on_event is not None:
+            self.on_event(WorkerEvent(kind, job, detail))
+
+    # -- the loop ---------------------------------------------------------------------
+
+    def run(
+        self,
+        *,
+        once: bool = False,
+        until_empty: bool = False,
+        max_jobs: int | None = None,
+        time_budget_s: float | None = None,
+    ) -> WorkerReport:
+        """Take jobs one at a time.
+
+        Ends after one job (``once``), when no job is due (``until_empty``: none
+        pending and due, no expired lease; jobs other workers hold and retries waiting
+        out their backoff are left), after ``max_jobs`` jobs, when ``time_budget_s``
+        has passed (checked between jobs), or on :meth:`stop`.  Without ``once`` or
+        ``until_empty`` an idle worker polls every ``poll_s`` seconds.
+        """
+        report = WorkerReport(worker_id=self.settings.worker_id)
+        t0 = time.monotonic()
+        while True:
+            if self.stopping:
+                report.status = "stopped"
+                break
+            if max_jobs is not None and report.claimed >= max_jobs:
+                report.status = "max-jobs"
+                break
+            if time_budget_s is not None and time.monotonic() - t0 >= time_budget_s:
+                report.status = "budget"
+                break
+            job = self._claim()
+            if job is None:
+                if once or until_empty:
+                    report.status = "empty"
+                    break
+                self._emit("idle")
+                wait = self.settings.poll_s
+                if time_budget_s is not None:
+                    wait = min(wait, max(0.0, time_budget_s - (time.monotonic() - t0)))
+                self._stop.wait(wait)
+                continue
+            report.claimed += 1
+            self._process(job, report)
+            if once:
+                report.status = "once"
+                break
+        report.seconds = time.monotonic() - t0
+        return report
+
+    def _claim(self) -> ClaimedJob | None:
+        prefer: set[str] = set()
+        if self.settings.mode != "sampled":
+            from kinhub.hub.cache import cached_weights
+
+            try:
+                prefer = cached_weights(cache_dir=self._cache_path())
+            except Exception as exc:  # an unreadable cache must not stop the worker
+                logger.warning("cannot scan the HF cache: %s", exc)
+        with self.database.write_transaction() as session:
+            job = claim_job(
+                session,
+                owner=self.settings.worker_id,
+                lease_s=self.settings.lease_s,
+                max_attempts=self.settings.max_attempts,
+                prefer=prefer,
+            )
+        if job is not None:
+            logger.info(
+                "job %s claimed: %s %s vs %s against %s (attempt %d)",
+                job.id,
+                job.kind,
+                *job.refs,
+                job.attempts,
+            )
+            self._emit("claimed", job)
+        return job
+
+    def _cache_path(self) -> Path | None:
+        return Path(self.settings.cache_dir) if self.settings.cache_dir else None
+
+    # -- one job ----------------------------------------------------------------------
+
+    def _process(self, job: ClaimedJob, report: WorkerReport) -> None:
+        from kinhub.kinship.service import measure_kinship
+
+        mode: str | None = None
+        with _LeaseKeeper(self.database, job, self.settings.lease_s) as lease:
+
+            def progress(done: int, total: int) -> None:
+                if lease.lost.is_set():
+                    raise _Released("lease lost")
+                if self.stopping:
+                    raise _Released("worker stopping")
+                self._emit("progress", job, done=done, total=total)
+
+            def finish(session: Any, row: Any) -> None:
+                complete_job(
+                    session, job_id=job.id, owner=job.owner, kinship_id=row.id, mode=row.mode
+                )
+
+            try:
+                mode = self._choose_mode(job)
+                self._emit("mode", job, mode=mode)
+                a, b, base = job.refs
+                measurement = measure_kinship(
+                    self.database,
+                    a=a,
+                    b=b,
+                    base=base,
+                    metrics=self.settings.metrics,
+                    sample=self.settings.sample if mode == "sampled" else None,
+                    seed=self.settings.seed,
+                    endpoint=self.settings.endpoint,
+                    cache_dir=self.settings.cache_dir,
+                    progress=progress,
+                    on_row=finish,
+                )
+            except _Released as stop:
+                self._give_back(job, report, stop.why, lost=lease.lost.is_set())
+                return
+            except (KeyboardInterrupt, SystemExit):
+                self._give_back(job, report, "interrupted", lost=lease.lost.is_set())
+                raise
+            except Exception as exc:
+                self._record_failure(job, report, exc, mode)
+                return
+        result = measurement.result
+        report.done += 1
+        report.modes[result.mode] = report.modes.get(result.mode, 0) + 1
+        report.bytes_read += result.bytes_read
+        logger.info(
+            "job %s done (%s, %.2fs, %d bytes read%s)",
+            job.id,
+            result.mode,
+            result.seconds,
+            result.bytes_read,
+            ", cached" if result.cached else "",
+        )
+        self._emit(
+            "done",
+            job,
+            mode=result.mode,
+            metrics=dict(result.metrics),
+            bytes_read=result.bytes_read,
+            seconds=result.seconds,
+            cached=result.cached,
+        )
+        if result.mode == "exact":
+            self._after_exact(job, result.revisions)
+
+    def _give_back(self, job: ClaimedJob, report: WorkerReport, why: str, *, lost: bool) -> None:
+        if lost:
+            report.lost += 1
+            logger.warning("job %s abandoned: %s", job.id, why)
+            self._emit("lost", job, reason=why)
+            return
+        with self.database.write_transaction() as session:
+            release_job(session, job_id=job.id, owner=job.owner)
+        report.released += 1
+        logger.warning("job %s released (%s)", job.id, why)
+        self._emit("released", job, reason=why)
+
+    def _record_failure(
+        self, job: ClaimedJob, report: WorkerReport, exc: Exception, mode: str | None
+    ) -> None:
+        permanent, reason = classify(exc)
+        if isinstance(exc, WeightsFormatError):
+            culprit = self._corrupt_input(job)
+            if culprit is not None and not reason.startswith(culprit):
+                reason = f"{culprit}: {reason}"
+        retry_at: datetime | None = None
+        if not permanent and job.attempts < self.settings.max_attempts:
+            delay = min(self.settings.retry_s * 4 ** (job.attempts - 1), MAX_RETRY_S)
+            retry_at = utcnow() + timedelta(seconds=delay)
+        elif not permanent:
+            reason = f"gave up after {job.attempts} attempts: {reason}"
+        with self.database.write_transaction() as session:
+            status = fail_job(
+                session, job_id=job.id, owner=job.owner, error=reason, retry_at=retry_at, mode=mode
+            )
+        if status is None:
+            report.lost += 1
+            self._emit("lost", job, reason=reason)
+            return
+        if retry_at is not None:
+            report.retried += 1
+            logger.warning("job %s failed (will retry at %s): %s", job.id, retry_at, reason)
+            self._emit("retry", job, reason=reason, retry_at=retry_at.isoformat())
+        else:
+            report.failed += 1
+            report.errors.append({"job": job.id, "error": reason})
+            logger.warning("job %s failed: %s", job.id, reason)
+            self._emit("failed", job, reason=reason)
+
+    def _corrupt_input(self, job: ClaimedJob) -> str | None:
+        """Which of the job's models has the unreadable weights (the engine's error names
+        the file only): the first whose safetensors headers do not parse."""
+        from kinhub.kinship.remote import open_remote
+
+        for ref in job.refs:
+            if looks_local(ref):
+                continue
+            try:
+                open_remote(ref, endpoint=self.settings.endpoint).close()
+            except WeightsFormatError:
+                return ref
+            except Exception:  # unreadable for another reason: not the corrupt one
+                continue
+        return None
+
+    def _after_exact(self, job: ClaimedJob, revisions: dict[str, str | None]) -> None:
+        """Mark the revisions read as recently used; keep the cache within its budget."""
+        from kinhub.hub.cache import enforce_budget, mark_used
+
+        cache = self._cache_path()
+        try:
+            for slot, repo in zip(("a", "b", "base"), job.repos, strict=True):
+                commit = revisions.get(slot)
+                if commit and not looks_local(repo):
+                    mark_used(repo, commit, cache_dir=cache)
+            if self.settings.cache_budget is None:
+                return
+            with self.database.session() as session:
+                keep = repos_in_use(session)
+            eviction = enforce_budget(self.settings.cache_budget, keep=keep, cache_dir=cache)
+        except (OSError, KinhubError) as exc:
+            logger.warning("cache upkeep failed: %s", exc)
+            return
+        if eviction.deleted:
+            self._emit("evicted", job, **eviction.to_dict())
+
+    # -- mode -------------------------------------------------------------------------
+
+    def _choose_mode(self, job: ClaimedJob) -> str:
+        """``exact`` or ``sampled`` for this job; checks the inputs on the way (the
+        repos answer, hold safetensors weights, and have one architecture).
+
+        Raises:
+            JobInputError, RepoUnavailableError, HubError, KinshipError.
+        """
+        sizes: list[int] = []
+        configs: dict[str, dict[str, Any]] = {}
+        for ref in job.refs:
+            if Path(ref).is_dir() or looks_local(ref):
+                continue  # a local folder: the engine checks it
+            size, cfg = self._weights_size(ref)
+            sizes.append(size)
+            if cfg:
+                configs[ref] = cfg
+        _check_architectures(configs)
+        if self.settings.mode != "auto":
+            return self.settings.mode
+        total = sum(sizes)
+        mode = "exact" if total <= self.settings.exact_max_bytes else "sampled"
+        logger.info(
+            "job %s: %d bytes of weights (exact up to %d): %s",
+            job.id,
+            total,
+            self.settings.exact_max_bytes,
+            mode,
+        )
+        return mode
+
+    def _weights_size(self, ref: str) -> tuple[int, dict[str, Any] | None]:
+        """Bytes of a Hub model's safetensors files (a HEAD each) and its config."""
+        from kinhub.hub.client import shared_client
+
+        repo_id, _, revision = ref.partition("@")
+        hub = shared_client(self.settings.endpoint)
+        info = hub.model_info(repo_id, revision=revision or None)
+        key = f"{repo_id}@{info.sha or revision}"
+        if key in self._sizes:
+            return self._sizes[key]
+        files = [f for f in info.files or () if "/" not in f]
+        weights = [f for f in files if f.endswith(".safetensors")]
+        if not weights:
+            pickles = [f for f in files if f.endswith((".bin", ".pt", ".pth", ".ckpt"))]
+            why = (
+                f"only pickle checkpoints ({', '.join(pickles)}); the worker reads safetensors"
+                if pickles
+                else "no safetensors weights in the repo"
+            )
+            raise JobInputError(f"{ref}: {why}")
+        total = sum(hub.file_size(repo_id, f, revision=info.sha or revision) for f in weights)
+        self._sizes[key] = (total, info.config)
+        return total, info.config
+
+
+def _check_architectures(configs: dict[str, dict[str, Any]]) -> None:
+    """Raises: JobInputError when the models' declared architectures differ."""
+    seen: dict[tuple[str, tuple[str, ...]], str] = {}
+    for ref, cfg in configs.items():
+        archs = cfg.get("architectures")
+        shape = (
+            str(cfg.get("model_type") or ""),
+            tuple(str(a) for a in archs) if isinstance(archs, list) else (),
+        )
+        seen.setdefault(shape, ref)
+    known = {s: r for s, r in seen.items() if s != ("", ())}
+    if len(known) > 1:
+        described = "; ".join(
+            f"{ref}: {mt or '?'} {'/'.join(ar) or '?'}" for (mt, ar), ref in known.items()
+        )
+        raise JobInputError(f"architectures do not match ({described})")
+
+
+@contextmanager
+def stop_on_signals(worker: Worker) -> Iterator[None]:
+    """SIGINT/SIGTERM ask ``worker`` to stop (the current job is released or finished);
+    a second signal interrupts at once.  Only in the main thread; elsewhere a no-op."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def handler(signum: int, _frame: Any) -> None:
+        logger.warning("signal %d: finishing or releasing the current job", signum)
+        worker.stop()
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+    for s in previous:
+        signal.signal(s, handler)
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            with suppress(ValueError, TypeError):
+                signal.signal(s, h)
+
+
+def drain(
+    database: Database,
+    *,
+    budget_s: float,
+    settings: WorkerSettings | None = None,
+    on_event: EventHook | None = None,
+) -> dict[str, Any]:
+    """Compute due jobs until none is left or ``budget_s`` seconds have passed (the
+    current job finishes); what ``kinhub schedule`` runs after each crawl.  Returns the
+    run's counts (:meth:`WorkerReport.to_dict`)."""
+    worker = Worker(database, settings, on_event=on_event)
+    return worker.run(until_empty=True, time_budget_s=budget_s).to_dict()
