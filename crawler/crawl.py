@@ -41,6 +41,7 @@ from kinhub.db.crawl_state import (
 )
 from kinhub.db.engine import Database
 from kinhub.db.ids import is_repo_id
+from kinhub.db.job_plan import enqueue_for_models
 from kinhub.db.records import ModelRecord, SourceTexts
 from kinhub.db.store import UpsertOutcome, pending_references, set_status, upsert_model
 from kinhub.db.timeutil import parse_hub_time
@@ -132,6 +133,7 @@ class CrawlCounts:
     files: int = 0
     pages: int = 0
     edges_added: int = 0
+    jobs_queued: int = 0
     errors: Counter[str] = field(default_factory=Counter)
 
     def to_dict(self) -> dict[str, Any]:
@@ -144,6 +146,7 @@ class CrawlCounts:
             "files_downloaded": self.files,
             "listing_pages": self.pages,
             "edges_added": self.edges_added,
+            "jobs_queued": self.jobs_queued,
             "errors": dict(sorted(self.errors.items())),
         }
 
@@ -368,10 +371,13 @@ class Crawler:
     # -- writing (calling thread) ----------------------------------------------------------
 
     def _write(self, session: Session, results: Iterable[_Fetched]) -> None:
+        written: list[str] = []  # models whose rows changed: their kinship jobs are re-planned
         for result in results:
             self.counts.files += result.files
             if result.record is not None:
                 outcome = upsert_model(session, result.record)
+                if outcome is not UpsertOutcome.unchanged:
+                    written.append(result.repo_id)
                 if outcome is UpsertOutcome.new:
                     self.counts.new += 1
                 elif outcome is UpsertOutcome.changed:
@@ -384,6 +390,9 @@ class Crawler:
                 assert result.status is not None
                 set_status(session, result.repo_id, result.status, result.error)
                 self.counts.errors[result.status] += 1
+                written.append(result.repo_id)
+        # In the same transaction as the edges: a crash never leaves edges without jobs.
+        self.counts.jobs_queued += enqueue_for_models(session, written).inserted
 
     # -- listings --------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from kinhub.crawler import facts as parser_facts
 from kinhub.crawler import version
 from kinhub.crawler.ingest import CONFIG_NAMES
 from kinhub.db.engine import Database
+from kinhub.db.job_plan import enqueue_for_models
 from kinhub.db.records import ModelRecord
 from kinhub.db.reparse_queries import (
     StoredSource,
@@ -59,6 +60,7 @@ class ReparseReport:
     # Parsed models stored without their texts: only a re-crawl can re-parse them.
     without_texts: int = 0
     changed_models: list[str] = field(default_factory=list)
+    jobs_queued: int = 0
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -71,6 +73,7 @@ class ReparseReport:
             "skipped": self.skipped,
             "without_texts": self.without_texts,
             "changed_models": self.changed_models,
+            "jobs_queued": self.jobs_queued,
             "seconds": round(self.seconds, 3),
         }
 
@@ -138,6 +141,7 @@ def reparse(
         # Parse outside the transaction: the write lock is held only for writing.
         records = [(source, reparsed_record(source, parser_version=current)) for source in batch]
         with database.write_transaction() as session:
+            rewritten: list[str] = []
             for source, record in records:
                 report.examined += 1
                 if current_sha(session, source.model_id) != source.record.sha:
@@ -148,8 +152,11 @@ def reparse(
                     report.unchanged += 1
                 else:
                     report.changed += 1
+                    rewritten.append(record.repo_id)
                     if len(report.changed_models) < MAX_LISTED:
                         report.changed_models.append(record.repo_id)
+            # New roles mean new jobs; queued with the edges they follow from.
+            report.jobs_queued += enqueue_for_models(session, rewritten).inserted
         logger.info("re-parsed %d of %d models", report.examined, total)
         if progress is not None:
             progress(ReparseProgress(done=report.examined, total=total))

@@ -18,6 +18,7 @@ from typing import Any
 from kinhub.crawler.crawl import CrawlOptions, CrawlProgress, CrawlReport, Scope, crawl
 from kinhub.crawler.ingest import read_local_model
 from kinhub.db.engine import Database
+from kinhub.db.job_plan import enqueue_for_models
 from kinhub.db.locks import run_lock
 from kinhub.db.store import upsert_model
 from kinhub.hub.client import HubClient, RetryPolicy
@@ -105,6 +106,7 @@ class IngestReport:
     edges: int
     parents: list[str]
     warnings: list[str]
+    jobs_queued: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -114,6 +116,7 @@ class IngestReport:
             "edges": self.edges,
             "parents": self.parents,
             "warnings": self.warnings,
+            "jobs_queued": self.jobs_queued,
         }
 
 
@@ -129,6 +132,9 @@ def ingest_folder(database: Database, *, folder: Path, repo_id: str) -> IngestRe
     record = local.record
     with database.session() as session:
         outcome = upsert_model(session, record)
+        queued = (
+            enqueue_for_models(session, [record.repo_id]) if outcome.value != "unchanged" else None
+        )
     return IngestReport(
         repo_id=record.repo_id,
         sha=record.sha,
@@ -136,6 +142,7 @@ def ingest_folder(database: Database, *, folder: Path, repo_id: str) -> IngestRe
         edges=len(record.edges),
         parents=sorted({e.parent for e in record.edges}),
         warnings=list(local.warnings),
+        jobs_queued=queued.inserted if queued else 0,
     )
 
 
