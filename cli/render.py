@@ -158,12 +158,14 @@ def print_kinship(result: dict[str, Any]) -> None:
             cells.append(f"[{iv['low']:.6f}, {iv['high']:.6f}]" if iv else "")
         table.add_row(*cells)
     stdout.print(table)
-    stdout.print(
-        f"params compared: {result['params_compared']:,}  bytes read: {result['bytes_read']:,}  "
-        f"time: {result['seconds']:.2f}s"
-        + ("  (cached: no weights read)" if result.get("cached") else ""),
-        highlight=False,
-    )
+    cost = f"params compared: {result['params_compared']:,}  "
+    if result.get("cached"):  # the stored computation's time and cost, not now's
+        when = str(result.get("computed_at", ""))[:19].replace("T", " ")
+        cost += f"computed {when} UTC in {result['seconds']:.2f}s; answered from the database"
+        cost += " (no weights read)"
+    else:
+        cost += f"bytes read: {result['bytes_read']:,}  time: {result['seconds']:.2f}s"
+    stdout.print(cost, highlight=False)
     for what, items in (result.get("dropped") or {}).items():
         if items:
             stdout.print(f"dropped ({what}): {items}", highlight=False)
