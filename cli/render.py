@@ -86,7 +86,19 @@ def _label(edge: LineageEdge | None, node: str, unresolved: set[str]) -> str:
     if edge is None:
         return text
     how = f"{edge.relation}/{edge.role}" + (f" via {edge.method}" if edge.method else "")
-    return f"{text}  [dim]{escape(how)} {escape('[' + ', '.join(edge.sources) + ']')}[/dim]"
+    text += f"  [dim]{escape(how)} {escape('[' + ', '.join(edge.sources) + ']')}[/dim]"
+    if edge.kinship:
+        text += f"  [cyan]{escape(kinship_brief(edge.kinship))}[/cyan]"
+    return text
+
+
+def kinship_brief(kinship: dict[str, Any]) -> str:
+    """``cs 0.81 pcc 0.79 ed 1.2 vs org/base (exact)``: an edge's kinship on one line."""
+    values = " ".join(
+        f"{name} {'n/a' if kinship.get(name) is None else format(kinship[name], '.3g')}"
+        for name in ("cs", "pcc", "ed")
+    )
+    return f"{values} vs {kinship['base']} ({kinship['mode']})"
 
 
 def lineage_tree(result: Lineage, *, upward: bool) -> Tree:
@@ -95,8 +107,10 @@ def lineage_tree(result: Lineage, *, upward: bool) -> Tree:
     from rich.tree import Tree
 
     nxt: dict[str, list[LineageEdge]] = defaultdict(list)
+    away = "down" if upward else "up"  # edges of the other walk (--both) belong to its tree
     for edge in result.edges:
-        nxt[edge.child if upward else edge.parent].append(edge)
+        if edge.direction != away:
+            nxt[edge.child if upward else edge.parent].append(edge)
     unresolved = {n.id for n in result.nodes if n.unresolved}
     title = "ancestors" if upward else "descendants"
     root = Tree(f"{_label(None, result.root, unresolved)} [dim]({title})[/dim]")
