@@ -305,8 +305,12 @@ def group_evidence(rows: list[Evidence]) -> list[list[Evidence]]:
     grouped: dict[tuple[int, int, str, str], list[Evidence]] = defaultdict(list)
     for row in rows:
         grouped[(row.child_id, row.parent_id, row.relation, row.role)].append(row)
+    stated: dict[tuple[int, int, str], list[tuple[int, int, str, str]]] = defaultdict(list)
+    for key in grouped:
+        if key[3] != "parent":
+            stated[key[:3]].append(key)
     for key in [k for k in grouped if k[3] == "parent"]:
-        specific = [k for k in grouped if k[:3] == key[:3] and k[3] != "parent"]
+        specific = stated.get(key[:3])
         if specific:
             target = min(specific, key=lambda k: _ROLE_RANK.get(k[3], 9))
             grouped[target].extend(grouped.pop(key))

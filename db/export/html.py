@@ -27,7 +27,7 @@ from sqlmodel import Session, col, select
 
 HTML_MAX_NODES = 2000  # beyond this a browser page stops being usable; use GraphML/GEXF
 RECIPE_MAX_CHARS = 20_000
-NODE_WIDTH, NODE_HEIGHT, X_GAP, Y_GAP = 240, 34, 26, 90
+NODE_WIDTH, NODE_HEIGHT, X_GAP, Y_GAP = 160, 38, 18, 70
 _COLOURS = {**RELATION_COLOURS, "foundation": "#495057", "other": "#adb5bd"}
 
 

@@ -26,7 +26,7 @@
     return node;
   }
   function colour(relation) { return data.colours[relation] || data.colours.other; }
-  function short(text) { return text.length > 34 ? text.slice(0, 32) + "\u2026" : text; }
+  function short(text) { return text.length > 24 ? text.slice(0, 22) + "\u2026" : text; }
 
   function applyView() {
     viewport.setAttribute("transform",
@@ -59,7 +59,8 @@
   var defs = el("defs", {}, svg);
   Object.keys(data.colours).forEach(function (relation) {
     var marker = el("marker", { id: "arrow-" + relation, viewBox: "0 0 10 10", refX: "10",
-      refY: "5", markerWidth: "7", markerHeight: "7", orient: "auto-start-reverse" }, defs);
+      refY: "5", markerWidth: "9", markerHeight: "9", markerUnits: "userSpaceOnUse",
+      orient: "auto-start-reverse" }, defs);
     el("path", { d: "M0,0 L10,5 L0,10 z", fill: colour(relation) }, marker);
   });
   var edgeLayer = el("g", { "class": "edges" }, viewport);
@@ -94,8 +95,12 @@
     el("rect", { width: NODE_W, height: NODE_H, rx: 8, ry: 8,
       fill: "#ffffff", stroke: colour(node.relation) }, g);
     el("rect", { width: 6, height: NODE_H, rx: 3, fill: colour(node.relation) }, g);
-    var label = el("text", { x: 14, y: NODE_H / 2 + 4 }, g);
-    label.textContent = short(node.id);
+    // Two lines, owner above name, keep the boxes narrow enough for wide generations.
+    var slash = node.id.indexOf("/");
+    var owner = slash > 0 && !node.attrs.unresolved ? node.id.slice(0, slash) : "";
+    var name = owner ? node.id.slice(slash + 1) : node.id;
+    if (owner) el("text", { x: 12, y: 14, "class": "owner" }, g).textContent = short(owner);
+    el("text", { x: 12, y: owner ? 30 : NODE_H / 2 + 4 }, g).textContent = short(name);
     el("title", {}, g).textContent = node.id;
     g.addEventListener("click", function (event) { event.stopPropagation(); select(i, false); });
     nodeEls.push(g);
