@@ -31,6 +31,9 @@ JSON: `{"root", "nodes": [{"id", "depth", "direction", "unresolved", ...facts}],
 "edges": [{"child", "parent", "direction", "relation", "role", "method", "sources",
 ...}]}`. `direction` is `up` for ancestors, `down` for descendants and `root` for
 the model asked about (`both` only where bad data makes a model its own ancestor).
+A merge edge's `kinship` is the stored kinship of child and parent,
+`{"cs", "pcc", "ed", "base", "mode"}` (null when none is stored); the tree shows it
+after the edge.
 """
 
 

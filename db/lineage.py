@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from kinhub.db.edge_kinship import EdgeKinship, edge_kinship
 from kinhub.db.models import Edge, Model, Recipe
 from kinhub.db.store import require_model
 from sqlalchemy import func, literal, select
@@ -57,6 +58,8 @@ class LineageEdge:
     parameters: dict[str, Any] = field(default_factory=dict)
     revision: str | None = None
     direction: Reached = "up"
+    # Merge edges: the stored kinship of (child, parent), see db.edge_kinship; else None.
+    kinship: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,7 @@ class Lineage:
                     "sources": e.sources,
                     "parameters": e.parameters,
                     "revision": e.revision,
+                    "kinship": e.kinship,
                 }
                 for e in self.edges
             ],
@@ -274,6 +278,9 @@ def _assemble(session: Session, root: str, walks: _Walks) -> Lineage:
     for chunk in _chunks(sorted(edge_ids)):
         edges.extend(session.scalars(select(Edge).where(col(Edge.id).in_(chunk))))
     methods = _merge_methods(session, {e.child_id for e in edges})
+    measured = edge_kinship(
+        session, {(e.child_id, e.parent_id) for e in edges if e.relation in ("merge", "moe")}
+    )
 
     lineage_edges = []
     for (child, parent, relation, role), group in sorted(
@@ -292,6 +299,7 @@ def _assemble(session: Session, root: str, walks: _Walks) -> Lineage:
                 parameters=first.parameters,
                 revision=first.revision,
                 direction=walks.edge_direction(e.id for e in group if e.id is not None),
+                kinship=_kinship_json(measured, child, parent, relation),
             )
         )
     nodes = [
@@ -305,6 +313,13 @@ def _assemble(session: Session, root: str, walks: _Walks) -> Lineage:
         for node, d in sorted(depths.items(), key=lambda item: (item[1], models[item[0]].repo_id))
     ]
     return Lineage(root=root, nodes=nodes, edges=lineage_edges)
+
+
+def _kinship_json(
+    measured: dict[tuple[int, int], EdgeKinship], child: int, parent: int, relation: str
+) -> dict[str, Any] | None:
+    found = measured.get((child, parent)) if relation in ("merge", "moe") else None
+    return found.to_json() if found is not None else None
 
 
 _SOURCE_RANK = {"mergekit_config": 0, "card_recipe": 1, "card_metadata": 2, "hub_tag": 3}

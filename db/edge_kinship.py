@@ -1,0 +1,111 @@
+"""Stored kinship of merge edges: how much of each parent is in the child.
+
+The worker stores an *edge job*'s result as a ``kinship`` row of (child, parent)
+against the merge's base (see :mod:`kinhub.db.job_plan`); ``kinhub kinship
+CHILD PARENT --base Z`` run by hand stores the same kind of row.  For a lineage
+edge, :func:`edge_kinship` picks one stored row of that pair: an edge job's
+result first, then the most recently computed; rows measured against the child
+or the parent itself are ignored (one task vector is zero there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from kinhub.db.jobs import JobKind, JobStatus
+from kinhub.db.models import Kinship, KinshipJob, Model
+from sqlmodel import Session, col, select
+
+Pair = tuple[int, int]  # (child model id, parent model id)
+
+
+@dataclass(frozen=True)
+class EdgeKinship:
+    """The metrics of one stored measurement of a (child, parent) edge."""
+
+    cs: float | None
+    pcc: float | None
+    ed: float | None
+    base: str
+    mode: str
+    kinship_id: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"cs": self.cs, "pcc": self.pcc, "ed": self.ed, "base": self.base, "mode": self.mode}
+
+
+def edge_kinship(session: Session, pairs: Iterable[Pair]) -> dict[Pair, EdgeKinship]:
+    """The stored kinship of each (child id, parent id) pair that has one."""
+    wanted = set(pairs)
+    if not wanted:
+        return {}
+    ids = sorted({i for pair in wanted for i in pair})
+    rows: list[Kinship] = []
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows.extend(
+            session.exec(
+                select(Kinship).where(
+                    col(Kinship.model_a_id).in_(chunk), col(Kinship.model_b_id).in_(ids)
+                )
+            )
+        )
+    rows = [r for r in rows if _pair(r, wanted) is not None]
+    if not rows:
+        return {}
+    from_jobs: set[int] = set()
+    row_ids = [r.id for r in rows if r.id is not None]
+    for start in range(0, len(row_ids), 500):
+        chunk = row_ids[start : start + 500]
+        from_jobs.update(
+            i
+            for i in session.exec(
+                select(KinshipJob.kinship_id).where(
+                    col(KinshipJob.kinship_id).in_(chunk),
+                    col(KinshipJob.kind) == JobKind.edge.value,
+                    col(KinshipJob.status) == JobStatus.done.value,
+                )
+            )
+            if i is not None
+        )
+    best: dict[Pair, Kinship] = {}
+    for row in rows:
+        pair = _pair(row, wanted)
+        assert pair is not None
+        held = best.get(pair)
+        if held is None or _rank(row, from_jobs) > _rank(held, from_jobs):
+            best[pair] = row
+    base_ids = {r.base_id for r in best.values() if r.base_id is not None}
+    query = select(Model.id, Model.repo_id).where(col(Model.id).in_(sorted(base_ids)))
+    names = {model_id: repo_id for model_id, repo_id in session.exec(query)}
+    return {
+        pair: EdgeKinship(
+            cs=row.cs,
+            pcc=row.pcc,
+            ed=row.ed,
+            base=names.get(row.base_id, row.base) if row.base_id is not None else row.base,
+            mode=row.mode,
+            kinship_id=row.id,
+        )
+        for pair, row in best.items()
+    }
+
+
+def _pair(row: Kinship, wanted: set[Pair]) -> Pair | None:
+    a, b = row.model_a_id, row.model_b_id
+    if a is None or b is None or row.base_id in (a, b):
+        return None
+    if (a, b) in wanted:
+        return (a, b)
+    if (b, a) in wanted:
+        return (b, a)
+    return None
+
+
+def _rank(row: Kinship, from_jobs: set[int]) -> tuple[bool, Any, int]:
+    return (row.id in from_jobs, row.computed_at, row.id or 0)
+
+
+__all__ = ["EdgeKinship", "edge_kinship"]
