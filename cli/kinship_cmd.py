@@ -15,10 +15,12 @@ from kinhub.cli.common import (
     flag,
     handle_errors,
     print_json,
+    stderr,
     stdout,
 )
 from kinhub.cli.render import json_safe, print_kinship
 from kinhub.kinship import metrics as registry
+from rich.markup import escape
 
 
 class Device(StrEnum):
@@ -40,7 +42,10 @@ adds them to the stored measurement.
 
 JSON: `{"a", "b", "base", "metrics": {name: value}, "intervals",
 "params_compared", "bytes_read", "seconds", "computed_at", "dropped", "mode",
-"convention", "revisions", "cached", ...}`.
+"convention", "revisions", "cached", "warnings", ...}`.
+
+When the stored genealogy knows A and B and `--base` is not an ancestor of both,
+a warning goes to stderr and into `"warnings"`, and is kept with the stored result.
 """
 
 
@@ -111,6 +116,8 @@ def kinship(
                 use_cache=not no_cache,
             )
     doc = json_safe(result.to_dict())
+    for warning in doc["warnings"]:
+        stderr.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
     if fmt is OutputFormat.json:
         print_json(doc)
         return

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -69,8 +69,20 @@ def stored_metrics(row: Kinship) -> dict[str, Any]:
         elif name in row.extra:
             out[name] = math.nan
     for name, value in row.extra.items():
-        out.setdefault(name, math.nan if value is None else value)
+        if name not in RESERVED_EXTRA:
+            out.setdefault(name, math.nan if value is None else value)
     return out
+
+
+# Keys of ``extra`` that are not metrics: ``warnings`` (what the measurement was warned
+# about, e.g. a base that is not a common ancestor) — kept with the row.
+RESERVED_EXTRA = ("warnings",)
+
+
+def stored_warnings(row: Kinship) -> list[str]:
+    """The warnings recorded with ``row``."""
+    value = (row.extra or {}).get("warnings")
+    return [str(w) for w in value] if isinstance(value, list) else []
 
 
 def save_kinship(
@@ -93,12 +105,14 @@ def save_kinship(
     breakdown: Mapping[str, Any] | None = None,
     dropped: Mapping[str, Any] | None = None,
     computed_at: datetime | None = None,
+    warnings: Sequence[str] | None = None,
 ) -> Kinship:
     """Insert the measurement with this key, or add ``metrics`` to the stored one.
 
     Metrics and intervals not named here stay as stored; a per-tensor breakdown replaces
     the stored one only when given.  Costs (``params_compared``, ``bytes_read``,
-    ``seconds``) and ``computed_at`` (default: now) describe the latest computation.
+    ``seconds``) and ``computed_at`` (default: now) describe the latest computation,
+    and ``warnings``, when given, replace the recorded ones (``extra["warnings"]``).
     Hub references (``org/name[@rev]``) are linked to their model row, created as
     ``pending`` when no crawl has met the model yet; local folders stay unlinked.
     Does not commit.
@@ -128,6 +142,10 @@ def save_kinship(
                 extra[name] = None
         else:
             extra[name] = _finite(value)
+    if warnings is not None:
+        extra["warnings"] = list(warnings)
+        if not warnings:
+            extra.pop("warnings")
     row.extra = extra
     row.intervals = {**(row.intervals or {}), **_finite(dict(intervals or {}))}
     if breakdown:

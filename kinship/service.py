@@ -14,13 +14,14 @@ import math
 import os
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kinhub.db.engine import Database
 from kinhub.db.ids import split_revision
+from kinhub.db.job_plan import is_common_ancestor
 from kinhub.db.kinship_store import find_kinship, kinship_key, save_kinship, stored_metrics
 from kinhub.db.models import Kinship
 from kinhub.kinship import metrics as registry
@@ -96,20 +97,39 @@ class Measurement:
     ``to_dict`` gives the JSON the CLI prints: the engine's keys (``a``, ``b``,
     ``base``, ``metrics``, ``intervals``, ``params_compared``, ``bytes_read``,
     ``seconds``, ``dropped``, ``mode``, ``convention``, ``revisions``, ``cached``, …)
-    plus ``computed_at``, the ISO time of the computation the values come from.
+    plus ``computed_at``, the ISO time of the computation the values come from, and
+    ``warnings`` (e.g. a base that is not a common ancestor of A and B).
     A cached answer keeps that computation's ``seconds`` and reads no bytes.
     """
 
     result: KinshipResult
     computed_at: datetime
     kinship_id: int | None = None
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def cached(self) -> bool:
         return self.result.cached
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.result.to_dict(), "computed_at": self.computed_at.isoformat()}
+        return {
+            **self.result.to_dict(),
+            "computed_at": self.computed_at.isoformat(),
+            "warnings": list(self.warnings),
+        }
+
+
+def base_warnings(database: Database, *, a: str, b: str, base: str) -> list[str]:
+    """Why the stored genealogy doubts ``base`` for ``a`` and ``b``: a warning when it
+    knows both models and ``base`` is not an ancestor of both; else nothing."""
+    with database.session() as session:
+        known = is_common_ancestor(session, a=a, b=b, base=base)
+    if known is not False:
+        return []
+    return [
+        f"{base} is not a common ancestor of {a} and {b} in the stored genealogy; "
+        "measured against an unrelated base the numbers mean little"
+    ]
 
 
 def plan_measurement(
@@ -170,6 +190,7 @@ def measure_kinship(
     names = [registry.get(n).name for n in dict.fromkeys(metrics)]
     resolve_device(device)
     na, nb, nz = (check_reference(r) for r in (a, b, base))
+    warnings = base_warnings(database, a=na, b=nb, base=nz)
     mode = "sampled" if sample is not None else "exact"
     key = kinship_key(
         a=na,
@@ -196,7 +217,7 @@ def measure_kinship(
                 if not missing and (not per_tensor or row.breakdown):
                     if on_row is not None:
                         on_row(session, row)
-                    return _from_row(row, names, per_tensor=per_tensor)
+                    return _from_row(row, names, per_tensor=per_tensor, warnings=warnings)
                 if per_tensor and not row.breakdown:
                     missing = names
     logger.info("computing %s of %s and %s against %s (%s)", missing, na, nb, nz, mode)
@@ -236,6 +257,7 @@ def measure_kinship(
                     intervals=result.intervals,
                     breakdown=result.breakdown,
                     dropped=result.dropped,
+                    warnings=warnings,
                 )
                 if on_row is not None:
                     on_row(session, row)
@@ -252,10 +274,14 @@ def measure_kinship(
     # Metrics stored earlier for the same inputs complete the answer, in asked order.
     result.metrics = {n: result.metrics.get(n, have.get(n, math.nan)) for n in names}
     result.intervals = {n: v for n, v in intervals.items() if n in names}
-    return Measurement(result=result, computed_at=computed_at, kinship_id=kinship_id)
+    return Measurement(
+        result=result, computed_at=computed_at, kinship_id=kinship_id, warnings=warnings
+    )
 
 
-def _from_row(row: Kinship, names: list[str], *, per_tensor: bool) -> Measurement:
+def _from_row(
+    row: Kinship, names: list[str], *, per_tensor: bool, warnings: list[str]
+) -> Measurement:
     have = stored_metrics(row)
     result = KinshipResult(
         a=row.model_a,
@@ -275,4 +301,6 @@ def _from_row(row: Kinship, names: list[str], *, per_tensor: bool) -> Measuremen
         breakdown=row.breakdown if per_tensor else {},
         cached=True,
     )
-    return Measurement(result=result, computed_at=row.computed_at, kinship_id=row.id)
+    return Measurement(
+        result=result, computed_at=row.computed_at, kinship_id=row.id, warnings=warnings
+    )
