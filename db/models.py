@@ -258,3 +258,34 @@ class RunLock(SQLModel, table=True):
     owner: str = Field(max_length=200)
     acquired_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
+
+
+class ArchSignature(SQLModel, table=True):
+    """A model's architecture signature at one revision, from its safetensors headers.
+
+    ``signature`` hashes the tensor names and shapes with the vocabulary rows masked
+    (models whose signatures are equal can be merged by mergekit; a differing
+    ``vocab_size`` then needs ``tokenizer_source``); ``exact`` hashes names, full shapes
+    and dtypes.  See ``kinhub.db.signatures``.
+    """
+
+    __tablename__ = "arch_signature"
+    __table_args__ = (
+        UniqueConstraint("model_id", "revision", name="uq_arch_signature"),
+        Index("ix_arch_signature_signature", "signature"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    model_id: int = Field(foreign_key="model.id", ondelete="CASCADE", index=True)
+    revision: str = Field(max_length=200)
+    signature: str = Field(max_length=64)
+    exact: str = Field(max_length=64)
+    model_type: str | None = Field(default=None, max_length=100)
+    num_layers: int | None = None
+    hidden_size: int | None = None
+    vocab_size: int | None = None
+    dtype: str | None = Field(default=None, max_length=20)
+    num_tensors: int = 0
+    num_parameters: int = 0
+    source: str = Field(default="range", max_length=20)
+    computed_at: datetime = Field(default_factory=utcnow)
