@@ -160,6 +160,18 @@ class Genealogy:
             for child_id, parent_id in self.session.exec(query):
                 self._parents[child_id].add(parent_id)
 
+    def prefetch_ancestry(self, ids: Iterable[int]) -> None:
+        """Load the parents of ``ids`` and of all their ancestors, one query per level
+        and batch (planning many children then walks from memory)."""
+        frontier = set(ids)
+        seen = set(frontier)
+        for _ in range(MAX_HOPS):
+            if not frontier:
+                break
+            self._load_parents(frontier)
+            frontier = {p for node in frontier for p in self._parents[node]} - seen
+            seen |= frontier
+
     # -- walks -----------------------------------------------------------------------
 
     def ancestors(self, model_id: int) -> dict[int, int]:
@@ -381,6 +393,7 @@ def plan_jobs(session: Session, *, children: Iterable[str]) -> JobPlan:
 def _plan(graph: Genealogy, child_ids: list[int]) -> JobPlan:
     plan = JobPlan()
     recipe = _recipe_edges(graph.session, child_ids)
+    graph.prefetch_ancestry(recipe)
     rows = graph.models(recipe)
     for child_id in sorted(recipe, key=lambda i: rows[i].repo_id):
         child = rows[child_id]

@@ -213,14 +213,11 @@ def insert_job_rows(session: Session, rows: list[dict[str, Any]]) -> int:
     dialect = session.get_bind().dialect.name
     insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table: Any = KinshipJob.__table__  # type: ignore[attr-defined]
+    # One statement for every row: compiled once (and cached), then run by SQLAlchemy's
+    # "insertmanyvalues" in batches, each returning the ids of the rows it inserted.
+    stmt = insert(table).on_conflict_do_nothing(index_elements=["job_key"]).returning(table.c.id)
     inserted = 0
     for start in range(0, len(rows), _ENQUEUE_CHUNK):
         chunk = rows[start : start + _ENQUEUE_CHUNK]
-        stmt = (
-            insert(table)
-            .values(chunk)
-            .on_conflict_do_nothing(index_elements=["job_key"])
-            .returning(table.c.id)
-        )
-        inserted += len(session.execute(stmt).all())
+        inserted += len(session.execute(stmt, chunk).all())
     return inserted

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from kinhub.db.engine import Database
 from kinhub.db.jobs import EnqueueCount, JobTarget, enqueue, find_job
 from kinhub.db.models import KinshipJob
@@ -53,3 +55,25 @@ def test_enqueue_many_crosses_chunks(database: Database) -> None:
         assert enqueue(s, targets) == EnqueueCount(inserted=1203, existing=0)
     with database.session() as s:
         assert enqueue(s, targets[::-1]) == EnqueueCount(inserted=0, existing=1203)
+
+
+def test_concurrent_enqueues_insert_each_job_once(database: Database) -> None:
+    """Two transactions queue the same jobs at once: the second waits for the first
+    (PostgreSQL: the unique index; SQLite: the write lock) and then inserts nothing."""
+    targets = [_t("org/a", f"org/c{i:03d}") for i in range(50)]
+    results: list[EnqueueCount] = []
+    with database.session() as first:
+        results.append(enqueue(first, targets))  # uncommitted: holds the keys
+
+        def second() -> None:
+            with database.session() as other:
+                results.append(enqueue(other, targets[::-1]))
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        thread.join(0.5)  # it is blocked behind the first transaction
+        assert thread.is_alive()
+    thread.join()
+    assert results == [EnqueueCount(inserted=50), EnqueueCount(existing=50)]
+    with database.session() as s:
+        assert len(s.exec(select(KinshipJob)).all()) == 50
