@@ -12,12 +12,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from kinhub.db.guards import require_models
-from kinhub.db.models import CrawlRun, CrawlState, Edge, Kinship, KinshipJob, Model, Recipe
+from kinhub.db.models import (
+    KINSHIP_METRIC_COLUMNS,
+    CrawlRun,
+    CrawlState,
+    Edge,
+    Kinship,
+    KinshipJob,
+    Model,
+    Recipe,
+)
 from kinhub.db.timeutil import to_utc
 from sqlalchemy import distinct, func, select
 from sqlmodel import Session, col
 
-KINSHIP_METRICS = ("cs", "pcc", "ed")
+# Every metric with its own column (cs, pcc, ed, and the registry's other scalars).
+KINSHIP_METRICS: tuple[str, ...] = KINSHIP_METRIC_COLUMNS
 TOP_BASES = 10
 
 

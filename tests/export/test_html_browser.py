@@ -17,6 +17,8 @@ from tests.export.family import (
     HOSTILE_LICENSE,
     HOSTILE_RECIPE,
     HOSTILE_REF,
+    MERGE_X,
+    MERGE_X_RECIPE,
     MERGE_Y,
     RESOLVED_IDS,
     write_family,
@@ -102,3 +104,62 @@ def test_hostile_names_and_cards_stay_text(driver: Any, page: Path) -> None:
     assert driver.execute_script("return document.scripts.length") == 2
     assert console_errors(driver) == []
     assert "<script>window" not in page.read_text(encoding="utf-8")
+
+
+def test_zoom_pan_colours_widths_and_the_side_panel(driver: Any, page: Path) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    load(driver, page)
+
+    def transform() -> str:
+        return str(driver.find_element(By.ID, "viewport").get_attribute("transform"))
+
+    def scale() -> float:
+        return float(transform().split("scale(")[1].rstrip(")"))
+
+    before = scale()
+    driver.find_element(By.ID, "zoom-in").click()
+    assert scale() == pytest.approx(before * 1.25)
+    moved = transform()
+    graph = driver.find_element(By.ID, "graph")
+    ActionChains(driver).move_to_element_with_offset(
+        graph, -300, 200
+    ).click_and_hold().move_by_offset(120, 60).release().perform()
+    assert transform() != moved and scale() == pytest.approx(before * 1.25)
+    driver.find_element(By.ID, "fit").click()
+    assert scale() == pytest.approx(before)
+
+    # Edge width follows kinship: the two measured edges are wider than the rest.
+    widths = driver.execute_script(
+        "return Array.from(document.querySelectorAll('.edge')).map("
+        "e => [e.classList.contains('unmeasured'), parseFloat(e.getAttribute('stroke-width'))])"
+    )
+    measured = sorted(w for unmeasured, w in widths if not unmeasured)
+    assert measured == [pytest.approx(1.5 + 7 * 0.3), pytest.approx(1.5 + 7 * 0.8)]
+    assert {w for unmeasured, w in widths if unmeasured} == {1.5}
+    # Colour by relation: edges take their relation's colour; the legend dims the others.
+    colours = driver.execute_script(
+        "return Array.from(document.querySelectorAll('.edge')).map("
+        "e => e.dataset.relation + ' ' + e.getAttribute('stroke'))"
+    )
+    assert len({c for c in colours if c.startswith("merge ")}) == 1
+    assert len({c.split()[1] for c in colours}) == 3  # merge, finetune, quantized
+    legend = {b.text: b for b in driver.find_elements(By.CSS_SELECTOR, ".legend-item")}
+    legend["quantized"].click()
+    dimmed = driver.execute_script("return document.querySelectorAll('.edge.dim').length")
+    assert dimmed == 11  # every edge but the one quantized edge
+    legend["quantized"].click()
+    assert driver.execute_script("return document.querySelectorAll('.dim').length") == 0
+
+    # Clicking a model opens its facts, parents, children and recipe.
+    node = driver.find_element(By.CSS_SELECTOR, f'.node[data-id="{MERGE_X}"]')
+    driver.execute_script(
+        "arguments[0].dispatchEvent(new MouseEvent('click', {bubbles: true}))", node
+    )
+    assert driver.find_element(By.CSS_SELECTOR, "#panel h2").text == MERGE_X
+    panel = driver.find_element(By.ID, "panel").text
+    assert "cc-by-nc-4.0" not in panel  # the panel shows merge-x's own facts
+    assert "apache-2.0" in panel and "dare_ties" in panel and "cs 0.800" in panel
+    assert MERGE_X_RECIPE.strip().splitlines()[0] in panel
+    assert console_errors(driver) == []
