@@ -5,6 +5,7 @@ the Hub API that ``huggingface_hub`` uses; see :class:`HubEmulator`.
 """
 
 from kinhub.hub.emulator.errors import BadRequestError, EmulatorError
+from kinhub.hub.emulator.faults import ScriptedFault
 from kinhub.hub.emulator.server import HubEmulator
 
-__all__ = ["BadRequestError", "EmulatorError", "HubEmulator"]
+__all__ = ["BadRequestError", "EmulatorError", "HubEmulator", "ScriptedFault"]

@@ -1,7 +1,10 @@
 """HTTP routes of the Hub emulator (stdlib ``http.server``, HTTP/1.1 keep-alive).
 
-Every request is counted in a bucket (``api`` or ``resolve``), then delayed,
-rate limited and possibly faulted, then routed.  ``/_emulator/*`` skips all of
+Every request is counted in a bucket (``api``; ``resolve`` for ``/resolve/`` and
+``/api/resolve-cache/``, the Hub's *resolvers* quota; ``pages`` for anything else),
+then delayed, rate limited and possibly faulted, then routed.  Every answer carries
+the Hub's ``RateLimit``/``RateLimit-Policy`` headers (policies ``api``,
+``resolvers``, ``pages``).  ``/_emulator/*`` skips all of
 that.  Responses always carry ``Content-Length`` and are never compressed.
 """
 
@@ -23,7 +26,13 @@ from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from kinhub.hub.emulator import listing
 from kinhub.hub.emulator.errors import BadRequestError
-from kinhub.hub.emulator.faults import Fault, FaultInjector, RateLimiter
+from kinhub.hub.emulator.faults import (
+    UNLIMITED_QUOTA,
+    Fault,
+    FaultInjector,
+    FaultScript,
+    RateLimiter,
+)
 from kinhub.hub.emulator.stats import Stats
 from kinhub.hub.emulator.store import PERSIST_MIN_REPOS, RepoFile, RepoMeta, RepoStore
 
@@ -31,6 +40,9 @@ logger = logging.getLogger(__name__)
 
 _PART = r"[A-Za-z0-9][A-Za-z0-9_.\-]*"
 _RESOLVE = re.compile(rf"^/(?:models/)?({_PART})/({_PART})/resolve/([^/]+)/(.+)$")
+# Where the Hub's resolve answers 307 for small (non-LFS) files; the HEAD and GET that
+# follow count against the resolvers quota as well.
+_RESOLVE_CACHE = re.compile(rf"^/api/resolve-cache/models/({_PART})/({_PART})/([^/]+)/(.+)$")
 _INFO = re.compile(rf"^/api/models/({_PART})/({_PART})(?:/revision/([^/]+))?/?$")
 _TREE = re.compile(rf"^/api/models/({_PART})/({_PART})/tree/([^/]+)(?:/(.*))?$")
 _PATHS_INFO = re.compile(rf"^/api/models/({_PART})/({_PART})/paths-info/([^/]+)$")
@@ -69,17 +81,34 @@ class EmulatorApp:
         limiter: RateLimiter | None = None,
         page_size: int = listing.DEFAULT_MAX_PAGE,
         max_page_size: int = listing.DEFAULT_MAX_PAGE,
+        script: FaultScript | None = None,
+        heavy_page_limit: int | None = listing.HEAVY_PAGE_LIMIT,
     ) -> None:
         self.store = store
         self.stats = Stats()
         self.latency_s = latency_ms / 1000.0
         self.faults = faults
-        self.limiter = limiter
+        # Always present: the headers come on every answer even when nothing is enforced.
+        self.limiter = limiter or RateLimiter(UNLIMITED_QUOTA)
+        self.script = script or FaultScript()
+        # A listing page with more items than this and a heavy field (config) expanded
+        # times out at the gateway (504), as on the Hub; None: never.
+        self.heavy_page_limit = heavy_page_limit
+        self._lock = threading.Lock()
+        self._too_many = 0
         self.page_size = page_size
         self.max_page_size = max(max_page_size, page_size)
         self._index_lock = threading.Lock()
         self._refresh_lock = threading.Lock()
         self._indexes: dict[str | None, listing.SortedIndex] = {}
+
+    def next_too_many_remaining(self) -> bool:
+        """Whether the next injected 429 says r>0 (every other one does: the Hub
+        sends 429s with requests left in the window, which clients must not take for
+        a spent quota)."""
+        with self._lock:
+            self._too_many += 1
+            return self._too_many % 2 == 0
 
     def warm_up(self) -> None:
         """Index the whole snapshot (run on a background thread at start)."""
@@ -175,7 +204,12 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             if path.startswith("/_emulator/"):
                 self._emulator_route(path)
                 return
-            self._bucket = "resolve" if _RESOLVE.match(path) else "api"
+            if _RESOLVE.match(path) or _RESOLVE_CACHE.match(path):
+                self._bucket = "resolve"
+            elif path.startswith("/api/"):
+                self._bucket = "api"
+            else:
+                self._bucket = "pages"
             self.app.stats.request(self._bucket)
             if self.app.latency_s > 0:
                 time.sleep(self.app.latency_s)
@@ -198,17 +232,23 @@ class HubRequestHandler(BaseHTTPRequestHandler):
     def _gate(self) -> bool:
         """Apply rate limit and fault injection; False when the request was answered."""
         app = self.app
-        if app.limiter is not None:
-            decision = app.limiter.check(self._bucket)
-            self._ratelimit_headers = decision.headers(self._bucket)
-            if not decision.allowed:
-                raise HttpError(
-                    429,
-                    "You have exceeded our hourly quotas for action "
-                    f"'{self._bucket}'. Retry in {decision.reset_s} seconds.",
-                    code="RateLimited",
-                    headers=self._ratelimit_headers,
-                )
+        decision = app.limiter.check(self._bucket)
+        self._ratelimit_headers = decision.headers(self._bucket)
+        if not decision.allowed:
+            raise HttpError(
+                429,
+                "You have exceeded our hourly quotas for action "
+                f"'{self._bucket}'. Retry in {decision.reset_s} seconds.",
+                code="RateLimited",
+                headers=self._ratelimit_headers,
+            )
+        scripted = app.script.draw(f"{self.command} {self.path}")
+        if scripted is not None:
+            app.stats.fault(scripted)
+            if scripted == "reset":
+                self._reset_connection()
+                return False
+            self._fail(int(scripted[:3]), remaining=scripted == "429r", decision=decision)
         fault = app.faults.draw(allow_body_faults=self.command != "HEAD") if app.faults else None
         if fault is None:
             return True
@@ -220,10 +260,26 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             self._truncate = True
             return True
         status = int(fault.value)
+        remaining = status == 429 and app.next_too_many_remaining()
+        self._fail(status, remaining=remaining, decision=decision)
+        return True  # not reached: _fail raises
+
+    def _fail(self, status: int, *, remaining: bool, decision: Any) -> None:
+        """Raise an injected error answer.  A 429 either says the window is spent
+        (``r=0;t=0``: a short window that has just ended) or, with ``remaining``,
+        still shows requests left and the window's real reset time (r>0: a client
+        must not wait that long on its word)."""
         headers = {"Retry-After": "1"}
         if status == 429:
-            # t=0: the client sleeps t+1 s, like after a real short rate-limit window.
-            headers = {"RateLimit": f'"{self._bucket}";r=0;t=0'}
+            if remaining:
+                headers = decision.headers(self._bucket, remaining=max(1, decision.remaining))
+                # A reset far away: a client trusting it would stall for minutes.
+                headers["RateLimit"] = headers["RateLimit"].rsplit(";t=", 1)[0] + ";t=290"
+            else:
+                headers = decision.headers(self._bucket, remaining=0)
+                headers["RateLimit"] = headers["RateLimit"].rsplit(";t=", 1)[0] + ";t=0"
+        elif status == 504:
+            headers = {}
         raise HttpError(status, f"injected fault {status}", headers=headers)
 
     def _reset_connection(self) -> None:
@@ -309,6 +365,8 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             raise HttpError(404, f"no route POST {path}")
         if m := _RESOLVE.match(path):
             self._resolve(f"{m[1]}/{m[2]}", unquote(m[3]), unquote(m[4]))
+        elif m := _RESOLVE_CACHE.match(path):
+            self._resolve_cache(f"{m[1]}/{m[2]}", unquote(m[3]), unquote(m[4]))
         elif path.rstrip("/") == "/api/models":
             self._list_models(params)
         elif m := _TREE.match(path):
@@ -325,6 +383,15 @@ class HubRequestHandler(BaseHTTPRequestHandler):
 
     def _repo(self, repo_id: str, *, api: bool) -> RepoMeta:
         meta = self.app.store.get(repo_id)
+        if meta is None and (new_id := self.app.store.renamed_to(repo_id)) is not None:
+            # A renamed repo: the Hub answers a relative redirect to the new name, on the
+            # API and on resolve alike.
+            split = urlsplit(self.path)
+            moved = split.path.replace(f"/{repo_id}/", f"/{new_id}/", 1)
+            if moved == split.path and split.path.endswith(f"/{repo_id}"):
+                moved = split.path[: -len(repo_id)] + new_id
+            location = moved + (f"?{split.query}" if split.query else "")
+            raise HttpError(307, f"Repository moved to {new_id}", headers={"Location": location})
         if meta is None or meta.private:
             raise HttpError(
                 404 if api else 401,
@@ -356,6 +423,11 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             metas, next_key = index.page(query, after=after, size=size)
         except TypeError as exc:  # a cursor made for another sort
             raise BadRequestError("cursor does not match this sort") from exc
+        heavy = "config" in expand or _flag(params, "config")
+        limit = self.app.heavy_page_limit
+        if heavy and limit is not None and len(metas) > limit:
+            # The Hub's gateway gives up on a large page with heavy fields expanded.
+            raise HttpError(504, "Gateway Time-out")
         items = [
             listing.project(
                 m,
@@ -387,14 +459,22 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             data["securityRepoStatus"] = {"scansDone": True, "filesWithIssues": []}
         self._send_json(data)
 
-    def _resolve(self, repo_id: str, revision: str, filename: str) -> None:
-        meta = self._repo(repo_id, api=False)
+    def _file_entry_or_error(self, meta: RepoMeta, revision: str, filename: str) -> RepoFile:
         self._check_revision(meta, revision)
         if meta.gated:
-            # Anonymous users are never on a gated repo's authorized list.
+            # Nobody is on a gated repo's authorized list here: anonymous callers get 401,
+            # logged-in ones 403, both with the GatedRepo code.
+            anonymous = not self.headers.get("Authorization")
+            message = (
+                f"Access to model {meta.id} is restricted. You must have access to it and be "
+                "authenticated to access it. Please log in."
+                if anonymous
+                else f"Access to model {meta.id} is restricted and you are not in the "
+                "authorized list."
+            )
             raise HttpError(
-                403,
-                f"Access to model {repo_id} is restricted and you are not in the authorized list.",
+                401 if anonymous else 403,
+                message,
                 code="GatedRepo",
                 headers={"X-Repo-Commit": meta.sha},
             )
@@ -403,6 +483,33 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             raise HttpError(
                 404, "Entry not found", code="EntryNotFound", headers={"X-Repo-Commit": meta.sha}
             )
+        return entry
+
+    def _resolve(self, repo_id: str, revision: str, filename: str) -> None:
+        meta = self._repo(repo_id, api=False)
+        entry = self._file_entry_or_error(meta, revision, filename)
+        if entry.lfs:
+            self._send_file(meta, entry)
+            return
+        # Small files: 307 to the resolve cache at the commit, as the Hub answers.
+        origin = f"/{repo_id}/resolve/{revision}/{filename}"
+        query = urlencode({origin: "", "etag": f'"{entry.etag}"'})
+        location = f"/api/resolve-cache/models/{repo_id}/{meta.sha}/{quote(filename)}?{query}"
+        body = f"Temporary Redirect. Redirecting to {location}".encode()
+        headers = {
+            "Location": location,
+            "X-Repo-Commit": meta.sha,
+            "Content-Type": "text/plain; charset=utf-8",
+            "Content-Length": str(len(body)),
+        }
+        self._headers_out(307, headers)
+        self.app.stats.response(self._bucket, 307, 0 if self.command == "HEAD" else len(body))
+        if self.command == "GET":
+            self.wfile.write(body)
+
+    def _resolve_cache(self, repo_id: str, revision: str, filename: str) -> None:
+        meta = self._repo(repo_id, api=False)
+        entry = self._file_entry_or_error(meta, revision, filename)
         self._send_file(meta, entry)
 
     def _send_file(self, meta: RepoMeta, entry: RepoFile) -> None:

@@ -97,6 +97,12 @@ _INFO_DEFAULT = (
     "widgetData",
 )
 DEFAULT_MAX_PAGE = 1000
+# Listing pages with more items than this and ``config`` expanded time out (504) at the
+# Hub's gateway, as a 1,000-item page has been seen to.
+HEAVY_PAGE_LIMIT = 500
+# A ``.hub.json`` key whose fields replace those of the repo's *listing* items only
+# (model_info is unaffected): how tests serve a malformed listing item.
+LISTING_OVERRIDES = "listingOverrides"
 
 
 @dataclass(frozen=True)
@@ -248,7 +254,11 @@ def project(
     else:
         keys = _INFO_DEFAULT
     out: dict[str, Any] = {}
+    overrides = meta.fields.get(LISTING_OVERRIDES) if listing else None
     for key in keys:
+        if isinstance(overrides, dict) and key in overrides:
+            out[key] = overrides[key]
+            continue
         if key == "siblings":
             out[key] = siblings(meta, blobs=blobs)
             continue

@@ -10,7 +10,13 @@ from typing import Any
 
 from kinhub.hub.emulator import listing
 from kinhub.hub.emulator.errors import EmulatorError
-from kinhub.hub.emulator.faults import FaultInjector, RateLimiter
+from kinhub.hub.emulator.faults import (
+    UNLIMITED_QUOTA,
+    FaultInjector,
+    FaultScript,
+    RateLimiter,
+    ScriptedFault,
+)
 from kinhub.hub.emulator.handler import EmulatorApp, EmulatorServer
 from kinhub.hub.emulator.store import RepoStore
 
@@ -32,9 +38,23 @@ class HubEmulator:
         fail_rate: fraction of Hub requests answered with an injected fault
             (429, 500, 503, connection reset, truncated body), drawn from a
             RNG seeded with ``seed``.
-        rate_limit: requests per window and bucket (api, resolve); None = unlimited.
+        rate_limit: requests per window and bucket (api, resolve); None = unlimited
+            (the ``RateLimit`` headers still come on every answer).
+        rate_quotas: per-bucket quotas overriding ``rate_limit`` (e.g. the free plan's
+            ``{"api": 1000, "resolve": 5000}``).
         rate_window_s: window length of the rate limit.
         page_size: listing page size when the request has no ``limit``.
+        script: scripted faults (:class:`ScriptedFault`), consumed in order; more can
+            be added with :meth:`add_fault`.
+        heavy_page_limit: listing pages with more items than this and ``config``
+            expanded answer 504 (the Hub's gateway timeout); None never does.
+
+    Beyond the API subset, it behaves as the Hub does where clients notice: small files
+    resolve with a 307 to ``/api/resolve-cache/…`` (three requests per download, all on
+    the resolvers quota), gated repos answer 401 anonymously and 403 to a logged-in
+    caller (``X-Error-Code: GatedRepo``), renamed repos (``ROOT/.renames.json``, old id
+    → new id) redirect on the API and on resolve, and settings in ``.hub.json``
+    (gating, likes, …) change neither the sha nor ``lastModified``.
 
     Raises:
         EmulatorError: the root is not a directory or the port cannot be bound.
@@ -52,13 +72,23 @@ class HubEmulator:
         rate_window_s: float = 300.0,
         seed: int = 0,
         page_size: int = listing.DEFAULT_MAX_PAGE,
+        rate_quotas: dict[str, int] | None = None,
+        script: list[ScriptedFault] | None = None,
+        heavy_page_limit: int | None = listing.HEAVY_PAGE_LIMIT,
     ) -> None:
         root = Path(root)
         if not root.is_dir():
             raise EmulatorError(f"snapshot directory {root} does not exist")
         try:
             faults = FaultInjector(fail_rate, seed=seed) if fail_rate > 0 else None
-            limiter = RateLimiter(rate_limit, window_s=rate_window_s) if rate_limit else None
+            limiter = (
+                RateLimiter(
+                    rate_limit or UNLIMITED_QUOTA, window_s=rate_window_s, quotas=rate_quotas
+                )
+                if rate_limit or rate_quotas
+                else None
+            )
+            faults_script = FaultScript(script)
         except ValueError as exc:
             raise EmulatorError(str(exc)) from exc
         self.root = root
@@ -68,6 +98,8 @@ class HubEmulator:
             faults=faults,
             limiter=limiter,
             page_size=page_size,
+            script=faults_script,
+            heavy_page_limit=heavy_page_limit,
         )
         self._host = host
         self._port = port
@@ -132,6 +164,14 @@ class HubEmulator:
         self.app.stats.reset()
         if self.app.limiter is not None:
             self.app.limiter.reset()
+
+    def add_fault(self, pattern: str, fault: str, *, times: int = 1) -> None:
+        """Answer the next ``times`` requests matching ``pattern`` (a regex searched in
+        ``"METHOD /path?query"``) with ``fault`` (see :class:`ScriptedFault`)."""
+        try:
+            self.app.script.add(ScriptedFault(pattern, fault, times))
+        except ValueError as exc:
+            raise EmulatorError(str(exc)) from exc
 
     def reload(self) -> None:
         """Forget cached metadata; the snapshot is re-read on the next request."""

@@ -62,7 +62,9 @@ DEEP_CHECK_LIMIT = 5000
 # Snapshots this large keep their derived metadata in ROOT/INDEX_NAME between runs.
 PERSIST_MIN_REPOS = 2000
 INDEX_NAME = ".emulator-index.json"
-_INDEX_VERSION = 2
+_INDEX_VERSION = 3  # 3: settings (.hub.json) no longer move sha or lastModified
+# Renamed repos: ROOT/RENAMES_NAME maps an old id to the new one (the Hub redirects).
+RENAMES_NAME = ".renames.json"
 
 Fingerprint = tuple[tuple[str, int, int], ...]
 
@@ -297,7 +299,6 @@ def derive_repo(repo_id: str, repo_dir: Path) -> RepoMeta:
     """Read one repo directory and derive its Hub metadata (no caching)."""
     dir_mtime_ns = repo_dir.stat().st_mtime_ns
     files, hub_stat = _scan_files(repo_dir)
-    fingerprint = _fingerprint(files, hub_stat)
     names = [f.path for f in files]
     by_name = {f.path: f for f in files}
 
@@ -330,7 +331,9 @@ def derive_repo(repo_id: str, repo_dir: Path) -> RepoMeta:
         if isinstance(extra, str) and extra not in tags:
             tags.append(extra)
 
-    mtimes = [f.mtime_ns for f in files] + ([hub_stat[1]] if hub_stat else [])
+    # Settings (.hub.json: gating, likes, downloads) are not commits on the Hub: they move
+    # neither lastModified nor the sha.
+    mtimes = [f.mtime_ns for f in files]
     newest = datetime.fromtimestamp(max(mtimes) / 1e9, UTC) if mtimes else datetime.now(UTC)
     oldest = datetime.fromtimestamp(min(mtimes) / 1e9, UTC) if mtimes else newest
     last_modified = _normalize_time(overrides.get("lastModified"), hub_time(newest))
@@ -340,6 +343,7 @@ def derive_repo(repo_id: str, repo_dir: Path) -> RepoMeta:
     if not (isinstance(sha, str) and len(sha) == 40 and all(c in "0123456789abcdef" for c in sha)):
         # Stable while the files are untouched; any change (even a rewrite) is a new commit.
         # Content hashes would mean reading every byte of every repo at startup.
+        fingerprint = _fingerprint(files, None)
         sha = hashlib.sha1(repr((repo_id, fingerprint)).encode(), usedforsecurity=False).hexdigest()
 
     library = card.get("library_name") if card else None
@@ -412,6 +416,8 @@ class RepoStore:
         self._known: set[str] | None = None  # discovered ids; None until first discovery
         self.generation = 0  # bumped whenever any repo is added, removed or changed
         self.derived = 0  # repos derived from their files so far (not from the index)
+        self._renames: dict[str, str] = {}
+        self._renames_key: tuple[int, int] | None = None
 
     def discover(self) -> set[str]:
         """Scan ``ROOT/<org>/<name>`` for repo directories (not their files)."""
@@ -432,6 +438,36 @@ class RepoStore:
                 if not repo.name.startswith(".") and repo.is_dir() and is_repo_id(repo_id):
                     found.add(repo_id)
         return found
+
+    def renamed_to(self, repo_id: str) -> str | None:
+        """The id a renamed repo now has (``ROOT/.renames.json``), or None.
+
+        An id that exists as a repo is never a rename (the Hub frees an old name
+        only when no repo takes it again).
+        """
+        path = self.root / RENAMES_NAME
+        try:
+            stat = path.stat()
+        except OSError:
+            return None
+        key = (stat.st_size, stat.st_mtime_ns)
+        if self._renames_key != key:
+            try:
+                loaded = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                logger.warning("ignoring unreadable %s", path)
+                loaded = {}
+            renames = {
+                str(k): str(v)
+                for k, v in (loaded.items() if isinstance(loaded, dict) else [])
+                if is_repo_id(str(k)) and is_repo_id(str(v))
+            }
+            with self._lock:
+                self._renames, self._renames_key = renames, key
+        new = self._renames.get(repo_id)
+        if new is None or self._repo_dir(repo_id).is_dir():
+            return None
+        return new
 
     def _repo_dir(self, repo_id: str) -> Path:
         org, name = repo_id.split("/", 1)

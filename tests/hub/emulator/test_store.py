@@ -62,7 +62,7 @@ def test_index_round_trip_and_staleness(snapshot: Path) -> None:
     metas = {m.id: m for m in store.refresh()}
     assert "org-b/secret" in metas and metas["org-b/secret"].private
     store.save_index()
-    assert json.loads((snapshot / INDEX_NAME).read_text())["version"] == 2
+    assert json.loads((snapshot / INDEX_NAME).read_text())["version"] == 3
     (snapshot / "org-a/ft-one/extra.txt").write_text("new file")
     fresh = RepoStore(snapshot)
     assert fresh.load_index() == len(metas) - 1  # the changed repo is not trusted
