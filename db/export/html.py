@@ -15,6 +15,7 @@ import base64
 import hashlib
 import html
 import json
+import math
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
@@ -27,7 +28,7 @@ from sqlmodel import Session, col, select
 
 HTML_MAX_NODES = 2000  # beyond this a browser page stops being usable; use GraphML/GEXF
 RECIPE_MAX_CHARS = 20_000
-NODE_WIDTH, NODE_HEIGHT, X_GAP, Y_GAP = 160, 38, 18, 70
+NODE_WIDTH, NODE_HEIGHT, X_GAP, Y_GAP, ROW_GAP = 160, 38, 18, 70, 24
 _COLOURS = {**RELATION_COLOURS, "foundation": "#495057", "other": "#adb5bd"}
 
 
@@ -65,12 +66,20 @@ def _layers(nodes: list[ExportNode], edges: list[ExportEdge]) -> dict[str, _Plac
 
             layer.sort(key=lambda name: (centre(name), name))
             order.update({name: i for i, name in enumerate(layer)})
-    placed = {}
-    for depth, layer in layers.items():
-        width = len(layer) * (NODE_WIDTH + X_GAP)
-        for i, name in enumerate(layer):
-            x = i * (NODE_WIDTH + X_GAP) - width / 2 + NODE_WIDTH / 2
-            placed[name] = _Placed(x=x, y=depth * (NODE_HEIGHT + Y_GAP), generation=depth)
+    # A generation wider than ``row_max`` models wraps into several rows, so a wide
+    # genealogy fills a screen-shaped block instead of one endless line.
+    row_max = max(12, math.ceil(math.sqrt(3 * len(nodes))))
+    placed, top = {}, 0.0
+    for depth in sorted(layers):
+        layer = layers[depth]
+        for row_start in range(0, len(layer), row_max):
+            row = layer[row_start : row_start + row_max]
+            width = len(row) * (NODE_WIDTH + X_GAP)
+            for i, name in enumerate(row):
+                x = i * (NODE_WIDTH + X_GAP) - width / 2 + NODE_WIDTH / 2
+                placed[name] = _Placed(x=x, y=top, generation=depth)
+            top += NODE_HEIGHT + ROW_GAP
+        top += Y_GAP - ROW_GAP
     return placed
 
 
@@ -96,7 +105,16 @@ def page_data(session: Session, view: GenealogyView) -> dict[str, Any]:
     nodes, edges = list(view.nodes()), list(view.edges())
     placed = _layers(nodes, edges)
     index = {node.id: i for i, node in enumerate(nodes)}
-    made_by = {e.child: str(e.attrs.get("relation", "other")) for e in edges}
+    # How a model was made, for its colour: the first of its relations in RELATIONS order.
+    made_by: dict[str, str] = {}
+    for e in edges:
+        relation = str(e.attrs.get("relation", "other"))
+        rank = RELATIONS.index(relation) if relation in RELATIONS else len(RELATIONS)
+        current = made_by.get(e.child)
+        if current is None or rank < (
+            RELATIONS.index(current) if current in RELATIONS else len(RELATIONS)
+        ):
+            made_by[e.child] = relation
     recipes = _recipes(session, [n.id for n in nodes])
     xs = [p.x for p in placed.values()] or [0.0]
     ys = [p.y for p in placed.values()] or [0.0]
