@@ -220,8 +220,9 @@
 
   document.getElementById("summary").textContent =
     data.nodes.length + " models, " + data.edges.length + " edges";
-  fit();
+  // Open the root's panel first, so the fit uses the width that is left for the graph.
   var rootIndex = data.nodes.findIndex(function (n) { return n.id === data.root; });
   if (rootIndex >= 0) select(rootIndex, false);
+  fit();
   document.body.dataset.ready = "true";
 })();
