@@ -106,6 +106,42 @@ def _cap(value: str | None, limit: int) -> str | None:
     return value[:limit] if value else None
 
 
+def _prose_edges(card: ParseResult, out: _Edges) -> None:
+    """``card_prose`` edges: the merge inputs the prose names, or the parent of a
+    fine-tune / adapter named only in the prose (role ``parent``; a parent the
+    front matter declares too gets no second, weaker edge)."""
+    relation = card.relation
+    if relation is None:
+        return
+    if card.prose_inputs and relation in ("merge", "moe"):
+        _stage_edges(
+            Stage(
+                name=None,
+                merge_method=card.prose_method,
+                relation=relation,
+                shape="prose",
+                inputs=card.prose_inputs,
+            ),
+            None,
+            "card_prose",
+            out,
+        )
+    elif (
+        card.prose_base is not None
+        and relation in ("finetune", "adapter", "quantized")
+        and card.prose_base not in card.declared_base_models
+    ):
+        out.add(
+            EdgeRecord(
+                parent=card.prose_base[:MAX_REF_CHARS],
+                relation=relation,
+                role="parent",
+                source="card_prose",
+                parent_resolved=is_repo_id(card.prose_base),
+            )
+        )
+
+
 def _recipe_record(result: ParseResult, source: EdgeSource, prefix: str) -> RecipeRecord:
     final = result.final
     return RecipeRecord(
@@ -115,7 +151,7 @@ def _recipe_record(result: ParseResult, source: EdgeSource, prefix: str) -> Reci
         dtype=final.dtype if final else None,
         tokenizer_source=final.tokenizer_source if final else None,
         stages=[s.to_json() for s in result.recipe.earlier] if result.recipe else [],
-        raw_text=result.recipe.raw_text if result.recipe else "",
+        raw_text=result.recipe.raw_text if result.recipe else "\n".join(result.prose_evidence),
         warnings=[f"{prefix}: {w}" for w in result.warnings],
     )
 
@@ -166,12 +202,16 @@ def _hub_tag_edges(
 
 
 def _facts(
-    card_text: str | None, config_text: str | None, config_name: str, hub_tags: Sequence[str]
+    card_text: str | None,
+    config_text: str | None,
+    config_name: str,
+    hub_tags: Sequence[str],
+    files: Sequence[str] | None,
 ) -> CardFacts:
     warnings: list[str] = []
     edges = _Edges()
     recipes: list[RecipeRecord] = []
-    card = parse_card(card_text, file="README.md") if card_text is not None else None
+    card = parse_card(card_text, file="README.md", files=files) if card_text is not None else None
     config = parse_config(config_text, file=config_name) if config_text is not None else None
     if config is not None:
         warnings.extend(f"config: {w}" for w in config.warnings)
@@ -183,9 +223,12 @@ def _facts(
         if card.recipe is not None:
             _recipe_edges(card.recipe, "card_recipe", edges)
             recipes.append(_recipe_record(card, "card_recipe", "card"))
-        elif card.recipe_origin == "prose":
-            # Method and base read from prose: kept as a recipe, but no recipe edges.
-            recipes.append(_recipe_record(card, "card_metadata", "card"))
+        elif config is None or config.recipe is None:
+            # Read from prose: kept apart from recipe evidence (source card_prose, the
+            # evidence lines as the recipe's text); a config recipe makes it redundant.
+            if card.recipe_origin == "prose":
+                recipes.append(_recipe_record(card, "card_prose", "card"))
+            _prose_edges(card, edges)
         if (
             config is not None
             and config.merge_method
@@ -250,17 +293,21 @@ def model_facts(
     config_text: str | None,
     config_name: str = "mergekit_config.yml",
     hub_tags: Sequence[str] = (),
+    files: Sequence[str] | None = None,
 ) -> CardFacts:
     """Edges, recipes, evaluations and metadata of one model from its card, its merge
     config (``mergekit_config.yml`` or ``mergekit_moe_config.yml``) and its Hub tags.
 
     Edge sources: the config recipe → ``mergekit_config``; a YAML recipe in the
-    card → ``card_recipe``; front-matter ``base_model`` → ``card_metadata`` (role
-    ``parent``); ``base_model:[<relation>:]<id>`` Hub tags → ``hub_tag``.  Never
-    raises on bad content (problems are in ``warnings``).
+    card → ``card_recipe``; a merge, MoE, self-merge or base model told only in the
+    card's prose → ``card_prose`` (not when a recipe exists); front-matter
+    ``base_model`` → ``card_metadata`` (role ``parent``); ``base_model:[<relation>:]<id>``
+    Hub tags → ``hub_tag``.  ``files``: the repo's file names when known (the Hub's
+    ``siblings``); they tell an adapter (``adapter_config.json``) from full
+    weights.  Never raises on bad content (problems are in ``warnings``).
     """
     try:
-        return _facts(card_text, config_text, config_name, hub_tags)
+        return _facts(card_text, config_text, config_name, hub_tags, files)
     except Exception as exc:  # last line of defence: bad input must never escape
         logger.exception("model_facts failed")
         return CardFacts(warnings=[f"internal error: {short_error(exc)}"])

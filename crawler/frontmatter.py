@@ -79,18 +79,29 @@ def split_front_matter(text: str, warnings: list[str]) -> tuple[str | None, str,
             j += 1
         warnings.append("front matter is not closed by '---'")
         return "\n".join(lines[first + 1 : j]), "\n".join(lines[j:]), "unclosed"
-    # Front matter at the end of the file: the last two '---' lines.
+    # Front matter at the end of the file: the last two '---' lines, or a last
+    # '---' followed by nothing but the metadata (the closing line forgotten).
     last = next((i for i in range(len(lines) - 1, -1, -1) if lines[i].strip()), None)
-    if last is not None and _is_delimiter(lines[last]):
-        lower = max(-1, last - MAX_FRONT_MATTER_LINES)
-        for j in range(last - 1, lower, -1):
-            if _is_delimiter(lines[j]):
-                candidate = "\n".join(lines[j + 1 : last])
-                data, _ = load_yaml(candidate, what="front matter")
-                if isinstance(data, dict) and _KNOWN_KEYS & set(data):
-                    warnings.append("front matter found at the end of the card")
-                    return candidate, "\n".join(lines[:j]), "end"
-                break
+    if last is None:
+        return None, text, None
+    closed = _is_delimiter(lines[last])
+    end = last if closed else last + 1
+    lower = max(-1, last - MAX_FRONT_MATTER_LINES)
+    for j in range(end - 1, lower, -1):
+        if _is_delimiter(lines[j]):
+            candidate = "\n".join(lines[j + 1 : end])
+            data, _ = load_yaml(candidate, what="front matter")
+            if isinstance(data, dict) and _KNOWN_KEYS & set(data):
+                warnings.append(
+                    "front matter found at the end of the card"
+                    + ("" if closed else " (not closed by '---')")
+                )
+                return candidate, "\n".join(lines[:j]), "end"
+            break
+        if not closed and not (
+            not lines[j].strip() or lines[j][:1] in (" ", "\t", "-") or _TOP_KEY.match(lines[j])
+        ):
+            break  # prose: no front matter below it
     return None, text, None
 
 

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from kinhub.crawler.errors import UnreadableInputError
+from kinhub.crawler.fragments import is_model_items, join_split_documents, read_fragment
 from kinhub.crawler.frontmatter import read_front_matter
-from kinhub.crawler.prose import read_prose
+from kinhub.crawler.prose import ProseRecipe, read_prose
+from kinhub.crawler.prose_forms import ProseFacts, read_prose_forms
 from kinhub.crawler.recipe import (
+    InputRole,
     Recipe,
     RecipeInput,
     is_recipe_mapping,
@@ -26,7 +29,14 @@ from kinhub.crawler.recipe import (
     resolve_roles,
 )
 from kinhub.crawler.refs import parse_ref
-from kinhub.crawler.result import Kind, ParseResult, RecipeOrigin, infer_relation
+from kinhub.crawler.result import (
+    Kind,
+    ParseResult,
+    RecipeOrigin,
+    Weights,
+    infer_relation,
+    weights_kind,
+)
 from kinhub.crawler.yamlblocks import YAML_LANGS, split_markdown, yaml_runs
 from kinhub.crawler.yamlsafe import load_yaml, short_error, split_documents
 from kinhub.db.ids import is_repo_id
@@ -65,12 +75,12 @@ class _YamlBudget:
         self.exhausted = False
 
 
-def _recipe_docs(
-    text: str, what: str, warnings: list[str], budget: _YamlBudget
-) -> list[dict[str, Any]]:
-    """Recipe mappings in ``text`` (one per ``---`` document); load problems are
-    reported only for text that looks like a recipe, so unrelated code stays quiet."""
-    found: list[dict[str, Any]] = []
+def _recipe_docs(text: str, what: str, warnings: list[str], budget: _YamlBudget) -> list[Any]:
+    """Recipe mappings in ``text`` (one per ``---`` document), plus bare lists of
+    ``- model:`` items (half of a recipe split over two blocks, joined later by
+    :func:`crawler.fragments.join_split_documents`).  Load problems are reported
+    only for text that looks like a recipe, so unrelated code stays quiet."""
+    found: list[Any] = []
     for doc in split_documents(text):
         if budget.left < len(doc):
             if not budget.exhausted:
@@ -79,7 +89,14 @@ def _recipe_docs(
             return found
         budget.left -= len(doc)
         data, problems = load_yaml(doc, what=what)
+        if data is None:
+            data = read_fragment(doc, warnings)
+            if data is not None:
+                problems = []
         if is_recipe_mapping(data):
+            found.append(data)
+            warnings.extend(problems)  # notes such as YAML tags read as plain data
+        elif is_model_items(data):
             found.append(data)
         elif data is None and problems and _RECIPEISH.search(doc[:20_000]):
             warnings.extend(problems)
@@ -90,7 +107,7 @@ def _card_recipe(body: str, warnings: list[str]) -> tuple[Recipe | None, list[st
     """The recipe of a card body (fenced YAML first, then YAML in the prose)."""
     md = split_markdown(body)
     budget = _YamlBudget(MAX_YAML_TOTAL_CHARS)
-    documents: list[dict[str, Any]] = []
+    documents: list[Any] = []
     raws: list[str] = []
     seen: set[str] = set()
     for index, block in enumerate(md.blocks, start=1):
@@ -99,7 +116,7 @@ def _card_recipe(body: str, warnings: list[str]) -> tuple[Recipe | None, list[st
             continue  # a recipe repeated verbatim is read once
         seen.add(text)
         what = f"code block {index}"
-        found: list[dict[str, Any]] = []
+        found: list[Any] = []
         if block.lang in YAML_LANGS:
             found = _recipe_docs(text, what, warnings, budget)
         if not found:
@@ -120,11 +137,12 @@ def _card_recipe(body: str, warnings: list[str]) -> tuple[Recipe | None, list[st
             if found:
                 documents.extend(found)
                 raws.append(run)
-        if documents:
+        if any(isinstance(doc, dict) for doc in documents):
             warnings.append("recipe YAML found outside any code fence")
+    joined = join_split_documents(documents, warnings)
     recipe = (
-        recipe_from_documents(documents, raw_text="\n---\n".join(raws), warnings=warnings)
-        if documents
+        recipe_from_documents(joined, raw_text="\n---\n".join(raws), warnings=warnings)
+        if joined
         else None
     )
     return recipe, list(md.prose)
@@ -161,23 +179,63 @@ def _compare_declared(recipe: Recipe, declared: list[str], warnings: list[str]) 
         )
 
 
-def _parse_card(text: Any, file: str, warnings: list[str]) -> ParseResult:
+_FORM_ROLES: dict[str, InputRole] = {"merge": "ingredient", "moe": "expert"}
+
+
+def _prose_merge(
+    prose: ProseRecipe, forms: ProseFacts, warnings: list[str]
+) -> tuple[str | None, str | None, tuple[RecipeInput, ...], str | None]:
+    """``(method, base, inputs, relation)`` of a merge the card tells only in prose:
+    mergekit's generated sentence and bullets first, hand-written forms after."""
+    method = prose.merge_method
+    base_text = prose.base
+    inputs = _prose_inputs(prose.models, warnings)
+    relation: str | None = "merge" if inputs or method else None
+    if forms.relation in ("merge", "moe"):
+        method = method or forms.method
+        base_text = base_text or forms.base
+        relation = forms.relation if not inputs or forms.relation == "moe" else "merge"
+        if not inputs:
+            role: InputRole = "slice" if forms.method == "passthrough" else "ingredient"
+            role = _FORM_ROLES["moe"] if forms.relation == "moe" else role
+            inputs = tuple(RecipeInput(model=m, role=role) for m in forms.models)
+            if forms.self_merge:
+                warnings.append(
+                    f"self-merge of {forms.models[0]!r} (told by the card prose): a single parent"
+                )
+    base_ref = parse_ref(base_text, warnings) if base_text is not None else None
+    if base_ref is not None or inputs:
+        inputs = resolve_roles(method, base_ref, inputs, warnings)
+    return method, (base_ref.model if base_ref else None), inputs, relation
+
+
+def _parse_card(
+    text: Any, file: str, warnings: list[str], files: Sequence[str] | None = None
+) -> ParseResult:
     text = _prepare(text, MAX_CARD_CHARS, "card", warnings)
     fm, body = read_front_matter(text, warnings)
     recipe, prose_lines = _card_recipe(body, warnings)
     prose = read_prose(prose_lines)
+    forms = read_prose_forms(prose_lines) if recipe is None else ProseFacts()
+    weights: Weights | None = weights_kind(files)
+    prose_method = prose.merge_method
     prose_base = None
     prose_inputs: tuple[RecipeInput, ...] = ()
+    prose_relation: str | None = None
+    evidence: list[str] = []
     if recipe is None:
-        base_ref = parse_ref(prose.base, warnings) if prose.base is not None else None
-        if base_ref is not None:
-            prose_base = base_ref.model
-        if base_ref is not None or prose.models:
-            prose_inputs = resolve_roles(
-                prose.merge_method, base_ref, _prose_inputs(prose.models, warnings), warnings
-            )
-        if prose.merge_method or prose.models:
+        prose_method, prose_base, prose_inputs, prose_relation = _prose_merge(
+            prose, forms, warnings
+        )
+        if prose_relation is not None:
+            evidence = [*([prose.sentence] if prose.sentence else []), *forms.evidence]
             warnings.append("no readable YAML recipe; merge details taken from the card prose")
+        elif forms.relation in ("finetune", "adapter") and forms.base is not None:
+            prose_base = forms.base
+            prose_relation = forms.relation
+            evidence = list(forms.evidence)
+            if not fm.base_models:
+                warnings.append(f"base model {forms.base!r} named only in the card prose")
     elif (
         prose.merge_method
         and recipe.final.merge_method
@@ -193,9 +251,11 @@ def _parse_card(text: Any, file: str, warnings: list[str]) -> ParseResult:
         recipe_relation=recipe.final.relation if recipe else None,
         declared_relation=fm.relation,
         n_bases=len(fm.base_models),
-        has_prose_method=prose.merge_method is not None,
+        has_prose_method=prose.merge_method is not None and recipe is None,
         tags=fm.tags,
         library_name=fm.library_name,
+        prose_relation=prose_relation,
+        weights=weights,
     )
     if recipe and fm.relation and fm.relation != relation:
         warnings.append(
@@ -205,7 +265,7 @@ def _parse_card(text: Any, file: str, warnings: list[str]) -> ParseResult:
     origin: RecipeOrigin | None = None
     if recipe is not None:
         origin = "yaml"
-    elif prose_inputs or prose.merge_method:
+    elif prose_inputs or prose_method:
         origin = "prose"
     return ParseResult(
         file=file,
@@ -213,7 +273,7 @@ def _parse_card(text: Any, file: str, warnings: list[str]) -> ParseResult:
         relation=relation,
         recipe=recipe,
         recipe_origin=origin,
-        prose_method=prose.merge_method,
+        prose_method=prose_method,
         prose_base=prose_base,
         prose_inputs=prose_inputs,
         front_matter=fm.position,
@@ -225,6 +285,8 @@ def _parse_card(text: Any, file: str, warnings: list[str]) -> ParseResult:
         tags=fm.tags,
         library_name=fm.library_name,
         pipeline_tag=fm.pipeline_tag,
+        prose_evidence=[e[:500] for e in evidence],
+        weights=weights,
         warnings=list(dict.fromkeys(warnings)),
     )
 
@@ -243,9 +305,16 @@ def _never_raising(
         )
 
 
-def parse_card(text: str, *, file: str = "README.md") -> ParseResult:
-    """Parse a model card (README.md text) into a :class:`ParseResult`.  Never raises."""
-    return _never_raising(_parse_card, text, file, "card")
+def parse_card(
+    text: str, *, file: str = "README.md", files: Sequence[str] | None = None
+) -> ParseResult:
+    """Parse a model card (README.md text) into a :class:`ParseResult`.  Never raises.
+
+    ``files``: the repo's file names (the Hub's ``siblings``), when known; an
+    ``adapter_config.json`` among them makes the weights an adapter, model
+    weights without it a full fine-tune (:func:`crawler.result.weights_kind`).
+    """
+    return _never_raising(lambda t, f, w: _parse_card(t, f, w, files), text, file, "card")
 
 
 def _parse_config(text: Any, file: str, warnings: list[str]) -> ParseResult:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from kinhub.db.ids import is_repo_id
+
 MAX_LINE_CHARS = 4_000
 MAX_BULLETS = 500
 
@@ -119,6 +121,14 @@ def _split_plus(text: str) -> str:
     return "+".join(p for p in parts if p)
 
 
+def _leading_ref(item: str) -> str:
+    """ "org/m (layers 0-30)" → "org/m": a Hub reference followed by a remark."""
+    head, _, rest = item.partition(" ")
+    if rest and is_repo_id(head.split("+")[0].split("@")[0]):
+        return head
+    return item
+
+
 def read_prose(lines: tuple[str, ...] | list[str]) -> ProseRecipe:
     """Scan prose lines for the method sentence and the merged-model bullets."""
     method_text = method = base = sentence = None
@@ -144,7 +154,7 @@ def read_prose(lines: tuple[str, ...] | list[str]) -> ProseRecipe:
         if bullet and len(models) >= MAX_BULLETS:
             collecting = False
         elif bullet:
-            item = _split_plus(bullet.group("item"))
+            item = _leading_ref(_split_plus(bullet.group("item")))
             if item and item not in models:
                 models.append(item)
         elif line.strip():

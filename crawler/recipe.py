@@ -367,6 +367,15 @@ def build_stage(data: dict[str, Any], warnings: list[str]) -> Stage:
     inputs = resolve_roles(merge_method, base_ref, builder.inputs, warnings)
     if not builder.inputs:
         warnings.append("recipe lists no input models")
+    if (
+        relation == "moe"
+        and len(builder.inputs) >= 2
+        and len({(i.model, i.lora) for i in inputs}) == 1
+    ):
+        # Experts that are all copies of one model: a self-merge of it (one
+        # parent), not a mix of experts.  Layer self-stacks already have one parent.
+        warnings.append(f"self-merge of {inputs[0].model[:100]!r}: every expert is the same model")
+        relation = "merge"
     return Stage(
         name=_text(data.get("name"), 200),
         merge_method=merge_method,

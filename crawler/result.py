@@ -15,6 +15,7 @@ from kinhub.db.records import EvaluationRecord, Relation
 
 Kind = Literal["card", "config"]
 RecipeOrigin = Literal["yaml", "prose"]
+Weights = Literal["adapter", "full"]
 
 RELATIONS: dict[str, Relation] = {
     "merge": "merge",
@@ -29,6 +30,25 @@ _ADAPTER_TAGS = frozenset({"lora", "peft", "adapter", "qlora"})
 _QUANTIZED_TAGS = frozenset(
     {"gguf", "gptq", "awq", "exl2", "quantized", "4-bit", "8-bit", "bitsandbytes", "mlx-4bit"}
 )
+_ADAPTER_FILES = frozenset(
+    {"adapter_config.json", "adapter_model.safetensors", "adapter_model.bin"}
+)
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
+_NOT_WEIGHTS = ("training_args.bin", "optimizer.pt", "scheduler.pt", "rng_state")
+
+
+def weights_kind(files: Sequence[str] | None) -> Weights | None:
+    """What a repo's weights are, from its file names: ``adapter`` (PEFT adapter
+    files), ``full`` (model weights, no adapter), ``None`` (unknown: no list given,
+    or no weight files such as a GGUF-only repo)."""
+    if not files:
+        return None
+    names = [f.rsplit("/", 1)[-1].lower() for f in files if isinstance(f, str)]
+    if any(name in _ADAPTER_FILES for name in names):
+        return "adapter"
+    if any(name.endswith(_WEIGHT_SUFFIXES) and not name.startswith(_NOT_WEIGHTS) for name in names):
+        return "full"
+    return None
 
 
 def infer_relation(
@@ -39,22 +59,34 @@ def infer_relation(
     has_prose_method: bool = False,
     tags: Sequence[str] = (),
     library_name: str | None = None,
+    prose_relation: str | None = None,
+    weights: Weights | None = None,
 ) -> Relation | None:
     """The relation a reader would assign to a model from what its card says.
 
     Order: the recipe's relation; the declared ``base_model_relation``; a merge
-    sentence or several base models → merge (moe when tagged ``moe``); one base
-    model → adapter / quantized when tags or library say so, else finetune;
-    nothing → ``None``.
+    or MoE told by the prose (:mod:`crawler.prose_forms`), a merge sentence or
+    several base models → merge (moe when tagged ``moe``); one base model (or a
+    parent named in the prose) → adapter when the weights are an adapter
+    (``weights``; without a file list: tags, ``library_name: peft`` or adapter
+    wording), quantized when tagged so, else finetune; nothing → ``None``.
     """
     for value in (recipe_relation, declared_relation):
         if value is not None and value in RELATIONS:
             return RELATIONS[value]
     lowered = {t.lower() for t in tags}
-    if has_prose_method or n_bases > 1:
+    if prose_relation == "moe":
+        return "moe"
+    if prose_relation == "merge" or has_prose_method or n_bases > 1:
         return "moe" if "moe" in lowered and not has_prose_method else "merge"
-    if n_bases == 1:
-        if lowered & _ADAPTER_TAGS or (library_name or "").lower() == "peft":
+    if n_bases == 1 or prose_relation in ("finetune", "adapter"):
+        if weights == "adapter":
+            return "adapter"
+        if weights is None and (
+            lowered & _ADAPTER_TAGS
+            or (library_name or "").lower() == "peft"
+            or prose_relation == "adapter"
+        ):
             return "adapter"
         if lowered & _QUANTIZED_TAGS:
             return "quantized"
@@ -83,6 +115,8 @@ class ParseResult:
     tags: list[str] = field(default_factory=list)
     library_name: str | None = None
     pipeline_tag: str | None = None
+    prose_evidence: list[str] = field(default_factory=list)
+    weights: Weights | None = None
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -150,5 +184,7 @@ class ParseResult:
             "tags": self.tags,
             "library_name": self.library_name,
             "pipeline_tag": self.pipeline_tag,
+            "prose_evidence": self.prose_evidence,
+            "weights": self.weights,
             "warnings": self.warnings,
         }

@@ -17,7 +17,7 @@ _GLUED_KEY = re.compile(r"^[A-Za-z_][\w\-]*\s*:")
 _TOP_KEY = re.compile(r"^[A-Za-z_][\w\-]*\s*:(?:\s|$)")
 _RECIPE_START = re.compile(
     r"^(?P<indent> {0,8})(?:models|slices|modules|merge_method|base_model|experts|genome|name"
-    r"|dtype|method|gate_mode|tokenizer_source|parameters)\s*:(?:\s|$)"
+    r"|dtype|method|gate_mode|tokenizer_source|parameters|-\s+model)\s*:(?:\s|$)"
 )
 _RECIPE_DEFINING = re.compile(r"^(?:models|slices|modules|merge_method|experts|genome)\s*:")
 
@@ -131,8 +131,9 @@ def yaml_runs(lines: tuple[str, ...] | list[str]) -> list[str]:
     A run starts at a recipe key (``models:``, ``merge_method:``, …) at column 0
     or indented by up to 8 spaces (a markdown indented code block), and ends at
     the first line that cannot be YAML at that indentation (a shell command,
-    ``EOF``, prose, a heading).  Runs are dedented; only runs holding a
-    recipe-defining key are returned.
+    ``EOF``, prose, a heading).  A run may also start at a bare ``- model:`` item
+    (a recipe fragment without its ``slices:`` key, :mod:`crawler.fragments`).
+    Runs are dedented; only runs holding a recipe-defining key are returned.
     """
     runs: list[str] = []
     i, n = 0, len(lines)

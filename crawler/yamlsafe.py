@@ -4,6 +4,12 @@ Everything the parsers read from YAML goes through :func:`load_yaml`, which
 returns plain JSON-compatible data (str keys; dates, bytes and non-finite floats
 turned into strings) or ``None`` plus a warning.  It never raises.
 
+Tags: the loader is PyYAML's ``SafeLoader`` with one addition: a tag it does not
+know (``!!python/tuple``, ``!!python/object/apply:collections.OrderedDict`` as
+evolutionary-merge scripts dump them, ``!custom``) is read as the plain mapping,
+list or string under it; no Python object is ever constructed.  The ``OrderedDict``
+form (a list of ``[key, value]`` pairs) becomes a mapping.
+
 Why the limits: ``safe_load`` is safe from code execution but not from size.
 A "billion laughs" document builds a small graph of shared references that
 explodes when walked; the node budget of :func:`to_plain` stops the walk.
@@ -29,6 +35,54 @@ MAX_DEPTH = 60
 MAX_STRING_CHARS = 20_000
 
 _DOC_SEPARATOR = re.compile(r"^---(?:\s.*)?$")
+
+
+MAX_TAGS_NOTED = 5
+
+
+class _PlainLoader(yaml.SafeLoader):
+    """``SafeLoader`` that reads unknown tags as plain data (and notes them)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.ignored_tags: dict[str, None] = {}
+
+
+def _pairs_to_dict(value: Any) -> Any:
+    """``[[[k, v], …]]`` (``OrderedDict``'s apply arguments) → ``{k: v}``; else unchanged."""
+    pairs = value[0] if isinstance(value, list) and len(value) == 1 else value
+    if isinstance(value, dict):
+        # ``!!python/object/apply`` long form: {args: [pairs], dictitems: {...}}
+        items = value.get("dictitems")
+        if isinstance(items, dict):
+            return items
+        pairs = value.get("args", [None])[0] if isinstance(value.get("args"), list) else None
+    if not isinstance(pairs, list) or not all(
+        isinstance(p, list) and len(p) == 2 and isinstance(p[0], str | int | float | bool)
+        for p in pairs
+    ):
+        return value
+    return {p[0]: p[1] for p in pairs}
+
+
+def _construct_plain(loader: _PlainLoader, node: yaml.Node) -> Any:
+    tag = node.tag or ""
+    if len(loader.ignored_tags) < MAX_TAGS_NOTED:
+        loader.ignored_tags.setdefault(tag.replace("tag:yaml.org,2002:", "!!")[:80], None)
+    if isinstance(node, yaml.MappingNode):
+        value: Any = loader.construct_mapping(node, deep=True)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    elif isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    else:
+        value = None
+    if "dict" in tag.lower():
+        value = _pairs_to_dict(value)
+    return value
+
+
+_PlainLoader.add_constructor(None, _construct_plain)
 
 
 class _TooLarge(Exception):
@@ -111,15 +165,22 @@ def load_yaml(text: str, *, what: str = "YAML") -> tuple[Any, list[str]]:
     if ("[" in text or "{" in text) and _flow_depth(text) > MAX_DEPTH:
         # PyYAML recurses per level: refuse before it spends seconds hitting the limit.
         return None, [f"{what}: YAML nests deeper than {MAX_DEPTH} levels; skipped"]
+    notes: list[str] = []
     try:
-        data = yaml.safe_load(text)
+        loader = _PlainLoader(text)
+        try:
+            data = loader.get_single_data()
+        finally:
+            loader.dispose()
+        if loader.ignored_tags:
+            notes.append(f"{what}: YAML tags read as plain data: " + ", ".join(loader.ignored_tags))
     except yaml.YAMLError as exc:
         return None, [f"{what}: YAML does not parse: {short_error(exc)}"]
     except Exception as exc:  # PyYAML leaks ValueError, RecursionError… on odd input
         logger.debug("YAML loader failed", exc_info=True)
         return None, [f"{what}: YAML does not parse: {short_error(exc)}"]
     try:
-        return to_plain(data), []
+        return to_plain(data), notes
     except _TooLarge:
         return None, [
             f"{what}: YAML expands beyond {MAX_NODES} nodes or {MAX_DEPTH} levels "

@@ -322,7 +322,14 @@ def _kinship_json(
     return found.to_json() if found is not None else None
 
 
-_SOURCE_RANK = {"mergekit_config": 0, "card_recipe": 1, "card_metadata": 2, "hub_tag": 3}
+# card_prose (read from free prose, a guess) ranks below every recipe.
+_SOURCE_RANK = {
+    "mergekit_config": 0,
+    "card_recipe": 1,
+    "card_prose": 2,
+    "card_metadata": 3,
+    "hub_tag": 4,
+}
 _ROLE_RANK = {"base": 0, "ingredient": 1, "expert": 2, "slice": 3}
 EdgeKey = tuple[int, int, str, str]
 
@@ -346,7 +353,7 @@ def _group_evidence(edges: list[Edge]) -> dict[EdgeKey, list[Edge]]:
 
 
 # Prefer the config file's method over a recipe found in the card.
-_RECIPE_PRIORITY = {"mergekit_config": 0, "card_recipe": 1}
+_RECIPE_PRIORITY = {"mergekit_config": 0, "card_recipe": 1, "card_prose": 2}
 
 
 def _merge_methods(session: Session, child_ids: set[int]) -> dict[int, str]:

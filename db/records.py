@@ -12,7 +12,8 @@ from typing import Any, Literal
 
 Relation = Literal["merge", "moe", "finetune", "adapter", "quantized"]
 Role = Literal["base", "ingredient", "expert", "slice", "parent"]
-EdgeSource = Literal["mergekit_config", "card_recipe", "card_metadata", "hub_tag"]
+# card_prose: read from free prose (a guess), ranked below every recipe source.
+EdgeSource = Literal["mergekit_config", "card_recipe", "card_prose", "card_metadata", "hub_tag"]
 ModelStatus = Literal[
     "ok",  # crawled or ingested, facts are current
     "pending",  # referenced, not fetched yet

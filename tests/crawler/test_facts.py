@@ -194,14 +194,30 @@ def test_adapter_and_quantized_relations() -> None:
     }
 
 
-def test_prose_only_card_gives_metadata_recipe_without_recipe_edges() -> None:
+def test_prose_only_card_gives_prose_evidence_apart_from_recipes() -> None:
     facts = model_facts(card_text=_read("cards", "old_dare_ties_prose_only.md"), config_text=None)
-    assert {e.source for e in facts.edges} == {"card_metadata"}
+    assert {e.source for e in facts.edges} == {"card_metadata", "card_prose"}
     assert {e.relation for e in facts.edges} == {"merge"}
+    prose = {(e.parent, e.role) for e in facts.edges if e.source == "card_prose"}
+    assert prose == {
+        ("mistralai/Mistral-7B-v0.1", "base"),
+        ("teknium/OpenHermes-2.5-Mistral-7B", "ingredient"),
+        ("Intel/neural-chat-7b-v3-3", "ingredient"),
+    }
     (recipe,) = facts.recipes
-    assert recipe.source == "card_metadata"
+    assert recipe.source == "card_prose"
     assert recipe.merge_method == "dare_ties"
     assert recipe.base_model == "mistralai/Mistral-7B-v0.1"
+    assert "merged using the" in recipe.raw_text  # the evidence lines are kept
+
+
+def test_config_recipe_makes_prose_edges_redundant() -> None:
+    facts = model_facts(
+        card_text=_read("cards", "old_dare_ties_prose_only.md"),
+        config_text=_read("configs", "dare_ties.yml"),
+    )
+    assert "card_prose" not in {e.source for e in facts.edges}
+    assert [r.source for r in facts.recipes] == ["mergekit_config"]
 
 
 def test_hub_tags_alone() -> None:
