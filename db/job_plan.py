@@ -51,7 +51,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import combinations
-from typing import Any
+from typing import Any, NamedTuple
 
 from kinhub.db.ids import is_repo_id
 from kinhub.db.jobs import (
@@ -64,6 +64,7 @@ from kinhub.db.jobs import (
 )
 from kinhub.db.models import Edge, KinshipJob, Model
 from sqlalchemy import delete
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 logger = logging.getLogger(__name__)
@@ -78,6 +79,44 @@ _COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")
 
 NO_COMMON_ANCESTOR = "no common ancestor in the genealogy"
 ANCHOR_NOT_HUB = "the merge's base is not a Hub repo (unresolved reference)"
+
+
+class ModelRow(NamedTuple):
+    """The columns of a model row the planner reads (no ORM objects: plans touch many)."""
+
+    id: int
+    repo_id: str
+    sha: str | None
+    status: str
+    downloads: int | None
+
+
+class EdgeRow(NamedTuple):
+    child_id: int
+    parent_id: int
+    role: str
+    source: str
+    stage: str | None
+    lora: str | None
+    revision: str | None
+
+
+_MODEL_COLUMNS: tuple[Any, ...] = (
+    Model.id,
+    Model.repo_id,
+    Model.sha,
+    Model.status,
+    Model.downloads,
+)
+_EDGE_COLUMNS: tuple[Any, ...] = (
+    Edge.child_id,
+    Edge.parent_id,
+    Edge.role,
+    Edge.source,
+    Edge.stage,
+    Edge.lora,
+    Edge.revision,
+)
 
 
 @dataclass(frozen=True)
@@ -121,22 +160,23 @@ class Genealogy:
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self._models: dict[int, Model] = {}
+        self._models: dict[int, ModelRow] = {}
         self._parents: dict[int, set[int]] = {}
         self._ancestors: dict[int, dict[int, int]] = {}
 
     # -- rows ----------------------------------------------------------------------
 
-    def models(self, ids: Iterable[int]) -> dict[int, Model]:
+    def models(self, ids: Iterable[int]) -> dict[int, ModelRow]:
         wanted = [i for i in set(ids) if i not in self._models]
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
-            for row in self.session.exec(select(Model).where(col(Model.id).in_(chunk))):
-                assert row.id is not None
+            query = sa_select(*_MODEL_COLUMNS).where(col(Model.id).in_(chunk))
+            for values in self.session.execute(query):
+                row = ModelRow(*values)
                 self._models[row.id] = row
         return self._models
 
-    def model(self, model_id: int) -> Model:
+    def model(self, model_id: int) -> ModelRow:
         return self.models([model_id])[model_id]
 
     def ids_of(self, repo_ids: Iterable[str]) -> dict[str, int]:
@@ -144,8 +184,9 @@ class Genealogy:
         found: dict[str, int] = {}
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
-            for row in self.session.exec(select(Model).where(col(Model.repo_id).in_(chunk))):
-                assert row.id is not None
+            query = sa_select(*_MODEL_COLUMNS).where(col(Model.repo_id).in_(chunk))
+            for values in self.session.execute(query):
+                row = ModelRow(*values)
                 self._models.setdefault(row.id, row)
                 found[row.repo_id] = row.id
         return found
@@ -235,14 +276,14 @@ class Genealogy:
         return any(rows[i].status == "pending" for i in [model_id, *self.ancestors(model_id)])
 
 
-def _is_hub(row: Model) -> bool:
+def _is_hub(row: ModelRow) -> bool:
     """A model a job may name: a valid Hub id that is not an unresolved reference."""
     return row.status != "unresolved" and is_repo_id(row.repo_id)
 
 
 @dataclass(frozen=True)
 class _Input:
-    model: Model
+    model: ModelRow
     revision: str | None
 
 
@@ -250,7 +291,7 @@ class _Deferred(Exception):
     """A model of the job has not been fetched yet."""
 
 
-def _revision(row: Model, pinned: str | None = None) -> str | None:
+def _revision(row: ModelRow, pinned: str | None = None) -> str | None:
     if row.status == "pending":
         raise _Deferred(row.repo_id)
     if pinned and _COMMIT_SHA.match(pinned):
@@ -261,13 +302,13 @@ def _revision(row: Model, pinned: str | None = None) -> str | None:
 
 
 class _ChildPlanner:
-    def __init__(self, graph: Genealogy, child: Model, plan: JobPlan) -> None:
+    def __init__(self, graph: Genealogy, child: ModelRow, plan: JobPlan) -> None:
         self.graph = graph
         self.child = child
         self.plan = plan
         self.priority = child.downloads or 0
 
-    def _add(self, kind: JobKind, a: _Input, b: _Input, base: Model) -> None:
+    def _add(self, kind: JobKind, a: _Input, b: _Input, base: ModelRow) -> None:
         try:
             target = JobTarget.canonical(
                 kind=kind.value,
@@ -303,7 +344,7 @@ class _ChildPlanner:
             )
         )
 
-    def stage(self, edges: list[Edge], *, final: bool) -> None:
+    def stage(self, edges: list[EdgeRow], *, final: bool) -> None:
         rows = self.graph.models(e.parent_id for e in edges)
         assert self.child.id is not None
         anchors = sorted(
@@ -319,7 +360,7 @@ class _ChildPlanner:
                     edge.revision if edge.revision and _COMMIT_SHA.match(edge.revision) else None
                 )
                 inputs[edge.parent_id] = _Input(parent, pinned)
-        anchor: Model | None = None
+        anchor: ModelRow | None = None
         anchor_reason: str | None = None
         if anchors:
             usable = [rows[e.parent_id] for e in anchors if _is_hub(rows[e.parent_id])]
@@ -340,7 +381,7 @@ class _ChildPlanner:
         kind: JobKind,
         a: _Input,
         b: _Input,
-        anchor: Model | None,
+        anchor: ModelRow | None,
         anchor_reason: str | None,
         members: list[_Input],
     ) -> None:
@@ -360,19 +401,20 @@ class _ChildPlanner:
         self._add(kind, a, b, base)
 
 
-def _recipe_edges(session: Session, child_ids: list[int]) -> dict[int, list[Edge]]:
+def _recipe_edges(session: Session, child_ids: list[int]) -> dict[int, list[EdgeRow]]:
     """Each child's recipe edges of its preferred source (the config over the card)."""
-    by_child: dict[int, dict[str, list[Edge]]] = {}
+    by_child: dict[int, dict[str, list[EdgeRow]]] = {}
     for start in range(0, len(child_ids), 500):
         chunk = child_ids[start : start + 500]
-        query = select(Edge).where(
+        query = sa_select(*_EDGE_COLUMNS).where(
             col(Edge.child_id).in_(chunk),
             col(Edge.source).in_(RECIPE_SOURCES),
             col(Edge.relation) == "merge",
         )
-        for edge in session.exec(query):
+        for values in session.execute(query):
+            edge = EdgeRow(*values)
             by_child.setdefault(edge.child_id, {}).setdefault(edge.source, []).append(edge)
-    out: dict[int, list[Edge]] = {}
+    out: dict[int, list[EdgeRow]] = {}
     for child_id, sources in by_child.items():
         preferred = next(s for s in RECIPE_SOURCES if s in sources)
         out[child_id] = sources[preferred]
@@ -400,7 +442,7 @@ def _plan(graph: Genealogy, child_ids: list[int]) -> JobPlan:
         if not _is_hub(child) or child.status != "ok":
             continue
         plan.children.append(child.repo_id)
-        stages: dict[str | None, list[Edge]] = {}
+        stages: dict[str | None, list[EdgeRow]] = {}
         for edge in recipe[child_id]:
             stages.setdefault(edge.stage, []).append(edge)
         planner = _ChildPlanner(graph, child, plan)
