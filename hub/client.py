@@ -6,9 +6,25 @@ snapshots, file sizes, HTTP Range reads of safetensors) both go through
 token (never read, printed or stored here: ``None`` lets the client find
 ``HF_TOKEN`` or the saved login), timeouts, one retry policy (backoff on 5xx and
 network errors, 429s waited out as the rate-limit headers say), client-side rate
-limiting per bucket (``api``; ``resolve`` for every file, HEAD and Range read), and
-the mapping of the client's errors onto kinhub's (:class:`RepoUnavailableError`
-carries the status the database records; :class:`HubError` means retries ran out).
+limiting per bucket (``api``; ``resolve`` — the Hub's *resolvers* policy — for every
+file, HEAD and Range read, including the ``/api/resolve-cache/`` hop small files
+are redirected to), and the mapping of the client's errors onto kinhub's
+(:class:`RepoUnavailableError` carries the status the database records;
+:class:`HubError` means retries ran out).
+
+How the real Hub answers, and how this client copes (HUB_PROTOCOL.md):
+
+* A small file is ``/resolve/`` → 307 → ``/api/resolve-cache/…``.  ``hf_hub_download``
+  spends three resolver requests on it (HEAD, HEAD, GET); :meth:`HubClient.read_text`
+  spends two (one GET that follows the redirect) and checks the bytes against the
+  ETag.  ``files="hf_hub_download"`` restores the old way (benchmarks compare both).
+* ``RateLimit`` headers come on every answer.  A bucket pauses only when they say its
+  window is spent (``r=0``), for the ``t`` they announce; a 429 with ``r>0`` is
+  retried after a short backoff (or its ``Retry-After``), never after ``t`` — the
+  same rule ``huggingface_hub`` follows.
+* A listing page that times out (504, or no answer in time) is fetched again at half
+  the size, and later first pages start at the size that worked.  An item the client
+  cannot read is returned as a :class:`MalformedItem` instead of failing the page.
 
 Listing pages are fetched with the client's own HTTP session, header builder,
 error mapping and ``ModelInfo`` constructor rather than ``HfApi.list_models``:
@@ -19,6 +35,7 @@ resume a listing after a crash.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
 import logging
 import os
@@ -28,7 +45,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import httpx2
 from huggingface_hub import (
@@ -57,17 +74,18 @@ from huggingface_hub.utils import build_hf_headers, hf_raise_for_status, parse_r
 from kinhub.db.ids import validate_repo_id
 from kinhub.hub import config
 from kinhub.hub.errors import HubError, RepoUnavailableError
-from kinhub.hub.models import HubModel, ListingPage
-from kinhub.hub.ratelimit import API, RESOLVE, RateLimits
+from kinhub.hub.models import HubModel, ListingPage, MalformedItem
+from kinhub.hub.ratelimit import API, RESOLVE, RateLimits, bucket_of
 from kinhub.hub.retry import RetryPolicy
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_ENDPOINT = config.DEFAULT_ENDPOINT
 ENV_ENDPOINT = config.ENV_ENDPOINT
-# Everything the crawler stores, in one listing call (HUB_PROTOCOL.md lists the allowed values).
+# Everything the crawler stores, in one listing call (HUB_PROTOCOL.md lists the allowed
+# values) and nothing it does not: the front matter is read from the downloaded card (its
+# body carries recipes too), and a listing never shows private repos.
 LISTING_EXPAND: tuple[str, ...] = (
-    "cardData",
     "tags",
     "sha",
     "lastModified",
@@ -77,11 +95,22 @@ LISTING_EXPAND: tuple[str, ...] = (
     "downloads",
     "likes",
     "gated",
-    "private",
     "library_name",
     "pipeline_tag",
     "safetensors",
 )
+# What kinhub asked for up to commit 2a055c4 (benchmarks reproduce that strategy).
+LEGACY_LISTING_EXPAND: tuple[str, ...] = (
+    "cardData",
+    *LISTING_EXPAND[:8],
+    "private",
+    *LISTING_EXPAND[8:],
+)
+FileStrategy = Literal["direct", "hf_hub_download"]
+# Resolver requests a small-file download costs: GET /resolve (307) + GET at the resolve
+# cache; hf_hub_download adds a HEAD on each hop and then GETs only the second.
+FILE_REQUESTS: dict[str, int] = {"direct": 2, "hf_hub_download": 3}
+MIN_PAGE_SIZE = 10
 MAX_TEXT_BYTES = 8 * 1024 * 1024
 _RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _TRANSIENT = (httpx2.TransportError, LocalEntryNotFoundError, FileMetadataError, ValueError)
@@ -147,14 +176,43 @@ def _status_of(exc: BaseException) -> int | None:
     return None
 
 
-def _rate_limit_wait(exc: HfHubHTTPError, default: float) -> float:
-    """Seconds the server asked us to wait (``RateLimit`` reset, else ``Retry-After``)."""
+def _rate_limit_wait(exc: HfHubHTTPError) -> tuple[float | None, bool]:
+    """How long a 429 asks us to wait, and whether that holds for the whole bucket.
+
+    ``RateLimit`` with ``r=0``: the window is spent, wait its reset ``t`` (every thread).
+    Else a numeric ``Retry-After``.  A 429 whose header still shows requests remaining
+    (``r>0``) does not mean the quota is used up — its ``t`` is just the window's end,
+    possibly minutes away — so it gives no wait (None: back off briefly and retry).
+    """
     headers = exc.response.headers if exc.response is not None else {}
     info = parse_ratelimit_headers(headers)
-    if info is not None:
-        return float(info.reset_in_seconds)
+    if info is not None and info.remaining == 0:
+        return float(info.reset_in_seconds), True
     retry_after = headers.get("Retry-After", "")
-    return float(retry_after) if retry_after.strip().isdigit() else default
+    if retry_after.strip().isdigit():
+        return float(retry_after), True
+    return None, False
+
+
+def _normalize_etag(value: str | None) -> str | None:
+    if not value:
+        return None
+    return value.removeprefix("W/").strip('"') or None
+
+
+def _matches_blob(data: bytes, etag: str) -> bool:
+    """Whether ``data`` is the blob ``etag`` names (git sha1 or LFS sha256)."""
+    if len(etag) == 40:
+        digest = hashlib.sha1(f"blob {len(data)}\0".encode(), usedforsecurity=False)
+        digest.update(data)
+        return digest.hexdigest() == etag
+    if len(etag) == 64:
+        return hashlib.sha256(data).hexdigest() == etag
+    return True  # not a content id: nothing to check against
+
+
+class _PageTimedOut(Exception):
+    """A listing page the Hub gave up on (504 or no answer): fetch it smaller."""
 
 
 def _unavailable(
@@ -225,7 +283,11 @@ class HubClient:
         timeout_s: float = 30.0,
         cache_dir: Path | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        files: FileStrategy = "direct",
     ) -> None:
+        if files not in FILE_REQUESTS:
+            raise ValueError(f"unknown file strategy {files!r}")
+        self.files = files
         self.endpoint = resolve_endpoint(endpoint)
         self._token = token
         self.limits = limits or RateLimits.for_plan()
@@ -240,6 +302,10 @@ class HubClient:
         self.retries: Counter[str] = Counter({API: 0, RESOLVE: 0})
         self.rate_limited: Counter[str] = Counter({API: 0, RESOLVE: 0})
         self.http: Counter[str] = Counter({API: 0, RESOLVE: 0})
+        self.malformed = 0
+        self.page_shrinks = 0
+        # The largest listing page size the Hub answered in time after a timeout.
+        self.page_limit: int | None = None
         self._limit_warned: set[str] = set()
 
     def with_retry(self, retry: RetryPolicy) -> HubClient:
@@ -253,20 +319,33 @@ class HubClient:
             timeout_s=self.timeout_s,
             cache_dir=self.cache_dir,
             sleep=self._sleep,
+            files=self.files,
         )
 
+    @property
+    def anonymous(self) -> bool:
+        """Whether requests go out without credentials (no token given or found).
+
+        Only asks ``huggingface_hub`` which headers it would send; the token itself is
+        neither kept nor shown.
+        """
+        headers = build_hf_headers(token=self._token, library_name="kinhub")
+        return not any(key.lower() == "authorization" for key in headers)
+
     def _observe(self, response: httpx2.Response) -> None:
-        """Count one HTTP response; a 429 pauses its bucket until the announced reset."""
-        url = response.request.url
-        bucket = RESOLVE if "/resolve/" in url.path else API
+        """Count one HTTP response in the bucket its ``RateLimit`` policy names (else
+        by path: ``/resolve/`` and ``/api/resolve-cache/`` are resolver requests); when
+        the header says the window is spent (``r=0``), pause that bucket until ``t``."""
+        info = parse_ratelimit_headers(response.headers)
+        bucket = bucket_of(
+            path=response.request.url.path, policy=info.resource_type if info else None
+        )
         with self._lock:
             self.http[bucket] += 1
             if response.status_code == 429:
                 self.rate_limited[bucket] += 1
-        if response.status_code == 429:
-            info = parse_ratelimit_headers(response.headers)
-            if info is not None:
-                self.limits.bucket(bucket).pause(float(info.reset_in_seconds))
+        if info is not None and info.remaining == 0:
+            self.limits.bucket(bucket).pause(float(info.reset_in_seconds))
 
     def _first_limit(self, bucket: str) -> bool:
         """Whether this is the first 429 wait of ``bucket`` (warn once, not per thread)."""
@@ -308,17 +387,25 @@ class HubClient:
                     waits += 1
                     if waits > self.retry.max_rate_limit_waits:
                         raise HubError(f"{what}: still rate limited", repo_id=repo_id) from exc
-                    wait = _rate_limit_wait(exc, self.retry.default_rate_limit_wait_s)
-                    # A reset of 0 s still means "this window is spent": back off a little.
-                    wait = max(wait, self.retry.base_delay_s)
+                    announced, whole_bucket = _rate_limit_wait(exc)
+                    if announced is None:
+                        # r>0: not the quota; a short backoff, this call only.
+                        wait = self.retry.backoff(min(waits, 8))
+                    else:
+                        # A reset of 0 s still means "this window is spent": back off a little.
+                        wait = max(announced, self.retry.base_delay_s)
                     logger.log(
                         logging.WARNING if self._first_limit(bucket) else logging.INFO,
-                        "%s: rate limited by the Hub (%s requests); waiting %.1fs",
+                        "%s: rate limited by the Hub (%s requests%s); waiting %.1fs",
                         what,
                         bucket,
+                        "" if whole_bucket else ", requests remain in the window",
                         wait,
                     )
-                    limiter.pause(wait)
+                    if whole_bucket:
+                        limiter.pause(wait)
+                    else:
+                        self._sleep(wait)
                     self._count(self.retries, bucket)
                     continue
                 if status not in _RETRY_STATUSES:
@@ -362,6 +449,8 @@ class HubClient:
         page_size: int = 1000,
     ) -> str:
         """The absolute URL of a listing's first page (what a cursor starts from)."""
+        if self.page_limit is not None:
+            page_size = min(page_size, self.page_limit)
         params: list[tuple[str, str]] = [("filter", f) for f in filters]
         params += [("sort", sort), ("limit", str(page_size))]
         params += [("expand", e) for e in expand]
@@ -374,28 +463,73 @@ class HubClient:
     def list_page(self, url: str) -> ListingPage:
         """Fetch one listing page (a first-page URL or a stored next-page link).
 
+        A page the Hub times out on (504, or no answer within the timeout) is asked
+        for again at half its ``limit`` (down to ``MIN_PAGE_SIZE``), at once: the
+        returned page's ``url`` is the link that worked, and its next link carries the
+        smaller size on.  Items the client cannot read come back in ``malformed``.
+
         Raises:
             HubError: the page could not be fetched after every retry, or the link
                 does not belong to this endpoint.
         """
         if not self.owns(url):
             raise HubError(f"listing link {url!r} is not on endpoint {self.endpoint}")
+        while True:
+            try:
+                fetch = functools.partial(self._fetch_page, url)
+                return self._call(API, "list models", fetch, repo_id=None)
+            except _PageTimedOut as timed_out:
+                smaller = _smaller_page(url)
+                if smaller is None:
+                    raise HubError(f"list models: {timed_out} even at the smallest page") from None
+                limit = int(httpx2.URL(smaller).params["limit"])
+                with self._lock:
+                    self.page_shrinks += 1
+                    self.retries[API] += 1
+                    self.page_limit = min(self.page_limit or limit, limit)
+                logger.warning(
+                    "list models: %s; asking again for %d items per page", timed_out, limit
+                )
+                url = smaller
 
-        def fetch() -> ListingPage:
+    def _fetch_page(self, url: str) -> ListingPage:
+        try:
             response = get_session().get(
                 url,
                 headers=build_hf_headers(token=self._token, library_name="kinhub"),
                 timeout=self.timeout_s,
             )
-            hf_raise_for_status(response)
-            items = response.json()
-            if not isinstance(items, list):
-                raise ValueError("listing answer is not a JSON array")
-            models = [HubModel.from_info(ModelInfo(**item)) for item in items]
-            next_url = response.links.get("next", {}).get("url")
-            return ListingPage(url=url, models=models, next_url=next_url)
-
-        return self._call(API, "list models", fetch, repo_id=None)
+        except httpx2.TimeoutException as exc:
+            if _smaller_page(url) is not None:
+                raise _PageTimedOut(f"no answer within {self.timeout_s:.0f}s") from exc
+            raise
+        if response.status_code == 504 and _smaller_page(url) is not None:
+            raise _PageTimedOut("the Hub timed out on the page (HTTP 504)")
+        hf_raise_for_status(response)
+        items = response.json()
+        if not isinstance(items, list):
+            raise ValueError("listing answer is not a JSON array")
+        models: list[HubModel] = []
+        malformed: list[MalformedItem] = []
+        for item in items:
+            try:
+                if not isinstance(item, dict):
+                    raise TypeError(f"item is a {type(item).__name__}, not an object")
+                models.append(HubModel.from_info(ModelInfo(**item)))
+            except (TypeError, ValueError, KeyError, AttributeError) as exc:
+                repo_id = item.get("id") if isinstance(item, dict) else None
+                reason = f"{type(exc).__name__}: {exc}"[:300]
+                logger.warning("listing item %r cannot be read (%s)", repo_id, reason)
+                malformed.append(
+                    MalformedItem(
+                        repo_id=repo_id if isinstance(repo_id, str) else None, error=reason
+                    )
+                )
+        if malformed:
+            with self._lock:
+                self.malformed += len(malformed)
+        next_url = response.links.get("next", {}).get("url")
+        return ListingPage(url=url, models=models, next_url=next_url, malformed=malformed)
 
     # -- single repos ------------------------------------------------------------------
 
@@ -475,23 +609,55 @@ class HubClient:
                 raise ValueError(f"{filename}: downloaded bytes do not match the blob id")
             return path
 
-        return self._call(RESOLVE, f"download {repo_id}/{filename}", fetch, cost=2, repo_id=repo_id)
+        cost = FILE_REQUESTS["hf_hub_download"]
+        what = f"download {repo_id}/{filename}"
+        return self._call(RESOLVE, what, fetch, cost=cost, repo_id=repo_id)
 
     def read_text(self, repo_id: str, filename: str, *, revision: str | None) -> str | None:
         """A small file's text at ``revision`` (the commit sha), or None if absent.
 
-        The download goes through ``hf_hub_download`` (a HEAD and a GET on the
-        resolve bucket); a body that does not match its blob id is fetched again.
+        One GET that follows the Hub's redirect to its resolve cache: two resolver
+        requests (``files="hf_hub_download"``: the client's HEAD, HEAD, GET into the
+        cache, three).  A body that does not match the blob id its ETag names is
+        fetched again.
 
         Raises:
             RepoUnavailableError: the repo is gated, not found or not accessible.
             HubError: retries exhausted.
         """
-        path = self._download(repo_id, filename, revision=revision, verify=True)
-        if path is None:
-            return None
-        with path.open("rb") as handle:
-            return handle.read(MAX_TEXT_BYTES).decode("utf-8", errors="replace")
+        if self.files == "hf_hub_download":
+            path = self._download(repo_id, filename, revision=revision, verify=True)
+            if path is None:
+                return None
+            with path.open("rb") as handle:
+                return handle.read(MAX_TEXT_BYTES).decode("utf-8", errors="replace")
+        url = self._url(repo_id, filename, revision)
+        headers = build_hf_headers(token=self._token, library_name="kinhub")
+        headers["Accept-Encoding"] = "identity"  # the bytes the ETag names
+
+        def fetch() -> str | None:
+            response = get_session().get(
+                url, headers=headers, follow_redirects=True, timeout=self.timeout_s
+            )
+            try:
+                hf_raise_for_status(response)
+            except RemoteEntryNotFoundError:
+                return None
+            except HfHubHTTPError as exc:
+                if _status_of(exc) in _RETRY_STATUSES:
+                    raise
+                raise _unavailable(repo_id, exc) from exc
+            data = response.content
+            etag = _normalize_etag(
+                response.headers.get("X-Linked-Etag") or response.headers.get("ETag")
+            )
+            if etag is not None and not _matches_blob(data, etag):
+                raise ValueError(f"{filename}: downloaded bytes do not match the blob id")
+            return data[:MAX_TEXT_BYTES].decode("utf-8", errors="replace")
+
+        cost = FILE_REQUESTS["direct"]
+        what = f"download {repo_id}/{filename}"
+        return self._call(RESOLVE, what, fetch, cost=cost, repo_id=repo_id)
 
     def download_snapshot(
         self,
@@ -630,18 +796,34 @@ class HubClient:
         return self._call(RESOLVE, f"read {repo_id}/{filename}", fetch, repo_id=repo_id)
 
     def stats(self) -> dict[str, Any]:
-        """Calls, retries and server rate limits per bucket, and client-side waits."""
+        """Calls, retries and server rate limits per bucket, client-side waits, listing
+        items that could not be read and pages fetched again smaller."""
         with self._lock:
             return {
                 "calls": dict(self.calls),
                 "http": dict(self.http),
                 "retries": dict(self.retries),
                 "rate_limited": dict(self.rate_limited),
+                "malformed_items": self.malformed,
+                "page_shrinks": self.page_shrinks,
                 "throttled_s": {
                     API: round(self.limits.api.waited_s, 3),
                     RESOLVE: round(self.limits.resolve.waited_s, 3),
                 },
             }
+
+
+def _smaller_page(url: str) -> str | None:
+    """``url`` with half its ``limit`` (at least ``MIN_PAGE_SIZE``), or None when it
+    cannot get smaller."""
+    parsed = httpx2.URL(url)
+    try:
+        limit = int(parsed.params.get("limit", ""))
+    except ValueError:
+        return None
+    if limit <= MIN_PAGE_SIZE:
+        return None
+    return str(parsed.copy_set_param("limit", str(max(MIN_PAGE_SIZE, limit // 2))))
 
 
 _SHARED: dict[str, HubClient] = {}

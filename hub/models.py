@@ -63,9 +63,22 @@ class HubModel:
 
 
 @dataclass(frozen=True)
+class MalformedItem:
+    """A listing item the client could not read (a wrong type, a missing key): the
+    page goes on without it; ``repo_id`` (when the item had a readable one) lets the
+    caller ask ``model_info`` instead."""
+
+    repo_id: str | None
+    error: str
+
+
+@dataclass(frozen=True)
 class ListingPage:
-    """One page of ``/api/models``; ``next_url`` is the absolute link to the next one."""
+    """One page of ``/api/models``; ``url`` is the link actually fetched (its
+    ``limit`` may be smaller than asked when the Hub timed out on a heavy page) and
+    ``next_url`` the absolute link to the next one."""
 
     url: str
     models: list[HubModel]
     next_url: str | None
+    malformed: list[MalformedItem] = field(default_factory=list)

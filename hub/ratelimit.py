@@ -1,6 +1,9 @@
 """Client-side rate limiting for the Hub's two request buckets (``api``, ``resolve``).
 
-The Hub counts requests in fixed 5-minute windows per bucket (HUB_PROTOCOL.md).
+The Hub counts requests in fixed 5-minute windows per policy (HUB_PROTOCOL.md):
+``api`` for API calls, ``resolvers`` for file resolution — ``/resolve/`` *and* the
+``/api/resolve-cache/`` it redirects small files to — and ``pages`` for web pages
+(kinhub requests none).  ``resolve`` here is the ``resolvers`` policy.
 Each bucket here is a sliding-window log: at most ``quota`` requests in any
 ``window_s`` seconds, which keeps us inside every fixed window the server may
 align differently.  When the server still answers 429, its ``RateLimit`` reset
@@ -23,6 +26,19 @@ API = "api"
 RESOLVE = "resolve"
 BUCKETS = (API, RESOLVE)
 HUB_WINDOW_S = 300.0
+# The Hub's policy names (RateLimit headers) → kinhub's buckets.
+POLICY_BUCKETS = {"api": API, "resolvers": RESOLVE}
+RESOLVE_CACHE_PREFIX = "/api/resolve-cache/"
+
+
+def bucket_of(*, path: str, policy: str | None = None) -> str:
+    """The bucket a request counts against: the policy its answer names, else its path
+    (``/resolve/`` and ``/api/resolve-cache/`` are resolver requests)."""
+    if policy in POLICY_BUCKETS:
+        return POLICY_BUCKETS[policy]
+    if "/resolve/" in path or path.startswith(RESOLVE_CACHE_PREFIX):
+        return RESOLVE
+    return API
 
 
 class Plan(StrEnum):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -60,13 +61,27 @@ def test_range_reads_survive_faults(hub_root: Path) -> None:
     assert {"500", "503", "reset"} & set(faults)
 
 
-def test_range_reads_wait_out_429(hub_root: Path) -> None:
+def test_range_reads_pause_when_the_headers_say_the_window_is_spent(hub_root: Path) -> None:
     with HubEmulator(hub_root, rate_limit=3, rate_window_s=1.0) as emu:
         hub = client(emu.url)
         for offset in range(8):
             got = hub.read_range("org/repo", "data.bin", revision="main", offset=offset, length=5)
             assert got == BLOB[offset : offset + 5]
         statuses = emu.stats()["statuses"]
+    # The answer that says r=0 pauses the bucket until its reset: no request is refused.
+    assert statuses.get("429", 0) == 0 and statuses["206"] == 8
+    assert hub.limits.resolve.waited_s > 0
+
+
+def test_range_reads_wait_out_429(hub_root: Path) -> None:
+    with HubEmulator(hub_root, rate_limit=3, rate_window_s=1.0) as emu:
+        hub = client(emu.url)
+        # Another client spends the window: the first answer this one sees is a 429.
+        for _ in range(3):
+            urllib.request.urlopen(f"{emu.url}/org/repo/resolve/main/data.bin").close()
+        got = hub.read_range("org/repo", "data.bin", revision="main", offset=0, length=5)
+        statuses = emu.stats()["statuses"]
+    assert got == BLOB[:5]
     assert statuses.get("429", 0) > 0
     assert hub.stats()["rate_limited"]["resolve"] == statuses["429"]
 
@@ -103,6 +118,9 @@ def test_configuration_is_read_at_call_time(
         hub = HubClient(retry=FAST)
         assert hub.endpoint == emu.url and shared_client() is shared_client(emu.url)
         assert hub.read_text("org/repo", "README.md", revision="main") == "# hello\n"
+        # Downloads into the cache (hf_hub_download) find it through HF_HOME, read now.
+        cached_client = HubClient(retry=FAST, files="hf_hub_download")
+        assert cached_client.read_text("org/repo", "README.md", revision="main") == "# hello\n"
     cached = list((tmp_path / "later_home" / "hub").rglob("README.md"))
     assert len(cached) == 1
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "elsewhere"))
