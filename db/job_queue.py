@@ -101,7 +101,8 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
         col(KinshipJob.status) == JobStatus.running.value,
         or_(col(KinshipJob.lease_until).is_(None), col(KinshipJob.lease_until) < now),
     )
-    return or_(pending, expired)
+    # base "": a pair the planner found unmeasurable (db.job_plan), a record, not work.
+    return and_(or_(pending, expired), col(KinshipJob.base) != "")
 
 
 def claim_job(
@@ -280,7 +281,9 @@ def requeue_jobs(session: Session, *, ids: Sequence[int] = (), failed: bool = Fa
     if not conditions:
         return []
     query = select(KinshipJob).where(
-        or_(*conditions), col(KinshipJob.status) != JobStatus.running.value
+        or_(*conditions),
+        col(KinshipJob.status) != JobStatus.running.value,
+        col(KinshipJob.base) != "",  # unmeasurable pairs: re-planned, never retried
     )
     now = utcnow()
     out: list[int] = []

@@ -118,3 +118,20 @@ def test_is_common_ancestor(database: Database, family: MergeFamily, tmp_path: P
         upsert_model(session, replace(child, edges=[edge]))
         assert ask("late/child", "fam/ft-b", "fam/base") is None
         assert ask("late/child", "fam/ft-b", "other/base") is None
+
+
+def test_unmeasurable_records_are_never_claimed_or_retried(
+    database: Database, family: MergeFamily
+) -> None:
+    from kinhub.db.job_queue import claim_job, requeue_jobs
+
+    _ingest(database, family)
+    with database.session() as session:
+        records = [j.id for j in session.exec(select(KinshipJob).where(KinshipJob.base == ""))]
+        assert len(records) == len(UNMEASURABLE)
+        assert requeue_jobs(session, ids=[r for r in records if r is not None], failed=True) == []
+    claimed = []
+    with database.write_transaction() as session:
+        while (job := claim_job(session, owner="t", lease_s=60, max_attempts=3)) is not None:
+            claimed.append(job)
+    assert len(claimed) == len(PENDING) and all(job.base for job in claimed)
