@@ -289,3 +289,18 @@ class ArchSignature(SQLModel, table=True):
     num_parameters: int = 0
     source: str = Field(default="range", max_length=20)
     computed_at: datetime = Field(default_factory=utcnow)
+
+
+class ModelAlias(SQLModel, table=True):
+    """An old repo id that the Hub now redirects to ``repo_id`` (a renamed repo).
+
+    The model is stored once, under ``repo_id``; edges that named the old id keep their
+    parent row (status ``renamed``), and readers resolve it here.  See
+    ``kinhub.db.aliases``.
+    """
+
+    __tablename__ = "model_alias"
+
+    alias: str = Field(primary_key=True, max_length=300)
+    repo_id: str = Field(max_length=300, index=True)
+    recorded_at: datetime = Field(default_factory=utcnow)
