@@ -342,10 +342,16 @@ def _group_evidence(edges: list[Edge]) -> dict[EdgeKey, list[Edge]]:
     on the relation stays a separate edge.
     """
     grouped: dict[EdgeKey, list[Edge]] = defaultdict(list)
+    roles: dict[tuple[int, int, str], list[EdgeKey]] = defaultdict(list)
     for edge in edges:
-        grouped[(edge.child_id, edge.parent_id, edge.relation, edge.role)].append(edge)
+        key = (edge.child_id, edge.parent_id, edge.relation, edge.role)
+        if key not in grouped:
+            roles[key[:3]].append(key)
+        grouped[key].append(edge)
+    # Keys by (child, parent, relation): a scan of all keys per key was quadratic
+    # (a hub's 35,000 edges took two minutes).
     for key in [k for k in grouped if k[3] == "parent"]:
-        specific = [k for k in grouped if k[:3] == key[:3] and k[3] != "parent"]
+        specific = [k for k in roles[key[:3]] if k[3] != "parent"]
         if specific:
             target = min(specific, key=lambda k: _ROLE_RANK.get(k[3], 9))
             grouped[target].extend(grouped.pop(key))
