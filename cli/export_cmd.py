@@ -69,7 +69,11 @@ def export(
     ctx: typer.Context,
     fmt: Annotated[
         ExportFormat,
-        typer.Option("--format", help="`graphml`, `gexf`, `json`, `mermaid`, `dot` or `html`."),
+        typer.Option(
+            "--format",
+            metavar="FORMAT",
+            help="`graphml`, `gexf`, `json`, `mermaid`, `dot` or `html`.",
+        ),
     ],
     model: Annotated[
         str | None,
@@ -91,7 +95,7 @@ def export(
         typer.Option(
             "--relation",
             metavar="LIST",
-            help="Only these relations, comma-separated: merge,moe,finetune,adapter,quantized.",
+            help="Only these relations, comma-separated: merge, moe, finetune, adapter, quantized.",
         ),
     ] = None,
     min_downloads: Annotated[
