@@ -19,6 +19,7 @@ from kinhub.cli.common import (
     EndpointOpt,
     FormatOpt,
     OutputFormat,
+    PlanOpt,
     database_of,
     flag,
     handle_errors,
@@ -26,6 +27,7 @@ from kinhub.cli.common import (
     stderr,
     stdout,
 )
+from kinhub.hub.ratelimit import Plan
 from rich.markup import escape
 
 if TYPE_CHECKING:
@@ -240,6 +242,7 @@ def worker_command(
         int, typer.Option("--max-attempts", min=1, metavar="N", help="Attempts per job.")
     ] = 3,
     endpoint: EndpointOpt = None,
+    plan: PlanOpt = Plan.anonymous,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     import os
@@ -255,6 +258,7 @@ def worker_command(
         "max_attempts": max_attempts,
         "cache_budget": _size(cache_budget, "--cache-budget"),
         "endpoint": endpoint or os.environ.get("HF_ENDPOINT") or None,
+        "plan": plan.value,
     }
     if worker_id:
         options["worker_id"] = worker_id

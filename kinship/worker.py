@@ -72,6 +72,7 @@ DEFAULT_LEASE_S = 300.0
 DEFAULT_RETRY_S = 60.0
 DEFAULT_MAX_ATTEMPTS = 3
 MAX_RETRY_S = 6 * 3600.0
+SIZE_TTL_S = 600.0
 MODES = ("auto", "exact", "sampled")
 _PERMANENT_HUB = frozenset({"not_found", "gated", "private"})
 
@@ -120,6 +121,9 @@ class WorkerSettings:
     cache_budget: int | None = None
     cache_dir: str | None = None
     endpoint: str | None = None
+    # The Hub account tier whose quotas this process's Hub client keeps to (None: as
+    # the client was made, anonymous by default).
+    plan: str | None = None
     poll_s: float = 10.0
 
     def __post_init__(self) -> None:
@@ -263,7 +267,13 @@ class Worker:
         self.settings = settings or WorkerSettings()
         self.on_event = on_event
         self._stop = threading.Event()
-        self._sizes: dict[str, tuple[int, dict[str, Any] | None]] = {}
+        self._sizes: dict[str, tuple[float, int, dict[str, Any] | None]] = {}
+        if self.settings.plan is not None:
+            from kinhub.hub.client import shared_client
+            from kinhub.hub.ratelimit import RateLimits
+
+            # Every Hub read of the engine goes through the shared client: its quotas.
+            shared_client(self.settings.endpoint).limits = RateLimits.for_plan(self.settings.plan)
 
     # -- control ----------------------------------------------------------------------
 
@@ -544,15 +554,21 @@ class Worker:
         return mode
 
     def _weights_size(self, ref: str) -> tuple[int, dict[str, Any] | None]:
-        """Bytes of a Hub model's safetensors files (a HEAD each) and its config."""
+        """Bytes of a Hub model's safetensors files (a HEAD each) and its config.
+
+        Remembered for ``SIZE_TTL_S`` (a pinned revision never changes; a branch may
+        move, and the engine resolves it again anyway), which saves the Hub's API quota
+        when a family's base appears in many jobs.
+        """
         from kinhub.hub.client import shared_client
 
+        now = time.monotonic()
+        known = self._sizes.get(ref)
+        if known is not None and now - known[0] < SIZE_TTL_S:
+            return known[1], known[2]
         repo_id, _, revision = ref.partition("@")
         hub = shared_client(self.settings.endpoint)
         info = hub.model_info(repo_id, revision=revision or None)
-        key = f"{repo_id}@{info.sha or revision}"
-        if key in self._sizes:
-            return self._sizes[key]
         files = [f for f in info.files or () if "/" not in f]
         weights = [f for f in files if f.endswith(".safetensors")]
         if not weights:
@@ -564,7 +580,7 @@ class Worker:
             )
             raise JobInputError(f"{ref}: {why}")
         total = sum(hub.file_size(repo_id, f, revision=info.sha or revision) for f in weights)
-        self._sizes[key] = (total, info.config)
+        self._sizes[ref] = (now, total, info.config)
         return total, info.config
 
 

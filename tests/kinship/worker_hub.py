@@ -83,7 +83,8 @@ def queue(database: Database, targets: list[JobTarget]) -> None:
 def worker_process(
     *args: str, db_url: str, endpoint: str, hf_home: Path, env: dict[str, str] | None = None
 ) -> subprocess.Popen[str]:
-    """``kinhub worker …`` in its own process (the real command)."""
+    """``kinhub worker …`` in its own process (the real command), with the PRO plan's
+    Hub quotas (tiny models make a job cost little more than its Hub calls)."""
     full_env = {
         **os.environ,
         "KINHUB_DB": db_url,
@@ -95,7 +96,7 @@ def worker_process(
     }
     full_env.pop("HF_HUB_CACHE", None)
     return subprocess.Popen(
-        [sys.executable, "-m", "kinhub.cli", "worker", "--format", "json", *args],
+        [sys.executable, "-m", "kinhub.cli", "worker", "--format", "json", "--plan", "pro", *args],
         env=full_env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
