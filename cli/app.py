@@ -42,6 +42,8 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "kinhub.cli.stats_cmd",
     "kinhub.cli.worker_cmd",
     "kinhub.cli.jobs_cmd",
+    "kinhub.cli.partners_cmd",
+    "kinhub.cli.plan_cmd",
 )
 
 

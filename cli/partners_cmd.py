@@ -1,0 +1,238 @@
+"""``kinhub partners MODEL``: ranked merge partners, optionally a mergekit config.
+
+The one place that combines the two sides: the ranking comes from
+``kinhub.kinship.partners``, the YAML from ``kinhub.crawler.emit``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from kinhub.cli.common import (
+    Command,
+    FormatOpt,
+    OutputFormat,
+    database_of,
+    handle_errors,
+    print_json,
+    stderr,
+    stdout,
+)
+from rich.markup import escape
+
+if TYPE_CHECKING:
+    from kinhub.kinship.partners import PartnerReport
+
+
+class Metric(StrEnum):
+    pcc = "pcc"
+    cs = "cs"
+    ed = "ed"
+
+
+class Strategy(StrEnum):
+    explore = "explore"
+    balanced = "balanced"
+
+
+class ComputeMode(StrEnum):
+    none = "none"
+    sampled = "sampled"
+    exact = "exact"
+
+
+class EmitMethod(StrEnum):
+    slerp = "slerp"
+    linear = "linear"
+    ties = "ties"
+    dare_ties = "dare_ties"
+    task_arithmetic = "task_arithmetic"
+    della = "della"
+    model_stock = "model_stock"
+
+
+MetricOpt = Annotated[
+    Metric, typer.Option("--metric", help="Kinship metric (`ed` is a distance: lower = closer).")
+]
+ComputeOpt = Annotated[
+    ComputeMode,
+    typer.Option(
+        "--compute",
+        help="Kinship not stored yet: measure it now (`sampled`: a few percent of the bytes "
+        "by Range reads; `exact`: every byte) or only queue it for the worker (`none`).",
+    ),
+]
+SampleOpt = Annotated[
+    float,
+    typer.Option(
+        "--sample", metavar="FRACTION", min=0.0001, max=1.0, help="Fraction read by `sampled`."
+    ),
+]
+
+PARTNERS_HELP = """\
+Merge partners for MODEL: compatible models (same tensor names and shapes; a
+vocabulary that differs only in rows is compatible with a warning) that share an
+ancestor with it, ranked by kinship against the shared base.
+
+`--strategy explore` (the kinship paper's exploration): the strongest candidates (card
+evaluation average in the top half) come first, lowest kinship first. `--strategy
+balanced`: score = ê − 0.5·k̂ (evaluation average and kinship, each scaled to [0, 1]
+over the candidates). A kinship not stored yet is measured now (`--compute`) or
+queued for `kinhub worker` and shown as pending. Rows warn about license conflicts
+(non-commercial with permissive), vocabulary differences and gated models.
+
+`--emit-config METHOD` writes a mergekit YAML for MODEL and the best partner (shared
+base as `base_model` where the method subtracts one); `-o FILE`, else it is printed.
+
+JSON: `{"model", "metric", "strategy", "candidates": [{"id", "kinship": {"value",
+"mode", "interval", "base"}, "shared_base", "score", "license", "warnings", ...}],
+"skipped", "queued", "config"}`.
+"""
+
+
+def partners(
+    ctx: typer.Context,
+    model: Annotated[str, typer.Argument(metavar="MODEL", help="Model id (org/name) as stored.")],
+    top: Annotated[int, typer.Option("--top", metavar="K", min=1, help="Candidates shown.")] = 5,
+    metric: MetricOpt = Metric.pcc,
+    strategy: Annotated[
+        Strategy, typer.Option("--strategy", help="Ranking (see above).")
+    ] = Strategy.explore,
+    compute: ComputeOpt = ComputeMode.sampled,
+    sample: SampleOpt = 0.05,
+    emit_config: Annotated[
+        EmitMethod | None,
+        typer.Option("--emit-config", metavar="METHOD", help="Write a mergekit config."),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", metavar="FILE", help="Where --emit-config writes."),
+    ] = None,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    from kinhub.kinship.partners import ComputeOptions, suggest_partners
+
+    def progress(other: str) -> None:
+        stderr.print(f"measuring kinship with {escape(other)} ({compute.value})…", style="dim")
+
+    with handle_errors():
+        options = ComputeOptions(compute=compute.value, sample=sample, progress=progress)
+        with database_of(ctx) as database:
+            report = suggest_partners(
+                database,
+                model=model,
+                top=top,
+                metric=metric.value,
+                strategy=strategy.value,
+                options=options,
+            )
+        config = _emit(report, emit_config.value, output) if emit_config else None
+    doc = report.to_json()
+    if config is not None:
+        doc["config"] = config
+    if fmt is OutputFormat.json:
+        print_json(doc)
+        return
+    _print_table(report)
+    if config is not None:
+        if config["path"]:
+            stdout.print(f"wrote {config['method']} config to {escape(config['path'])}")
+        else:
+            stdout.print(config["yaml"], markup=False, highlight=False, end="")
+
+
+def emit_models(report: PartnerReport) -> tuple[Any, Any, Any]:
+    """(MODEL, best partner, shared base) as ``EmitModel`` values."""
+    from kinhub.crawler.emit import EmitModel
+
+    best = report.candidates[0]
+    own = report.model_signature
+    mine = EmitModel(report.model, dtype=own.dtype, vocab_size=own.vocab_size)
+    sig = best.signature
+    other = EmitModel(
+        best.id,
+        dtype=sig.dtype if sig else None,
+        vocab_size=sig.vocab_size if sig else None,
+    )
+    return mine, other, EmitModel(best.shared_base)
+
+
+def _emit(report: PartnerReport, method: str, output: Path | None) -> dict[str, Any]:
+    from kinhub.crawler.emit import emit_yaml
+
+    mine, other, base = emit_models(report)
+    text = emit_yaml(
+        method=method,
+        models=[mine, other],
+        base=base,
+        comment=[
+            f"kinhub partners {report.model} --strategy {report.strategy}: best partner "
+            f"{other.id} (shared base {base.id})",
+            "run: mergekit-yaml <this file> <output folder>",
+        ],
+    )
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+    return {
+        "method": method,
+        "partner": other.id,
+        "base": base.id,
+        "path": str(output) if output is not None else None,
+        "yaml": text,
+    }
+
+
+def kinship_cell(kinship: dict[str, Any]) -> str:
+    """``0.2111 sampled [0.2043, 0.2180]``, ``0.3 exact``, ``pending``."""
+    value, mode, interval = kinship["value"], kinship["mode"], kinship["interval"]
+    if value is None:
+        return mode
+    cell = f"{value:.4g} {mode}"
+    if isinstance(interval, dict) and "low" in interval and "high" in interval:
+        cell += f" [{interval['low']:.4g}, {interval['high']:.4g}]"
+    return cell
+
+
+def _num(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3g}"
+
+
+def _print_table(report: PartnerReport) -> None:
+    from rich.table import Table
+
+    doc = report.to_json()
+    stdout.print(
+        f"{escape(report.model)} (eval {_num(report.model_facts.eval_average)}, "
+        f"{escape(str(report.model_facts.license))}) — {report.strategy} by {report.metric}",
+        highlight=False,
+    )
+    table = Table(show_edge=False)
+    for column in ("#", "candidate", report.metric, "shared base", "eval", "score", "license"):
+        table.add_column(column)
+    for i, c in enumerate(doc["candidates"], start=1):
+        table.add_row(
+            str(i),
+            escape(c["id"]),
+            escape(kinship_cell(c["kinship"])),
+            escape(c["shared_base"]),
+            _num(c["eval_average"]),
+            _num(c["score"]),
+            escape(str(c["license"])),
+        )
+    stdout.print(table)
+    for c in doc["candidates"]:
+        for warning in c["warnings"]:
+            stdout.print(f"[yellow]{escape(c['id'])}:[/yellow] {escape(warning)}", highlight=False)
+    for s in doc["skipped"]:
+        stderr.print(f"skipped {escape(s['id'])}: {escape(s['reason'])}", style="dim")
+    if report.queued:
+        stderr.print(f"{report.queued} kinship job(s) queued: run `kinhub worker`", style="dim")
+
+
+def register(app: typer.Typer) -> None:
+    app.command(
+        "partners", help=PARTNERS_HELP, short_help="Merge-partner suggestions.", cls=Command
+    )(partners)
