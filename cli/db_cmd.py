@@ -102,7 +102,8 @@ def reparse(
     again changes nothing. Models stored without their texts need a re-crawl.
 
     JSON: `{"parser_version", "all", "examined", "changed", "unchanged", "skipped",
-    "without_texts", "changed_models", "seconds"}`.
+    "without_texts", "changed_models", "jobs_queued", "seconds"}`; `jobs_queued`
+    counts the kinship jobs the rewritten edges call for.
     """
     from kinhub.crawler.reparse import reparse as run_reparse
 
@@ -125,7 +126,15 @@ def _run_row(run: Any) -> dict[str, Any]:
 
 
 def _counts_text(counts: dict[str, Any]) -> str:
-    keys = ("models_seen", "new", "changed", "unchanged", "edges_added", "files_downloaded")
+    keys = (
+        "models_seen",
+        "new",
+        "changed",
+        "unchanged",
+        "edges_added",
+        "jobs_queued",
+        "files_downloaded",
+    )
     shown = [f"{key}={counts[key]}" for key in keys if key in counts]
     errors = counts.get("errors")
     if errors:

@@ -67,7 +67,8 @@ def print_crawl_summary(summary: dict[str, Any]) -> None:
         f"  models listed {summary['models_seen']} + references followed "
         f"{summary['references_followed']}: new {summary['new']}, "
         f"changed {summary['changed']}, unchanged {summary['unchanged']}",
-        f"  files downloaded {summary['files_downloaded']}, edges added {summary['edges_added']}",
+        f"  files downloaded {summary['files_downloaded']}, edges added {summary['edges_added']}, "
+        f"kinship jobs queued {summary.get('jobs_queued', 0)}",
         f"  requests: api {req['calls']['api']}, resolve {req['calls']['resolve']} "
         f"(retries api {req['retries']['api']}, resolve {req['retries']['resolve']}; "
         f"rate limited {req['rate_limited']['api'] + req['rate_limited']['resolve']})",
