@@ -41,7 +41,9 @@ model whose sha changes makes its jobs due again under new keys.  A model not
 fetched yet (``pending``) defers the job: it is planned when that model is
 written.  Models the crawl could not read (gated, not found, …) are planned
 without a revision, so their jobs fail with the worker's clear reason.
-Priority is the child's downloads.
+Priority is the child's downloads.  Jobs a later plan no longer calls for (a re-parse
+gave a parent another role) stay queued: their keys name exact revisions, so computing
+them is still correct.
 """
 
 from __future__ import annotations
