@@ -162,13 +162,19 @@ def _to_file(
     target = output.expanduser()
     if not target.parent.is_dir():
         raise ExportPathError(f"cannot write {str(output)!r}: no folder {str(target.parent)!r}")
-    handle, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        handle, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    except OSError as exc:
+        raise ExportPathError(f"cannot write {str(output)!r}: {exc.strerror}") from exc
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
             summary = export_genealogy(
                 session, selection=selection, fmt=Format(fmt.value), out=out, max_nodes=max_nodes
             )
         os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise ExportPathError(f"cannot write {str(output)!r}: {exc.strerror}") from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

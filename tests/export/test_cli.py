@@ -95,6 +95,9 @@ def test_export_bad_input(kinhub: Kinhub, tmp_path: Path) -> None:
     assert "no folder" in kinhub.fails(
         "export", "--format", "dot", "-o", str(tmp_path / "missing" / "x.dot")
     )
+    message = kinhub.fails("export", "--format", "dot", "-o", str(out))  # a folder
+    assert message.startswith(f"error: cannot write {str(out)!r}")
+    assert list(out.iterdir()) == []
     usage = kinhub.run("export", "--format", "json", "--relation", "merge,cousin")
     assert usage.exit_code == 2 and "cousin" in usage.stderr
     usage = kinhub.run("export", "--format", "json", "--depth", "2")
