@@ -12,6 +12,12 @@
 4. **Follow references**: every parent an edge names that was never fetched
    (``pending``), and earlier failures (``error``), costs one ``model_info``
    plus its files; repeated until nothing is pending (bounded rounds).
+
+Coping with the real Hub: a listing item the client cannot read is fetched by
+``model_info`` instead (the page goes on); a reference the Hub redirects to another
+id (a renamed repo) is stored once, under the new id, with the old id recorded as
+an alias; a gated repo is not asked for files when the crawl is anonymous (the
+answer would be 401) — its listing facts are kept as after a refused download.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -30,6 +36,7 @@ from kinhub.crawler.facts import model_facts
 from kinhub.crawler.hfconfig import architecture_facts
 from kinhub.crawler.ingest import CONFIG_NAMES
 from kinhub.crawler.version import PARSER_VERSION
+from kinhub.db.aliases import record_alias
 from kinhub.db.crawl_state import (
     edge_count,
     finish_run,
@@ -134,6 +141,8 @@ class CrawlCounts:
     pages: int = 0
     edges_added: int = 0
     jobs_queued: int = 0
+    malformed: int = 0
+    renamed: int = 0
     errors: Counter[str] = field(default_factory=Counter)
 
     def to_dict(self) -> dict[str, Any]:
@@ -147,6 +156,8 @@ class CrawlCounts:
             "listing_pages": self.pages,
             "edges_added": self.edges_added,
             "jobs_queued": self.jobs_queued,
+            "listing_items_malformed": self.malformed,
+            "renamed": self.renamed,
             "errors": dict(sorted(self.errors.items())),
         }
 
@@ -189,13 +200,17 @@ class CrawlReport:
 
 @dataclass(frozen=True)
 class _Fetched:
-    """One model's result: a record to upsert, or a status to set."""
+    """One model's result: a record to upsert, a status to set, or nothing to do
+    (``unchanged``: its sha is the stored one).  ``alias`` is the id it was asked for
+    when the Hub answered for ``repo_id`` instead (a renamed repo)."""
 
     repo_id: str
     record: ModelRecord | None = None
     status: str | None = None
     error: str | None = None
     files: int = 0
+    unchanged: bool = False
+    alias: str | None = None
 
 
 @dataclass(frozen=True)
@@ -233,6 +248,12 @@ class Crawler:
         self._progress = progress
         self._seen: set[str] = set()
         self._attempted: set[str] = set()
+        self._anonymous: bool | None = None
+
+    def _is_anonymous(self) -> bool:
+        if self._anonymous is None:
+            self._anonymous = self.hub.anonymous
+        return self._anonymous
 
     # -- reporting ----------------------------------------------------------------------
 
@@ -308,6 +329,11 @@ class Crawler:
 
     def _fetch(self, model: HubModel) -> _Fetched:
         """Download the files of ``model`` at its sha and build its record."""
+        if model.gated and self._is_anonymous():
+            # Anonymous callers are never on a gated repo's list (401): keep the listing's
+            # facts and Hub tags as after a refused download, without spending requests.
+            record = self._record(model, card=None, config=None, status="gated")
+            return _Fetched(model.repo_id, record=record)
         files = model.files
         wanted_card = files is None or CARD_NAME in files
         config_name = next((n for n in CONFIG_NAMES if files is not None and n in files), None)
@@ -333,17 +359,25 @@ class Crawler:
         record = self._record(model, card=card, config=config, status="ok")
         return _Fetched(model.repo_id, record=record, files=downloaded)
 
-    def _fetch_reference(self, repo_id: str) -> _Fetched:
-        """``model_info`` for a referenced parent, then its files."""
+    def _fetch_reference(self, repo_id: str, stored_sha: str | None = None) -> _Fetched:
+        """``model_info`` for a referenced parent (or an unreadable listing item), then
+        its files unless its sha is ``stored_sha``.  A renamed repo (the Hub answered for
+        another id) comes back under its new id, with ``alias`` set to ``repo_id``."""
         try:
             model = self.hub.model_info(repo_id)
         except RepoUnavailableError as exc:
             return _Fetched(repo_id, status=exc.status, error=exc.reason)
         except HubError as exc:
             return _Fetched(repo_id, status="error", error=str(exc)[:500])
+        if model.repo_id != repo_id and is_repo_id(model.repo_id):
+            logger.info("%s was renamed to %s", repo_id, model.repo_id)
+            if model.repo_id in self._seen:  # already stored by this crawl
+                return _Fetched(model.repo_id, unchanged=True, alias=repo_id)
+            return replace(self._fetch(model), alias=repo_id)
         if model.repo_id != repo_id:
-            # A renamed repo redirects; keep the reference's own name for its edges.
-            model = replace(model, repo_id=repo_id)
+            model = replace(model, repo_id=repo_id)  # an unusable id: keep the asked one
+        if stored_sha is not None and model.sha == stored_sha:
+            return _Fetched(repo_id, unchanged=True)
         return self._fetch(model)
 
     def _run_pool(
@@ -365,7 +399,7 @@ class Crawler:
                 self._report(phase, key, batch=(len(results), len(jobs)))
         # Deterministic write order, whatever order the downloads finished in.
         order = {getattr(job, "repo_id", job): i for i, job in enumerate(jobs)}
-        results.sort(key=lambda r: order.get(r.repo_id, 0))
+        results.sort(key=lambda r: order.get(r.alias or r.repo_id, 0))
         return results
 
     # -- writing (calling thread) ----------------------------------------------------------
@@ -374,7 +408,11 @@ class Crawler:
         written: list[str] = []  # models whose rows changed: their kinship jobs are re-planned
         for result in results:
             self.counts.files += result.files
-            if result.record is not None:
+            if result.alias is not None:
+                self._seen.add(result.repo_id)
+            if result.unchanged:
+                self.counts.unchanged += 1
+            elif result.record is not None:
                 outcome = upsert_model(session, result.record)
                 if outcome is not UpsertOutcome.unchanged:
                     written.append(result.repo_id)
@@ -391,6 +429,10 @@ class Crawler:
                 set_status(session, result.repo_id, result.status, result.error)
                 self.counts.errors[result.status] += 1
                 written.append(result.repo_id)
+            if result.alias is not None:
+                # After the new id's row exists: one model, the old id an alias of it.
+                record_alias(session, alias=result.alias, repo_id=result.repo_id)
+                self.counts.renamed += 1
         # In the same transaction as the edges: a crash never leaves edges without jobs.
         self.counts.jobs_queued += enqueue_for_models(session, written).inserted
 
@@ -421,6 +463,11 @@ class Crawler:
             page = self.hub.list_page(url)
             self.counts.pages += 1
             done = page.next_url is None
+            fallback = [m.repo_id for m in page.malformed if m.repo_id and is_repo_id(m.repo_id)]
+            self.counts.malformed += len(page.malformed)
+            for item in page.malformed:
+                if item.repo_id not in fallback:
+                    logger.warning("listing item without a usable id skipped: %s", item.error)
             batch: list[HubModel] = []
             for model in page.models:
                 stamp = model.last_modified
@@ -444,7 +491,7 @@ class Crawler:
             else:
                 cursor = None if done else page.next_url
             marks = _Marks(old=checkpoint.high_water, candidate=candidate, stop_at=stop_at)
-            self._process_page(listing, batch, cursor, marks)
+            self._process_page(listing, batch, cursor, marks, fallback=fallback)
             self._report("listing", listing.key)
             if partial:
                 return False
@@ -452,15 +499,24 @@ class Crawler:
         return True
 
     def _process_page(
-        self, listing: Listing, batch: list[HubModel], cursor: str | None, marks: _Marks
+        self,
+        listing: Listing,
+        batch: list[HubModel],
+        cursor: str | None,
+        marks: _Marks,
+        *,
+        fallback: Sequence[str] = (),
     ) -> None:
         """Fetch what changed on one page, then commit its rows with the listing's
-        checkpoint: ``cursor`` None means the listing is finished."""
+        checkpoint: ``cursor`` None means the listing is finished.  ``fallback``: ids
+        of items the client could not read, asked for by ``model_info`` instead."""
         fresh = [m for m in batch if m.repo_id not in self._seen]
         self._seen.update(m.repo_id for m in fresh)
-        self.counts.seen += len(fresh)
+        unread = [r for r in dict.fromkeys(fallback) if r not in self._seen]
+        self._seen.update(unread)
+        self.counts.seen += len(fresh) + len(unread)
         with self.database.session() as session:
-            stored = stored_shas(session, (m.repo_id for m in fresh))
+            stored = stored_shas(session, [*(m.repo_id for m in fresh), *unread])
         todo = []
         for model in fresh:
             sha, status = stored.get(model.repo_id, (None, "pending"))
@@ -469,6 +525,13 @@ class Crawler:
             else:
                 todo.append(model)
         results = self._run_pool(todo, self._fetch, key=listing.key)
+        if unread:
+
+            def by_id(repo_id: str) -> _Fetched:
+                sha, status = stored.get(repo_id, (None, "pending"))
+                return self._fetch_reference(repo_id, sha if status != "error" else None)
+
+            results += self._run_pool(unread, by_id, key=listing.key)
         with self.database.session() as session:
             self._write(session, results)
             if cursor is None:
