@@ -38,8 +38,9 @@ Output fields:
 * `file`: the path as given
 * `kind`: card \\| config
 * `relation`: merge \\| moe \\| finetune \\| adapter \\| quantized \\| null; from the recipe,
-  else base_model_relation, else inferred (several base models: merge; one: finetune, or
-  adapter / quantized when the tags say so)
+  else base_model_relation, else inferred (several base models, or a merge told in
+  prose: merge; one: finetune, or adapter when the files, library or tags say so,
+  quantized when tagged so)
 * `merge_method`: mergekit method name (`moe` for mergekit-moe); for a card without
   YAML, from "merged using the X merge method"
 * `base_model`: the recipe's base (revision split off); for a fine-tune, adapter or
@@ -54,7 +55,7 @@ Output fields:
 * `stage_name`: the final stage's name (null when unnamed)
 * `base_stage`: earlier stage used as the final stage's base
 * `stage_refs`: earlier stages merged by the final stage
-* `recipe_origin`: yaml \\| prose (card sentences only) \\| null
+* `recipe_origin`: yaml \\| prose (told only in the card's prose) \\| null
 * `recipe_shape`: models \\| slices \\| modules \\| moe \\| evolve \\| mlx
 * `parameters`: top-level parameters of the final stage
 * `dtype`: dtype (or out_dtype) of the final stage
@@ -67,6 +68,9 @@ Output fields:
 * `tags`: front-matter tags
 * `library_name`: front-matter library_name
 * `pipeline_tag`: front-matter pipeline_tag
+* `prose_evidence`: the card lines a merge, MoE, self-merge or base model was read from
+  when the card has no YAML recipe (stored as `card_prose` evidence)
+* `weights`: adapter \\| full \\| null, from the repo's file names when given
 * `warnings`: everything that could not be read cleanly
 
 References that are not org/name Hub ids (local paths, short names) keep

@@ -59,6 +59,7 @@ _NOT_MODELS = frozenset(
         "mlabonne/llm-autoeval",
     }
 )
+_LETTER = re.compile(r"[A-Za-z]")
 _NOT_ORGS = frozenset({"datasets", "spaces", "docs", "blog", "papers", "collections", "models"})
 
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(?P<text>.{0,300})$")
@@ -183,6 +184,8 @@ def model_ids(line: str) -> list[str]:
         org = repo_id.partition("/")[0].lower()
         if org in _NOT_ORGS or repo_id.lower() in _NOT_MODELS or not is_repo_id(repo_id):
             continue
+        if not all(_LETTER.search(part) for part in repo_id.split("/")):
+            continue  # "50/50", "1/2": ratios, not models
         found.setdefault(repo_id, None)
     return list(found)
 

@@ -5,9 +5,12 @@ when a parser change alters what the same texts yield, and ``kinhub db reparse``
 re-reads the stored texts of every model parsed by an older version (no Hub
 access).  History: 1 — what databases written before versions were stored
 hold; 2 — source texts and versions stored; 3 — parent roles follow the
-merge method (which methods subtract their ``base_model``).
+merge method (which methods subtract their ``base_model``); 4 — genealogy told
+in prose (``card_prose`` edges: merges, MoE experts, self-stacks, base models
+named in the body), adapters told from file names, partial and split recipes,
+Python-tagged YAML, MoE of one model read as a self-merge.
 """
 
 from __future__ import annotations
 
-PARSER_VERSION = 3
+PARSER_VERSION = 4

@@ -12,6 +12,7 @@ from kinhub.crawler.methods import find_method
 from kinhub.crawler.parse import parse_card, parse_config
 from kinhub.crawler.recipe import Stage
 from kinhub.crawler.result import ParseResult
+from kinhub.db.ids import is_repo_id
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SAMPLES = [
@@ -67,6 +68,24 @@ SPECIAL = [
     "1e-5",
     "\u2028",
     "\U0001f9e9",
+    # prose forms (crawler.prose_forms) and partial recipes
+    "## Merged models\n",
+    "## Experts\n",
+    "## Base model\n",
+    "Base model: ",
+    "**Models used:**\n",
+    "- org/a\n",
+    "* [org/b](https://huggingface.co/org/b)\n",
+    " is a merge of ",
+    " + ",
+    "depth up-scaled ",
+    "병합",
+    "合并",
+    "Verwendete Modelle",
+    "- model: org/a\n  layer_range: [0, 8]\n",
+    "!!python/tuple ",
+    "!!python/object/apply:collections.OrderedDict\n- - - ",
+    "!custom ",
 ]
 
 
@@ -88,8 +107,15 @@ def _check_all(text: str) -> None:
         out = result.to_json()
         json.dumps(out, allow_nan=False)
         assert not any(w.startswith("internal error") for w in out["warnings"]), out["warnings"]
-    facts = model_facts(card_text=text, config_text=text, hub_tags=["base_model:" + text[:40]])
+    facts = model_facts(
+        card_text=text,
+        config_text=text,
+        hub_tags=["base_model:" + text[:40]],
+        files=[text[:30], "adapter_config.json" if len(text) % 2 else "model.safetensors"],
+    )
     assert not any("internal error" in w for w in facts.warnings), facts.warnings
+    for edge in facts.edges:
+        assert not edge.parent_resolved or is_repo_id(edge.parent), edge
     json.dumps([e.parameters for e in facts.edges], allow_nan=False)
     json.dumps([r.stages for r in facts.recipes], allow_nan=False)
 
