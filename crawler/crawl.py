@@ -126,6 +126,9 @@ class CrawlOptions:
     follow_references: bool = True
     max_reference_rounds: int = 50
     reference_batch: int = 200
+    # Ask for a gated repo's files even when anonymous, as kinhub did up to commit
+    # 2a055c4 (benchmarks compare that strategy with today's).
+    legacy_strategy: bool = False
 
 
 @dataclass
@@ -329,7 +332,7 @@ class Crawler:
 
     def _fetch(self, model: HubModel) -> _Fetched:
         """Download the files of ``model`` at its sha and build its record."""
-        if model.gated and self._is_anonymous():
+        if model.gated and not self.options.legacy_strategy and self._is_anonymous():
             # Anonymous callers are never on a gated repo's list (401): keep the listing's
             # facts and Hub tags as after a refused download, without spending requests.
             record = self._record(model, card=None, config=None, status="gated")

@@ -284,10 +284,13 @@ class HubClient:
         cache_dir: Path | None = None,
         sleep: Callable[[float], None] = time.sleep,
         files: FileStrategy = "direct",
+        expand: Sequence[str] = LISTING_EXPAND,
     ) -> None:
         if files not in FILE_REQUESTS:
             raise ValueError(f"unknown file strategy {files!r}")
         self.files = files
+        # The fields asked for in listings and model_info (LEGACY_LISTING_EXPAND: as before).
+        self.expand = tuple(expand)
         self.endpoint = resolve_endpoint(endpoint)
         self._token = token
         self.limits = limits or RateLimits.for_plan()
@@ -320,6 +323,7 @@ class HubClient:
             cache_dir=self.cache_dir,
             sleep=self._sleep,
             files=self.files,
+            expand=self.expand,
         )
 
     @property
@@ -445,10 +449,13 @@ class HubClient:
         *,
         filters: Sequence[str] = (),
         sort: str = "lastModified",
-        expand: Sequence[str] = LISTING_EXPAND,
+        expand: Sequence[str] | None = None,
         page_size: int = 1000,
     ) -> str:
-        """The absolute URL of a listing's first page (what a cursor starts from)."""
+        """The absolute URL of a listing's first page (what a cursor starts from);
+        ``expand`` defaults to the client's fields."""
+        if expand is None:
+            expand = self.expand
         if self.page_limit is not None:
             page_size = min(page_size, self.page_limit)
         params: list[tuple[str, str]] = [("filter", f) for f in filters]
@@ -544,7 +551,7 @@ class HubClient:
         validate_repo_id(repo_id)
 
         def fetch() -> HubModel:
-            expand: Any = list(LISTING_EXPAND)  # the client types these as Literals
+            expand: Any = list(self.expand)  # the client types these as Literals
             info = self._api.model_info(
                 repo_id, revision=revision, expand=expand, timeout=self.timeout_s
             )
