@@ -443,13 +443,13 @@ class Worker:
     def _give_back(self, job: ClaimedJob, report: WorkerReport, why: str, *, lost: bool) -> None:
         if lost:
             report.lost += 1
-            logger.warning("job %s abandoned: %s", job.id, why)
+            logger.info("job %s abandoned: %s", job.id, why)
             self._emit("lost", job, reason=why)
             return
         with self.database.write_transaction() as session:
             release_job(session, job_id=job.id, owner=job.owner)
         report.released += 1
-        logger.warning("job %s released (%s)", job.id, why)
+        logger.info("job %s released (%s)", job.id, why)
         self._emit("released", job, reason=why)
 
     def _record_failure(
@@ -476,12 +476,12 @@ class Worker:
             return
         if retry_at is not None:
             report.retried += 1
-            logger.warning("job %s failed (will retry at %s): %s", job.id, retry_at, reason)
+            logger.info("job %s failed (will retry at %s): %s", job.id, retry_at, reason)
             self._emit("retry", job, reason=reason, retry_at=retry_at.isoformat())
         else:
             report.failed += 1
             report.errors.append({"job": job.id, "error": reason})
-            logger.warning("job %s failed: %s", job.id, reason)
+            logger.info("job %s failed: %s", job.id, reason)
             self._emit("failed", job, reason=reason)
 
     def _corrupt_input(self, job: ClaimedJob) -> str | None:
