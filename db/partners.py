@@ -141,51 +141,30 @@ def partner_candidates(
         node: up for node, up in session.execute(_walk_up(root.id, up_depth)) if node != root.id
     }
     own_down = {node for (node,) in session.execute(_walk_down_ids(root.id, down_depth + up_depth))}
-    usable = (
-        [
-            node
-            for (node,) in session.execute(
-                select(col(Model.id)).where(
-                    col(Model.id).in_(sorted(ancestors)), col(Model.status) != "unresolved"
-                )
-            )
-        ]
-        if ancestors
-        else []
-    )
     found: dict[int, tuple[int, int]] = {}  # candidate -> (hops, shared base)
-    if usable:
-        seeds = [
-            select(
-                literal(a).label("id"),
-                literal(a).label("anc"),
-                literal(ancestors[a]).label("up"),
-                literal(0).label("down"),
-            )
-            for a in usable
-        ]
-        first = seeds[0].union_all(*seeds[1:]) if len(seeds) > 1 else seeds[0]
-        walk = first.cte("down_walk", recursive=True)
+    if ancestors:
+        # Seeded by every ancestor that is a model (not an unresolved reference); the
+        # walk keeps which ancestor it started from.
+        seed: Any = select(
+            col(Model.id).label("id"), col(Model.id).label("anc"), literal(0).label("down")
+        ).where(col(Model.id).in_(sorted(ancestors)), col(Model.status) != "unresolved")
+        walk = seed.cte("down_walk", recursive=True)
         step = (
-            select(
-                col(Edge.child_id).label("id"),
-                walk.c.anc,
-                walk.c.up,
-                (walk.c.down + 1).label("down"),
-            )
+            select(col(Edge.child_id).label("id"), walk.c.anc, (walk.c.down + 1).label("down"))
             .join(walk, col(Edge.parent_id) == walk.c.id)
             .where(walk.c.down < down_depth)
         )
         walk = walk.union(step)
         reached = (
-            select(walk.c.id, walk.c.anc, func.min(walk.c.up + walk.c.down).label("hops"))
+            select(walk.c.id, walk.c.anc, func.min(walk.c.down).label("down"))
             .where(walk.c.down > 0)
             .group_by(walk.c.id, walk.c.anc)
         )
         excluded = own_down | set(ancestors) | {root.id}
-        for node, anc, hops in session.execute(reached):
+        for node, anc, down in session.execute(reached):
             if node in excluded:
                 continue
+            hops = ancestors[anc] + down
             held = found.get(node)
             if held is None or (hops, anc) < held:
                 found[node] = (hops, anc)

@@ -20,6 +20,7 @@ fam/noweights      –      50      config and card only, no safetensors
 m/ties             –      71      TIES of ft-a + ft-b on fam/base
 other/base         –      –       unrelated foundation (hidden 48)
 other/ft           –      80      fine-tune of other/base
+other/ft-wide      –      55      fine-tune card, but 3 layers: incompatible
 =================  =====  ======  ==========================================
 """
 
@@ -50,6 +51,7 @@ EVALS = {
     "fam/noweights": 50.0,
     "m/ties": 71.0,
     "other/ft": 80.0,
+    "other/ft-wide": 55.0,
 }
 
 
@@ -171,6 +173,13 @@ def generate_partner_hub(root: Path, *, seed: int = 0) -> Path:
         other_ft,
         card("other-ft", base="other/base", score=EVALS["other/ft"]),
         config=other_arch.config(),
+    )
+    other_wide = Arch(vocab=ARCH.vocab, hidden=48, layers=3, intermediate=ARCH.intermediate)
+    write(
+        "other/ft-wide",
+        base_state(other_wide, seed=seed + 43),
+        card("other-ft-wide", base="other/base", score=EVALS["other/ft-wide"]),
+        config=other_wide.config(),
     )
     return root
 
