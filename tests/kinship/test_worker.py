@@ -181,3 +181,31 @@ def test_once_and_max_jobs_bound_the_run(emu: HubEmulator, tmp_path: Path) -> No
         assert Worker(database, settings).run(once=True).status == "empty"
     finally:
         database.dispose()
+
+
+@pytest.mark.parametrize("mode", ["exact", "sampled"])
+def test_jobs_pinned_to_revisions_are_measured_at_those_revisions(
+    emu: HubEmulator, tmp_path: Path, mode: str
+) -> None:
+    from kinhub.db.jobs import JobTarget
+    from kinhub.hub.client import shared_client
+
+    sha = {
+        r: shared_client(emu.url).model_info(r).sha for r in ("kin/ft00", "kin/ft01", "kin/base")
+    }
+    database = open_database(f"sqlite:///{tmp_path / 'k.db'}")
+    try:
+        target = JobTarget(
+            kind="pair", model_a="kin/ft00", model_b="kin/ft01", base="kin/base",
+            revision_a=sha["kin/ft00"], revision_b=sha["kin/ft01"], revision_base=sha["kin/base"],
+        )  # fmt: skip
+        queue(database, [target])
+        settings = WorkerSettings(endpoint=emu.url, mode=mode, sample=0.5)
+        assert Worker(database, settings).run(until_empty=True).done == 1
+        (row,) = _rows(database)
+        assert row.model_a == f"kin/ft00@{sha['kin/ft00']}"
+        assert (row.revision_a, row.revision_b, row.revision_base) == (
+            sha["kin/ft00"], sha["kin/ft01"], sha["kin/base"],
+        )  # fmt: skip
+    finally:
+        database.dispose()
