@@ -65,7 +65,9 @@ class Crawled:
 
 
 @pytest.fixture
-def crawled(database: Database, database_url: str, hub_root: Path, tmp_path: Path) -> Iterator[Crawled]:
+def crawled(
+    database: Database, database_url: str, hub_root: Path, tmp_path: Path
+) -> Iterator[Crawled]:
     with HubEmulator(hub_root) as emu:
         run_crawl(database, emu.url, tmp_path / "crawl", scope="full")
         yield Crawled(database, database_url, emu.url, tmp_path / "weights")
@@ -86,7 +88,8 @@ def test_signature_from_headers_local_and_by_range(hub_root: Path, tmp_path: Pat
     assert remote.signature.signature == local.signature.signature
     assert remote.signature.exact == local.signature.exact
     sig = remote.signature
-    assert (sig.model_type, sig.num_layers, sig.hidden_size, sig.vocab_size) == ("llama", 2, 32, 128)
+    facts = (sig.model_type, sig.num_layers, sig.hidden_size, sig.vocab_size)
+    assert facts == ("llama", 2, 32, 128)
     assert sig.dtype == "bfloat16"
     # Header reads only: nothing was downloaded into the cache.
     assert not list(tmp_path.rglob("*.safetensors"))
