@@ -29,6 +29,10 @@ from kinhub.db.ids import is_repo_id
 MAX_LINE_CHARS = 4_000
 MAX_MODELS = 200
 MAX_EVIDENCE = 20
+MAX_LIST_ITEMS = 1_000
+MAX_LINES = 5_000
+"""Prose lines read (genealogy is told near the top; this bounds the work on huge cards)."""
+_STRUCTURAL = frozenset("#*-+0123456789")
 # Lines after a heading / intro line within which its list must start.
 LIST_LOOKAHEAD = 4
 
@@ -70,7 +74,8 @@ _MERGE_LIST = re.compile(
     r"models?\s+merged|merged\s+models?|models?\s+used|used\s+models?|ingredients?"
     r"|source\s+models?|parent\s+models?|component\s+models?|merge\s+(?:components|sources)"
     r"|병합|머지|사용(?:된|한)\s*모델|재료|合并|融合|合併|使用的模型|组成模型|源模型"
-    r"|zusammengef|verschmol|verwendete\s+modelle|zutaten|quellmodelle|gemergte",
+    r"|zusammen(?:ge)?f(?:ü|ue)hr|verschm[oe]lz|verwendete\s+modelle|zutaten|quellmodelle"
+    r"|gemergte",
     re.IGNORECASE,
 )
 _EXPERT_LIST = re.compile(r"\bexperts?\b|전문가|专家|專家|experten", re.IGNORECASE)
@@ -93,7 +98,7 @@ _FINETUNE_SENTENCE = re.compile(
 )
 _MERGE_WORD = re.compile(
     r"\bmerge[ds]?\b|\bmerging\b|\bblend(?:ed)?\b|\bfrankenmerge\b"
-    r"|병합|머지|合并|融合|合併|zusammengef|verschmol|\bgemerg",
+    r"|병합|머지|合并|融合|合併|zusammen(?:ge)?f(?:ü|ue)hr|verschm[oe]lz|\bgemerg",
     re.IGNORECASE,
 )
 _SELF_WORDS = re.compile(
@@ -176,18 +181,49 @@ def _plain(line: str) -> str:
     return text.replace("**", " ").replace("`", " ").replace("__", " ")
 
 
-def model_ids(line: str) -> list[str]:
-    """Hub model ids named in one line (links, HF URLs, bare ``org/name``), in order."""
-    found: dict[str, None] = {}
-    for match in _BARE_ID.finditer(_plain(line)):
+def _id_spans(plain: str) -> list[tuple[str, int, int]]:
+    """``(id, start, end)`` of every model id in text already made plain."""
+    spans: list[tuple[str, int, int]] = []
+    for match in _BARE_ID.finditer(plain):
         repo_id = match.group("id").rstrip(".-_")
         org = repo_id.partition("/")[0].lower()
         if org in _NOT_ORGS or repo_id.lower() in _NOT_MODELS or not is_repo_id(repo_id):
             continue
         if not all(_LETTER.search(part) for part in repo_id.split("/")):
             continue  # "50/50", "1/2": ratios, not models
-        found.setdefault(repo_id, None)
-    return list(found)
+        spans.append((repo_id, match.start(), match.end()))
+    return spans
+
+
+def _unique(ids: list[str]) -> list[str]:
+    return list(dict.fromkeys(ids))
+
+
+def model_ids(line: str) -> list[str]:
+    """Hub model ids named in one line (links, HF URLs, bare ``org/name``), in order."""
+    return _unique([repo_id for repo_id, _, _ in _id_spans(_plain(line))])
+
+
+class _Line:
+    """One prose line: as written, made plain, and with its ids blanked out (so
+    words are never matched inside an id such as ``org/Model-upscaled``)."""
+
+    def __init__(self, raw: str) -> None:
+        self.raw = raw
+        if "/" in raw:
+            self.plain = _plain(raw)
+            self.spans = _id_spans(self.plain)
+        else:  # no id, no URL: skip the link and id scans
+            self.plain = raw.replace("**", "  ").replace("`", " ").replace("__", "  ")
+            self.spans = []
+        self.ids = _unique([repo_id for repo_id, _, _ in self.spans])
+        masked = list(self.plain)
+        for _, start, end in self.spans:
+            masked[start:end] = " " * (end - start)
+        self.words = "".join(masked)
+
+    def ids_after(self, position: int) -> list[str]:
+        return _unique([repo_id for repo_id, start, _ in self.spans if start >= position])
 
 
 def _method(line: str) -> str | None:
@@ -238,33 +274,46 @@ class _Reader:
             self.section = None
 
     def line(self, raw: str) -> None:
-        line = raw[:MAX_LINE_CHARS]
-        if not line.strip():
+        if not raw.strip():
             return
-        self.moe_words = self.moe_words or bool(_MOE_WORDS.search(line))
-        if _ADAPTER_WORDS.search(line):
-            self.adapter_words = True
-            self.adapter_only = self.adapter_only or bool(_ADAPTER_ONLY.search(line))
-        heading = _HEADING.match(line)
-        ids = model_ids(line)
+        if (
+            self.section is None
+            and "/" not in raw
+            and ":" not in raw
+            and "：" not in raw
+            and raw.lstrip()[:1] not in _STRUCTURAL
+        ):
+            # Plain prose without an id, a label or markdown structure: only its
+            # words count (cheap substring tests before any regex).
+            lower = raw.lower()
+            if "moe" in lower or "mixture" in lower or "mixtral" in lower:
+                self.moe_words = self.moe_words or bool(_MOE_WORDS.search(raw))
+            if "lora" in lower or "adapter" in lower or "peft" in lower:
+                self._adapter_words(raw)
+            return
+        line = _Line(raw[:MAX_LINE_CHARS])
+        words = line.words
+        self.moe_words = self.moe_words or bool(_MOE_WORDS.search(words))
+        self._adapter_words(words)
+        heading = _HEADING.match(line.raw)
         if heading:
-            self._plus_form(line, ids)
+            self._plus_form(line)
             self._start_section(heading.group("text"))
-            self._self_form(line, ids)
+            self._self_form(line)
             return
-        bullet = _BULLET.match(line)
+        bullet = _BULLET.match(line.raw)
         if self.section is not None and (bullet or self.in_list or self.section == "base"):
-            if self._section_line(line, bullet is not None, ids):
+            if self._section_line(line, bullet is not None):
                 return
         elif self.section is not None and not bullet:
             if self.lookahead > 0:
                 self.lookahead -= 1
             else:
                 self.section = None
-        label = _LABEL_LINE.match(line)
+        label = _LABEL_LINE.match(line.raw)
         if (
             label
-            and not ids
+            and not line.ids
             and (
                 _MERGE_LIST.search(label.group("text"))
                 or _EXPERT_LIST.search(label.group("text"))
@@ -275,87 +324,97 @@ class _Reader:
             return
         self._base_label(line)
         if not bullet:
-            self._plus_form(line, ids)
-            self._merge_sentence(line, ids)
-        self._self_form(line, ids)
+            self._plus_form(line)
+            self._merge_sentence(line)
+        self._self_form(line)
         self._finetune_sentence(line)
 
-    def _section_line(self, line: str, bullet: bool, ids: list[str]) -> bool:
+    def _adapter_words(self, words: str) -> None:
+        if _ADAPTER_WORDS.search(words):
+            self.adapter_words = True
+            self.adapter_only = self.adapter_only or bool(_ADAPTER_ONLY.search(words))
+
+    def _section_line(self, line: _Line, bullet: bool) -> bool:
         """Handle a line inside a list section; True when it was consumed."""
+        ids = line.ids
         if self.section == "base":
             if ids and self.base is None:
-                self.base, self.base_evidence = ids[0], line.strip()
+                self.base, self.base_evidence = ids[0], line.raw.strip()
                 self.section = None
                 return True
             self.lookahead -= 1
             if self.lookahead < 0:
                 self.section = None
             return False
+        if bullet and ids and self.list_items >= MAX_LIST_ITEMS:
+            self.section = None
+            return True
         if bullet and ids:
             self.in_list = True
             self.list_items += 1
             self.list_keys.add(tuple(ids[:5]))
-            for repo_id in ids[:1]:  # the first id of an item is the model
-                if repo_id not in self.list_models and len(self.list_models) < MAX_MODELS:
-                    self.list_models.append(repo_id)
+            # The first id of an item is the model ("org/m, fine-tuned from org/b").
+            if ids[0] not in self.list_models and len(self.list_models) < MAX_MODELS:
+                self.list_models.append(ids[0])
             if self.section == "moe":
                 self.list_is_moe = True
             if len(self.list_evidence) < MAX_EVIDENCE:
-                self.list_evidence.append(line.strip())
+                self.list_evidence.append(line.raw.strip())
             return True
         if self.in_list:
             self.section = None
             self.in_list = False
         return False
 
-    def _plus_form(self, line: str, ids: list[str]) -> None:
+    def _plus_form(self, line: _Line) -> None:
         """ "A + B" as a title: every part of the line around " + " names an id."""
-        if self.sentence_models or len(ids) < 2 or not _PLUS.search(_plain(line)):
+        if self.sentence_models or len(line.ids) < 2 or len(line.raw) >= 400:
             return
-        parts = [p for p in _PLUS.split(_plain(line)) if p.strip()]
-        if len(parts) >= 2 and all(model_ids(p) for p in parts) and len(line) < 400:
-            self.sentence_models = ids[:MAX_MODELS]
-            self.sentence_evidence = [line.strip()]
-            self.sentence_method = _method(line)
+        parts = [p for p in _PLUS.split(line.plain) if p.strip()]
+        if len(parts) >= 2 and all(_id_spans(p) for p in parts):
+            self.sentence_models = line.ids[:MAX_MODELS]
+            self.sentence_evidence = [line.raw.strip()]
+            self.sentence_method = _method(line.words)
 
-    def _merge_sentence(self, line: str, ids: list[str]) -> None:
-        if self.sentence_models or not ids:
+    def _merge_sentence(self, line: _Line) -> None:
+        if self.sentence_models or not line.ids:
             return
-        match = _MERGE_WORD.search(line) or _MERGE_LIST.search(line)
+        match = _MERGE_WORD.search(line.words) or _MERGE_LIST.search(line.words)
         if not match:
             return
-        after = model_ids(line[match.end() :])
+        after = line.ids_after(match.end())
+        ids = line.ids
         chosen = after if len(after) >= 2 else ids if len(ids) >= 2 else []
         if chosen:
             self.sentence_models = chosen[:MAX_MODELS]
-            self.sentence_evidence = [line.strip()]
-            self.sentence_method = _method(line)
+            self.sentence_evidence = [line.raw.strip()]
+            self.sentence_method = _method(line.words)
 
-    def _self_form(self, line: str, ids: list[str]) -> None:
-        if self.self_model is None and len(ids) == 1 and _SELF_WORDS.search(line):
-            self.self_model = ids[0]
-            self.stacked = bool(_STACK_WORDS.search(line))
-            self.self_evidence = line.strip()
+    def _self_form(self, line: _Line) -> None:
+        if self.self_model is None and len(line.ids) == 1 and _SELF_WORDS.search(line.words):
+            self.self_model = line.ids[0]
+            self.stacked = bool(_STACK_WORDS.search(line.words))
+            self.self_evidence = line.raw.strip()
 
-    def _base_label(self, line: str) -> None:
+    def _base_label(self, line: _Line) -> None:
         if self.base is not None:
             return
-        match = _BASE_LABEL.search(line)
+        match = _BASE_LABEL.search(line.words)
         if match:
-            ids = model_ids(line[match.end() :])
+            ids = line.ids_after(match.end())
             if ids:
-                self.base, self.base_evidence = ids[0], line.strip()
-            elif not line[match.end() :].strip(" *_"):
+                self.base, self.base_evidence = ids[0], line.raw.strip()
+            elif not line.words[match.end() :].strip(" *_"):
                 self.section, self.lookahead, self.in_list = "base", LIST_LOOKAHEAD, False
 
-    def _finetune_sentence(self, line: str) -> None:
+    def _finetune_sentence(self, line: _Line) -> None:
         if self.finetune_parent is not None:
             return
-        match = _FINETUNE_SENTENCE.search(line)
+        match = _FINETUNE_SENTENCE.search(line.words)
         if match:
-            ids = model_ids(line[match.end() :])
+            ids = line.ids_after(match.end())
             if ids:
-                self.finetune_parent, self.finetune_evidence = ids[0], line.strip()
+                self.finetune_parent, self.finetune_evidence = ids[0], line.raw.strip()
 
     def _merge(self) -> ProseFacts | None:
         """The merge (or MoE, or self-merge) the prose describes, if any."""
@@ -416,7 +475,7 @@ def read_prose_forms(lines: tuple[str, ...] | list[str]) -> ProseFacts:
     """Read the hand-written genealogy of a card from its prose lines (code blocks
     excluded).  Never raises on text."""
     reader = _Reader()
-    for line in lines:
+    for line in lines[:MAX_LINES]:
         reader.line(line)
     return reader.result()
 

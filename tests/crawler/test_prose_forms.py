@@ -152,6 +152,44 @@ def test_model_ids_in_a_line(line: str, ids: list[str]) -> None:
     assert model_ids(line) == ids
 
 
+@pytest.mark.parametrize(
+    ("text", "relation", "models", "base"),
+    [
+        ("org/Self-7B is a merge of org/a and org/b.", "merge", ["org/a", "org/b"], None),
+        (
+            "Dieses Modell ist eine Zusammenführung von wald/A-7B und wald/B-7B.",
+            "merge",
+            ["wald/A-7B", "wald/B-7B"],
+            None,
+        ),
+        (
+            "이 모델은 hanbit/A-7B 와 dal/B-7B 를 병합한 모델입니다.",
+            "merge",
+            ["hanbit/A-7B", "dal/B-7B"],
+            None,
+        ),
+        (
+            "# Mirror\n\nA self-merge of glass/Pane-13B with itself.",
+            "merge",
+            ["glass/Pane-13B"],
+            None,
+        ),
+        ("## 기반 모델\n\nhanbit/Base-7B 를 미세 조정했습니다.", "finetune", [], "hanbit/Base-7B"),
+        ("基础模型：qing/Base-7B", "finetune", [], "qing/Base-7B"),
+        ("Basismodell: wald/Stamm-7B", "finetune", [], "wald/Stamm-7B"),
+        ("A QLoRA adapter trained on top of org/base for chat.", "adapter", [], "org/base"),
+        # Words inside an id are not wording: the card's own title is no self-merge.
+        ("# acme/Model-11B-upscaled\n\nA chat model.", None, [], None),
+        ("# acme/Merged-Model-7B\n\nBased on nothing in particular.", None, [], None),
+    ],
+)
+def test_prose_forms_in_sentences(
+    text: str, relation: str | None, models: list[str], base: str | None
+) -> None:
+    facts = read_prose_forms(text.split("\n"))
+    assert (facts.relation, facts.models, facts.base) == (relation, models, base)
+
+
 def test_prose_without_a_second_model_is_no_merge() -> None:
     for text in (
         "We merged the LoRA into org/base after training.",
