@@ -43,13 +43,13 @@ logger = logging.getLogger(__name__)
 DEFAULT_CRON = "0 3 * * *"  # the same as kinhub.crawler.schedule.DEFAULT_CRON
 
 # The kinship worker's entry point, once kinship/worker.py exists:
-#     drain(database: Database, *, budget_s: float, endpoint: str | None) -> dict[str, Any]
+#     drain(database, *, budget_s: float, endpoint: str | None, plan: str | None) -> dict
 # takes jobs until the queue is empty or the budget is spent and returns its counts.
 KINSHIP_WORKER_MODULE = "kinhub.kinship.worker"
 KINSHIP_WORKER_FUNCTION = "drain"
 
 
-def kinship_step(endpoint: str | None = None) -> AfterCrawl | None:
+def kinship_step(endpoint: str | None = None, plan: str | None = None) -> AfterCrawl | None:
     """The kinship worker as the tick's post-crawl step, or None while the worker
     is not built (the tick then records ``kinship: not available``)."""
     try:
@@ -63,7 +63,7 @@ def kinship_step(endpoint: str | None = None) -> AfterCrawl | None:
         return None
 
     def after_crawl(database: Database, budget_s: float) -> dict[str, Any]:
-        result: dict[str, Any] = drain(database, budget_s=budget_s, endpoint=endpoint)
+        result: dict[str, Any] = drain(database, budget_s=budget_s, endpoint=endpoint, plan=plan)
         return result
 
     return after_crawl
@@ -146,7 +146,9 @@ def schedule_command(
 def _tick(database: Database, settings: TickSettings, fmt: OutputFormat) -> None:
     from kinhub.crawler.schedule import run_tick
 
-    summary = run_tick(database, settings, after_crawl=kinship_step(settings.endpoint))
+    summary = run_tick(
+        database, settings, after_crawl=kinship_step(settings.endpoint, settings.plan)
+    )
     _print(summary, fmt)
     if summary["status"] == "failed":
         raise typer.Exit(1)
@@ -164,7 +166,10 @@ def _run_forever(database: Database, settings: TickSettings, cron: str, fmt: Out
     scheduler = BlockingScheduler(timezone=UTC)
     scheduler.add_job(
         lambda: _print(
-            run_tick(database, settings, after_crawl=kinship_step(settings.endpoint)), fmt
+            run_tick(
+                database, settings, after_crawl=kinship_step(settings.endpoint, settings.plan)
+            ),
+            fmt,
         ),
         trigger,
         id="kinhub-nightly",

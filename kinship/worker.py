@@ -632,12 +632,15 @@ def drain(
     *,
     budget_s: float,
     endpoint: str | None = None,
+    plan: str | None = None,
     settings: WorkerSettings | None = None,
     on_event: EventHook | None = None,
 ) -> dict[str, Any]:
     """Compute due jobs until none is left or ``budget_s`` seconds have passed (the
-    current job finishes); what ``kinhub schedule`` runs after each crawl.  ``endpoint``
-    (the crawl's Hub) applies when ``settings`` are not given.  Returns the run's counts
-    (:meth:`WorkerReport.to_dict`)."""
-    worker = Worker(database, settings or WorkerSettings(endpoint=endpoint), on_event=on_event)
+    current job finishes); what ``kinhub schedule`` runs after each crawl.
+    ``endpoint`` and ``plan`` (the crawl's Hub and account tier) apply when
+    ``settings`` are not given.  Returns the run's counts (:meth:`WorkerReport.to_dict`).
+    """
+    settings = settings or WorkerSettings(endpoint=endpoint, plan=plan)
+    worker = Worker(database, settings, on_event=on_event)
     return worker.run(until_empty=True, time_budget_s=budget_s).to_dict()
