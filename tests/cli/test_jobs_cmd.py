@@ -110,3 +110,20 @@ def test_worker_rejects_bad_sizes_and_durations() -> None:
 def test_retry_needs_ids_or_failed() -> None:
     result = runner.invoke(app, ["jobs", "retry"])
     assert result.exit_code == 2
+
+
+def test_time_budget_spent_takes_no_job(setup: tuple[str, HubEmulator]) -> None:
+    _, emu = setup
+    try:
+        report = _json("worker", "--time-budget", "0s", "--cache-budget", "1GB")
+        assert (report["status"], report["claimed"]) == ("budget", 0)
+        assert _json("jobs")["counts"]["pending"] == 6
+    finally:
+        emu.close()
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("2h", 7200), ("30m", 1800), ("90s", 90), ("5", 5)])
+def test_durations(text: str, seconds: float) -> None:
+    from kinhub.cli.worker_cmd import parse_duration
+
+    assert parse_duration(text) == seconds
