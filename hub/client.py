@@ -200,12 +200,26 @@ def _normalize_etag(value: str | None) -> str | None:
     return value.removeprefix("W/").strip('"') or None
 
 
+_MAX_HOPS = 5
+
+
+def _git_blob_id(data: bytes) -> str:
+    digest = hashlib.sha1(f"blob {len(data)}\0".encode(), usedforsecurity=False)
+    digest.update(data)
+    return digest.hexdigest()
+
+
+def _redirect_etag(response: httpx2.Response, target: httpx2.URL) -> str | None:
+    """The blob id a resolve redirect names: its ``X-Linked-Etag``/``ETag`` header, else
+    the ``etag`` parameter of the resolve-cache URL it points at."""
+    header = response.headers.get("X-Linked-Etag") or response.headers.get("ETag")
+    return _normalize_etag(header or target.params.get("etag"))
+
+
 def _matches_blob(data: bytes, etag: str) -> bool:
     """Whether ``data`` is the blob ``etag`` names (git sha1 or LFS sha256)."""
     if len(etag) == 40:
-        digest = hashlib.sha1(f"blob {len(data)}\0".encode(), usedforsecurity=False)
-        digest.update(data)
-        return digest.hexdigest() == etag
+        return _git_blob_id(data) == etag
     if len(etag) == 64:
         return hashlib.sha256(data).hexdigest() == etag
     return True  # not a content id: nothing to check against
@@ -307,6 +321,7 @@ class HubClient:
         self.http: Counter[str] = Counter({API: 0, RESOLVE: 0})
         self.malformed = 0
         self.page_shrinks = 0
+        self.files_reused = 0  # stored texts whose blob id the Hub's 307 confirmed
         # The largest listing page size the Hub answered in time after a timeout.
         self.page_limit: int | None = None
         self._limit_warned: set[str] = set()
@@ -620,12 +635,16 @@ class HubClient:
         what = f"download {repo_id}/{filename}"
         return self._call(RESOLVE, what, fetch, cost=cost, repo_id=repo_id)
 
-    def read_text(self, repo_id: str, filename: str, *, revision: str | None) -> str | None:
+    def read_text(
+        self, repo_id: str, filename: str, *, revision: str | None, known: str | None = None
+    ) -> str | None:
         """A small file's text at ``revision`` (the commit sha), or None if absent.
 
-        One GET that follows the Hub's redirect to its resolve cache: two resolver
-        requests (``files="hf_hub_download"``: the client's HEAD, HEAD, GET into the
-        cache, three).  A body that does not match the blob id its ETag names is
+        A GET on ``/resolve/`` and one on the resolve cache its 307 points at: two
+        resolver requests (``files="hf_hub_download"``: the client's HEAD, HEAD, GET
+        into the cache, three).  The 307 names the file's blob id; when ``known`` (the
+        text stored from an earlier commit) is that blob, it is returned without the
+        second request.  A body that does not match the blob id its ETag names is
         fetched again.
 
         Raises:
@@ -641,11 +660,31 @@ class HubClient:
         url = self._url(repo_id, filename, revision)
         headers = build_hf_headers(token=self._token, library_name="kinhub")
         headers["Accept-Encoding"] = "identity"  # the bytes the ETag names
+        known_blob = _git_blob_id(known.encode("utf-8")) if known is not None else None
+        limiter = self.limits.bucket(RESOLVE)
 
         def fetch() -> str | None:
             response = get_session().get(
-                url, headers=headers, follow_redirects=True, timeout=self.timeout_s
+                url, headers=headers, follow_redirects=False, timeout=self.timeout_s
             )
+            for _ in range(_MAX_HOPS):
+                if not response.has_redirect_location:
+                    break
+                target = response.url.join(response.headers["Location"])
+                if known_blob is not None and _redirect_etag(response, target) == known_blob:
+                    with self._lock:
+                        self.files_reused += 1
+                    return known
+                hop_headers = headers
+                if target.host != httpx2.URL(url).host or target.port != httpx2.URL(url).port:
+                    # Off the Hub (a CDN): no credentials, and not a resolver request.
+                    hop_headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+                else:
+                    limiter.acquire()
+                    self._count(self.calls, RESOLVE)
+                response = get_session().get(
+                    target, headers=hop_headers, follow_redirects=False, timeout=self.timeout_s
+                )
             try:
                 hf_raise_for_status(response)
             except RemoteEntryNotFoundError:
@@ -662,9 +701,9 @@ class HubClient:
                 raise ValueError(f"{filename}: downloaded bytes do not match the blob id")
             return data[:MAX_TEXT_BYTES].decode("utf-8", errors="replace")
 
-        cost = FILE_REQUESTS["direct"]
+        # One request up front; each redirect hop on the Hub acquires its own.
         what = f"download {repo_id}/{filename}"
-        return self._call(RESOLVE, what, fetch, cost=cost, repo_id=repo_id)
+        return self._call(RESOLVE, what, fetch, cost=1, repo_id=repo_id)
 
     def download_snapshot(
         self,
@@ -813,6 +852,7 @@ class HubClient:
                 "rate_limited": dict(self.rate_limited),
                 "malformed_items": self.malformed,
                 "page_shrinks": self.page_shrinks,
+                "files_reused": self.files_reused,
                 "throttled_s": {
                     API: round(self.limits.api.waited_s, 3),
                     RESOLVE: round(self.limits.resolve.waited_s, 3),

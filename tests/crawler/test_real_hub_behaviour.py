@@ -196,3 +196,37 @@ def test_yesterdays_strategy_stores_the_same_with_more_resolver_requests(
     assert snapshots["direct"] == snapshots["legacy"]
     assert served["direct"]["api"] == served["legacy"]["api"]
     assert served["direct"]["resolve"] < served["legacy"]["resolve"]
+
+
+def test_a_file_the_hub_names_unchanged_is_not_downloaded_again(
+    hub_root: Path, tmp_path: Path
+) -> None:
+    database = open_database(f"sqlite:///{tmp_path / 'nightly.db'}")
+    options = CrawlOptions(scope=Scope.parse("full"), page_size=10)
+    try:
+        with HubEmulator(hub_root, heavy_page_limit=None) as emu:
+            crawl(database, _client(emu.url, tmp_path / "cache"), options)
+            # ft-a: a new commit that leaves its card alone; base: its card edited.
+            (hub_root / "org/ft-a/notes.txt").write_text("a new file\n")
+            card = hub_root / "org/base/README.md"
+            card.write_text(card.read_text() + "\nMore words.\n")
+            for repo in ("org/ft-a", "org/base"):
+                (hub_root / repo / ".hub.json").write_text(
+                    json.dumps({"lastModified": "2024-04-01T00:00:00.000Z"})
+                )
+            emu.reset_stats()
+            report = crawl(database, _client(emu.url, tmp_path / "cache"), options)
+            served = emu.stats()["requests"]
+        nightly = table_snapshot(database)
+    finally:
+        database.dispose()
+    assert report.counts["changed"] == 2 and report.requests["files_reused"] == 1
+    # ft-a's card: the 307 names the stored blob (1 request); base's card: 307 + GET.
+    assert served["resolve"] == 1 + 2
+    fresh = open_database(f"sqlite:///{tmp_path / 'fresh.db'}")
+    try:
+        with HubEmulator(hub_root, heavy_page_limit=None) as emu:
+            crawl(fresh, _client(emu.url, tmp_path / "cache-fresh"), options)
+        assert table_snapshot(fresh) == nightly
+    finally:
+        fresh.dispose()
