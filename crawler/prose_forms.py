@@ -268,7 +268,7 @@ class _Reader:
             self.section = "base"
         elif _EXPERT_LIST.search(text):
             self.section = "moe"
-        elif _MERGE_LIST.search(text) and not self.list_models:
+        elif (_MERGE_LIST.search(text) or _MERGE_WORD.search(text)) and not self.list_models:
             self.section = "merge"
         else:
             self.section = None
@@ -316,6 +316,7 @@ class _Reader:
             and not line.ids
             and (
                 _MERGE_LIST.search(label.group("text"))
+                or _MERGE_WORD.search(label.group("text"))
                 or _EXPERT_LIST.search(label.group("text"))
                 or _BASE_HEADING.match(label.group("text").strip(" *_"))
             )
@@ -346,6 +347,11 @@ class _Reader:
             if self.lookahead < 0:
                 self.section = None
             return False
+        label = _BASE_LABEL.search(line.words) if bullet and ids and self.base is None else None
+        if label is not None and line.ids_after(label.end()):
+            # "- Base model: org/x" inside the list names the base, not an input.
+            self.base, self.base_evidence = line.ids_after(label.end())[0], line.raw.strip()
+            return True
         if bullet and ids and self.list_items >= MAX_LIST_ITEMS:
             self.section = None
             return True

@@ -178,6 +178,12 @@ def test_model_ids_in_a_line(line: str, ids: list[str]) -> None:
         ("基础模型：qing/Base-7B", "finetune", [], "qing/Base-7B"),
         ("Basismodell: wald/Stamm-7B", "finetune", [], "wald/Stamm-7B"),
         ("A QLoRA adapter trained on top of org/base for chat.", "adapter", [], "org/base"),
+        (
+            "The following models were merged:\n- Base model: org/base\n- org/a\n- org/b",
+            "merge",
+            ["org/a", "org/b"],
+            "org/base",
+        ),
         # Words inside an id are not wording: the card's own title is no self-merge.
         ("# acme/Model-11B-upscaled\n\nA chat model.", None, [], None),
         ("# acme/Merged-Model-7B\n\nBased on nothing in particular.", None, [], None),
