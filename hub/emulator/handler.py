@@ -83,10 +83,13 @@ class EmulatorApp:
         max_page_size: int = listing.DEFAULT_MAX_PAGE,
         script: FaultScript | None = None,
         heavy_page_limit: int | None = listing.HEAVY_PAGE_LIMIT,
+        bandwidth_bps: float | None = None,
     ) -> None:
         self.store = store
         self.stats = Stats()
         self.latency_s = latency_ms / 1000.0
+        # File bodies are sent at most this many bytes per second, per response.
+        self.bandwidth_bps = bandwidth_bps if bandwidth_bps and bandwidth_bps > 0 else None
         self.faults = faults
         # Always present: the headers come on every answer even when nothing is enforced.
         self.limiter = limiter or RateLimiter(UNLIMITED_QUOTA)
@@ -548,6 +551,8 @@ class HubRequestHandler(BaseHTTPRequestHandler):
                     chunk = fh.read(min(_CHUNK, budget - sent))
                     if not chunk:
                         break
+                    if self.app.bandwidth_bps:  # the time this chunk takes on the wire
+                        time.sleep(len(chunk) / self.app.bandwidth_bps)
                     self.app.stats.sent(self._bucket, len(chunk))
                     self.wfile.write(chunk)
                     sent += len(chunk)

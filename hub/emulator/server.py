@@ -35,6 +35,8 @@ class HubEmulator:
         root: snapshot directory, ``root/<org>/<name>/`` per repo.
         host, port: where to listen; port 0 picks a free one.
         latency_ms: delay added to every Hub request.
+        bandwidth_bps: cap on the bytes per second of each file body sent (downloads
+            and Range reads); None = as fast as the machine goes.
         fail_rate: fraction of Hub requests answered with an injected fault
             (429, 500, 503, connection reset, truncated body), drawn from a
             RNG seeded with ``seed``.
@@ -75,6 +77,7 @@ class HubEmulator:
         rate_quotas: dict[str, int] | None = None,
         script: list[ScriptedFault] | None = None,
         heavy_page_limit: int | None = listing.HEAVY_PAGE_LIMIT,
+        bandwidth_bps: float | None = None,
     ) -> None:
         root = Path(root)
         if not root.is_dir():
@@ -100,6 +103,7 @@ class HubEmulator:
             page_size=page_size,
             script=faults_script,
             heavy_page_limit=heavy_page_limit,
+            bandwidth_bps=bandwidth_bps,
         )
         self._host = host
         self._port = port
