@@ -182,6 +182,8 @@ class KinshipJob(SQLModel, table=True):
         Index("ix_kinship_job_model_a", "model_a"),
         Index("ix_kinship_job_model_b", "model_b"),
         Index("ix_kinship_job_base", "base"),
+        # "which finished job produced this kinship row" (lineage's edge kinship, gain).
+        Index("ix_kinship_job_kinship", "kinship_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
