@@ -450,6 +450,7 @@ class Crawler:
                 # After the new id's row exists: one model, the old id an alias of it.
                 record_alias(session, alias=result.alias, repo_id=result.repo_id)
                 self.counts.renamed += 1
+                written.append(result.alias)  # edges naming the old id now mean the new one
         # In the same transaction as the edges: a crash never leaves edges without jobs.
         self.counts.jobs_queued += enqueue_for_models(session, written).inserted
 

@@ -55,6 +55,7 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any, NamedTuple
 
+from kinhub.db.aliases import RENAMED, resolve_alias
 from kinhub.db.ids import is_repo_id
 from kinhub.db.jobs import (
     EnqueueCount,
@@ -165,6 +166,7 @@ class Genealogy:
         self._models: dict[int, ModelRow] = {}
         self._parents: dict[int, set[int]] = {}
         self._ancestors: dict[int, dict[int, int]] = {}
+        self._current: dict[int, int] = {}
 
     # -- rows ----------------------------------------------------------------------
 
@@ -193,6 +195,21 @@ class Genealogy:
                 found[row.repo_id] = row.id
         return found
 
+    def current(self, ids: Iterable[int]) -> dict[int, int]:
+        """Each id → the id of the model it names now: a renamed repo's row (status
+        ``renamed``, edges may still point at it) → the row of its current id."""
+        wanted = set(ids)
+        rows = self.models(wanted)
+        out: dict[int, int] = {}
+        for i in wanted:
+            if i not in self._current:
+                self._current[i] = i
+                if rows[i].status == RENAMED:
+                    target = resolve_alias(self.session, rows[i].repo_id)
+                    self._current[i] = self.ids_of([target]).get(target, i)
+            out[i] = self._current[i]
+        return out
+
     def _load_parents(self, ids: Iterable[int]) -> None:
         wanted = [i for i in set(ids) if i not in self._parents]
         for start in range(0, len(wanted), 500):
@@ -200,8 +217,10 @@ class Genealogy:
             for i in chunk:
                 self._parents[i] = set()
             query = select(Edge.child_id, Edge.parent_id).where(col(Edge.child_id).in_(chunk))
-            for child_id, parent_id in self.session.exec(query):
-                self._parents[child_id].add(parent_id)
+            found = list(self.session.exec(query))
+            now = self.current(parent_id for _, parent_id in found)
+            for child_id, parent_id in found:
+                self._parents[child_id].add(now[parent_id])
 
     def prefetch_ancestry(self, ids: Iterable[int]) -> None:
         """Load the parents of ``ids`` and of all their ancestors, one query per level
@@ -347,6 +366,8 @@ class _ChildPlanner:
         )
 
     def stage(self, edges: list[EdgeRow], *, final: bool) -> None:
+        now = self.graph.current(e.parent_id for e in edges)
+        edges = [e._replace(parent_id=now[e.parent_id]) for e in edges]
         rows = self.graph.models(e.parent_id for e in edges)
         assert self.child.id is not None
         anchors = sorted(
@@ -516,7 +537,8 @@ def is_common_ancestor(session: Session, *, a: str, b: str, base: str) -> bool |
     ids = graph.ids_of(names)
     if len(ids) < len(set(names)):
         return None
-    ia, ib, iz = (ids[n] for n in names)
+    now = graph.current(ids.values())  # an old name of a renamed repo is that repo
+    ia, ib, iz = (now[ids[n]] for n in names)
     rows = graph.models([ia, ib])
     if any(rows[i].status == "pending" or rows[i].status == "unresolved" for i in (ia, ib)):
         return None

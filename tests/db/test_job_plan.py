@@ -135,3 +135,30 @@ def test_unmeasurable_records_are_never_claimed_or_retried(
         while (job := claim_job(session, owner="t", lease_s=60, max_attempts=3)) is not None:
             claimed.append(job)
     assert len(claimed) == len(PENDING) and all(job.base for job in claimed)
+
+
+def test_a_renamed_parent_is_planned_under_its_new_id(
+    database: Database, family: MergeFamily
+) -> None:
+    from kinhub.db.aliases import record_alias
+
+    _ingest(database, family)
+    with database.session() as session:
+        # The Hub now answers for fam/ft-b as fam/ft-b-new; edges still name fam/ft-b.
+        record = read_local_model(family.root / "fam/ft-b", repo_id="fam/ft-b-new").record
+        upsert_model(session, record)
+        record_alias(session, alias="fam/ft-b", repo_id="fam/ft-b-new")
+        before = {j.job_key for j in session.exec(select(KinshipJob))}
+        count = enqueue_for_models(session, ["fam/ft-b", "fam/ft-b-new"])
+        fresh = [j for j in session.exec(select(KinshipJob)) if j.job_key not in before]
+        assert is_common_ancestor(session, a="fam/ft-b", b="fam/ft-a", base="fam/base") is True
+        assert is_common_ancestor(session, a="m1/ties", b="m1/dare-ties", base="fam/ft-b")
+    renamed = {p[:4] for p in PENDING if "fam/ft-b" in p[1:4]}
+    assert count.inserted == len(fresh) == len(renamed)
+    assert {
+        tuple(
+            x if x != "fam/ft-b-new" else "fam/ft-b" for x in (j.kind, j.model_a, j.model_b, j.base)
+        )
+        for j in fresh
+    } == renamed
+    assert not [j for j in fresh if "fam/ft-b" in (j.model_a, j.model_b, j.base)]
