@@ -35,7 +35,8 @@ weights).
 
 Jobs name Hub repos only: every model of a job passes
 :func:`kinhub.db.ids.is_repo_id` and is not an ``unresolved`` row; references
-from cards that are paths or URLs are never in a job.  Revisions are each
+from cards that are paths or URLs are never in a job; a parent named by the old id
+of a renamed repo is planned under its current id.  Revisions are each
 model's stored sha (a recipe's pinned full commit sha wins for an input), so a
 model whose sha changes makes its jobs due again under new keys.  A model not
 fetched yet (``pending``) defers the job: it is planned when that model is
