@@ -44,6 +44,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "kinhub.cli.jobs_cmd",
     "kinhub.cli.partners_cmd",
     "kinhub.cli.plan_cmd",
+    "kinhub.cli.analyze_cmd",
 )
 
 
