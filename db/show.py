@@ -111,7 +111,13 @@ class ModelReport:
         }
 
 
-_SOURCE_RANK = {"mergekit_config": 0, "card_recipe": 1, "card_metadata": 2, "hub_tag": 3}
+_SOURCE_RANK = {
+    "mergekit_config": 0,
+    "card_recipe": 1,
+    "card_prose": 2,
+    "card_metadata": 3,
+    "hub_tag": 4,
+}
 _ROLE_RANK = {"base": 0, "ingredient": 1, "expert": 2, "slice": 3}
 
 

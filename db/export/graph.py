@@ -201,8 +201,14 @@ def _node(row: Any, evals: dict[int, tuple[float, int]], extra: dict[str, Any]) 
 
 
 # Prefer the config file's method over a recipe found in the card (as lineage does).
-_RECIPE_PRIORITY = {"mergekit_config": 0, "card_recipe": 1}
-_SOURCE_RANK = {"mergekit_config": 0, "card_recipe": 1, "card_metadata": 2, "hub_tag": 3}
+_RECIPE_PRIORITY = {"mergekit_config": 0, "card_recipe": 1, "card_prose": 2}
+_SOURCE_RANK = {
+    "mergekit_config": 0,
+    "card_recipe": 1,
+    "card_prose": 2,
+    "card_metadata": 3,
+    "hub_tag": 4,
+}
 _ROLE_RANK = {"base": 0, "ingredient": 1, "expert": 2, "slice": 3}
 
 

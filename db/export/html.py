@@ -84,7 +84,7 @@ def _layers(nodes: list[ExportNode], edges: list[ExportEdge]) -> dict[str, _Plac
 
 
 def _recipes(session: Session, names: list[str]) -> dict[str, dict[str, str]]:
-    priority = {"mergekit_config": 0, "card_recipe": 1}
+    priority = {"mergekit_config": 0, "card_recipe": 1, "card_prose": 2}
     best: dict[str, tuple[int, dict[str, str]]] = {}
     for start in range(0, len(names), 500):
         rows = session.execute(
