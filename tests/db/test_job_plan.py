@@ -162,3 +162,33 @@ def test_a_renamed_parent_is_planned_under_its_new_id(
         for j in fresh
     } == renamed
     assert not [j for j in fresh if "fam/ft-b" in (j.model_a, j.model_b, j.base)]
+
+
+def test_jobs_of_a_generated_hub_name_hub_repos_at_their_shas(
+    database: Database, tmp_path: Path
+) -> None:
+    from kinhub.crawler.synthetic import generate_hub
+    from kinhub.db.ids import is_repo_id
+    from kinhub.db.models import Model
+
+    from tests.crawler.crawl_support import ingest_folders
+
+    hub = generate_hub(tmp_path / "hub", n_models=150, seed=5, weights=False)
+    ingest_folders(database, hub.root, [r for r in hub.ids() if (hub.root / r).is_dir()])
+    with database.session() as session:
+        count = enqueue_for_models(session, hub.ids())
+        models = {m.repo_id: m for m in session.exec(select(Model))}
+        jobs = list(session.exec(select(KinshipJob)))
+        assert count.inserted == len([j for j in jobs if j.status == "pending"]) > 20
+        for job in jobs:
+            named = [job.model_a, job.model_b, *([job.base] if job.base else [])]
+            for repo_id in named:
+                assert is_repo_id(repo_id) and models[repo_id].status != "unresolved", job
+            assert job.revision_a == models[job.model_a].sha
+            assert job.revision_b == models[job.model_b].sha
+            assert job.model_a < job.model_b
+            if job.base and job.kind == "pair":
+                # The anchor or the nearest common ancestor: a common ancestor either way
+                # here (the generator's ingredients descend from the merge's anchor).
+                known = is_common_ancestor(session, a=job.model_a, b=job.model_b, base=job.base)
+                assert known is True, job
