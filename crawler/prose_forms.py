@@ -68,7 +68,9 @@ _NOT_ORGS = frozenset({"datasets", "spaces", "docs", "blog", "papers", "collecti
 
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(?P<text>.{0,300})$")
 _BULLET = re.compile(r"^\s{0,8}(?:[*\-+]|\d{1,3}[.)])\s+(?P<item>.{1,1000})$")
-_LABEL_LINE = re.compile(r"^\s{0,3}(?:\*\*|__)?(?P<text>[^:：\n]{1,80})[:：]\s*(?:\*\*|__)?\s*$")
+# A label or an intro line ending in a colon ("Models used:", "X is a MoE made with
+# the following models using LazyMergekit:"), matched on the line's words.
+_LABEL_LINE = re.compile(r"^\s{0,3}(?P<text>[^:：\n]{1,300}?)\s*[:：]\s*$")
 
 _MERGE_LIST = re.compile(
     r"models?\s+merged|merged\s+models?|models?\s+used|used\s+models?|ingredients?"
@@ -310,7 +312,7 @@ class _Reader:
                 self.lookahead -= 1
             else:
                 self.section = None
-        label = _LABEL_LINE.match(line.raw)
+        label = _LABEL_LINE.match(line.words)
         if (
             label
             and not line.ids
