@@ -194,8 +194,8 @@ def _prose_merge(
     if forms.relation in ("merge", "moe"):
         method = method or forms.method
         base_text = base_text or forms.base
-        relation = forms.relation if not inputs or forms.relation == "moe" else "merge"
         if not inputs:
+            relation = forms.relation
             role: InputRole = "slice" if forms.method == "passthrough" else "ingredient"
             role = _FORM_ROLES["moe"] if forms.relation == "moe" else role
             inputs = tuple(RecipeInput(model=m, role=role) for m in forms.models)
@@ -257,6 +257,11 @@ def _parse_card(
         prose_relation=prose_relation,
         weights=weights,
     )
+    if relation == "moe" and recipe is None:
+        # A MoE (tagged or told so) lists experts, whatever the prose called them.
+        prose_inputs = tuple(
+            replace(i, role="expert") if i.role == "ingredient" else i for i in prose_inputs
+        )
     if recipe and fm.relation and fm.relation != relation:
         warnings.append(
             f"base_model_relation {fm.relation!r} contradicts the recipe ({relation}); "

@@ -255,7 +255,9 @@ class _Reader:
         self.base_evidence: str | None = None
         self.finetune_parent: str | None = None
         self.finetune_evidence: str | None = None
-        self.moe_words = False
+        # MoE wording on the line that names the models (not anywhere in the card:
+        # "unlike MoE models…" makes no merge a MoE).
+        self.sentence_moe = False
         self.adapter_words = False
         self.adapter_only = False
         # list collection: "merge" / "moe" / "base" section, lines left before a bullet
@@ -268,7 +270,7 @@ class _Reader:
         self.lookahead = LIST_LOOKAHEAD
         if _BASE_HEADING.match(text.strip(" *_#")):
             self.section = "base"
-        elif _EXPERT_LIST.search(text):
+        elif _EXPERT_LIST.search(text) or _MOE_WORDS.search(text):
             self.section = "moe"
         elif (_MERGE_LIST.search(text) or _MERGE_WORD.search(text)) and not self.list_models:
             self.section = "merge"
@@ -288,14 +290,11 @@ class _Reader:
             # Plain prose without an id, a label or markdown structure: only its
             # words count (cheap substring tests before any regex).
             lower = raw.lower()
-            if "moe" in lower or "mixture" in lower or "mixtral" in lower:
-                self.moe_words = self.moe_words or bool(_MOE_WORDS.search(raw))
             if "lora" in lower or "adapter" in lower or "peft" in lower:
                 self._adapter_words(raw)
             return
         line = _Line(raw[:MAX_LINE_CHARS])
         words = line.words
-        self.moe_words = self.moe_words or bool(_MOE_WORDS.search(words))
         self._adapter_words(words)
         heading = _HEADING.match(line.raw)
         if heading:
@@ -383,11 +382,16 @@ class _Reader:
             self.sentence_models = line.ids[:MAX_MODELS]
             self.sentence_evidence = [line.raw.strip()]
             self.sentence_method = _method(line.words)
+            self.sentence_moe = bool(_MOE_WORDS.search(line.words))
 
     def _merge_sentence(self, line: _Line) -> None:
         if self.sentence_models or not line.ids:
             return
-        match = _MERGE_WORD.search(line.words) or _MERGE_LIST.search(line.words)
+        match = (
+            _MERGE_WORD.search(line.words)
+            or _MERGE_LIST.search(line.words)
+            or _MOE_WORDS.search(line.words)
+        )
         if not match:
             return
         after = line.ids_after(match.end())
@@ -397,6 +401,7 @@ class _Reader:
             self.sentence_models = chosen[:MAX_MODELS]
             self.sentence_evidence = [line.raw.strip()]
             self.sentence_method = _method(line.words)
+            self.sentence_moe = bool(_MOE_WORDS.search(line.words))
 
     def _self_form(self, line: _Line) -> None:
         if self.self_model is None and len(line.ids) == 1 and _SELF_WORDS.search(line.words):
@@ -455,7 +460,9 @@ class _Reader:
         if base is not None and self.base_evidence:
             evidence = [*evidence, self.base_evidence]
         return ProseFacts(
-            relation="moe" if self.list_is_moe or self.moe_words else "merge",
+            relation="moe"
+            if (self.list_is_moe if self.list_models else self.sentence_moe)
+            else "merge",
             models=models,
             base=base,
             method=method,

@@ -184,6 +184,19 @@ def test_model_ids_in_a_line(line: str, ids: list[str]) -> None:
             ["org/a", "org/b"],
             "org/base",
         ),
+        (
+            "Unlike a MoE, it is dense.\nA SLERP merge of org/a and org/b.",
+            "merge",
+            ["org/a", "org/b"],
+            None,
+        ),
+        ("A MoE of org/a and org/b.", "moe", ["org/a", "org/b"], None),
+        (
+            "Unlike MoE models it is dense.\n\n## Models used\n- org/a\n- org/b",
+            "merge",
+            ["org/a", "org/b"],
+            None,
+        ),
         # Words inside an id are not wording: the card's own title is no self-merge.
         ("# acme/Model-11B-upscaled\n\nA chat model.", None, [], None),
         ("# acme/Merged-Model-7B\n\nBased on nothing in particular.", None, [], None),
