@@ -438,7 +438,7 @@ class Worker:
             cached=result.cached,
         )
         if result.mode == "exact":
-            self._after_exact(job, result.revisions)
+            report.evicted_bytes += self._after_exact(job, result.revisions)
 
     def _give_back(self, job: ClaimedJob, report: WorkerReport, why: str, *, lost: bool) -> None:
         if lost:
@@ -500,8 +500,9 @@ class Worker:
                 continue
         return None
 
-    def _after_exact(self, job: ClaimedJob, revisions: dict[str, str | None]) -> None:
-        """Mark the revisions read as recently used; keep the cache within its budget."""
+    def _after_exact(self, job: ClaimedJob, revisions: dict[str, str | None]) -> int:
+        """Mark the revisions read as recently used; keep the cache within its budget.
+        Returns the bytes evicted."""
         from kinhub.hub.cache import enforce_budget, mark_used
 
         cache = self._cache_path()
@@ -511,15 +512,17 @@ class Worker:
                 if commit and not looks_local(repo):
                     mark_used(repo, commit, cache_dir=cache)
             if self.settings.cache_budget is None:
-                return
+                return 0
             with self.database.session() as session:
                 keep = repos_in_use(session)
             eviction = enforce_budget(self.settings.cache_budget, keep=keep, cache_dir=cache)
         except (OSError, KinhubError) as exc:
             logger.warning("cache upkeep failed: %s", exc)
-            return
-        if eviction.deleted:
-            self._emit("evicted", job, **eviction.to_dict())
+            return 0
+        if not eviction.deleted:
+            return 0
+        self._emit("evicted", job, **eviction.to_dict())
+        return max(0, eviction.size_before - eviction.size_after)
 
     # -- mode -------------------------------------------------------------------------
 

@@ -206,3 +206,31 @@ def test_cache_budget_deletes_least_recently_used_revisions_not_in_use(
 )
 def test_parse_size(text: str, size: int) -> None:
     assert parse_size(text) == size
+
+
+def test_worker_cache_budget_keeps_what_running_jobs_need(tmp_path: Path) -> None:
+    root = tmp_path / "hub"
+    write_family(root, n=4)
+    cache = tmp_path / "cache"
+    database = open_database(f"sqlite:///{tmp_path / 'k.db'}")
+    try:
+        with HubEmulator(root) as emu:
+            settings = WorkerSettings(endpoint=emu.url, cache_dir=str(cache))
+            queue(
+                database,
+                [JobTarget(kind="pair", model_a="kin/ft02", model_b="kin/ft03", base="kin/base")],
+            )
+            assert Worker(database, settings).run(until_empty=True).done == 1
+            held = JobTarget(
+                kind="edge", model_a="kin/ft02", model_b="kin/ft03", base="kin/base", priority=10
+            )
+            mine = JobTarget(kind="pair", model_a="kin/ft00", model_b="kin/ft01", base="kin/base")
+            queue(database, [held, mine])
+            other = _claim(database, "elsewhere", lease_s=3600)  # computing on another machine
+            assert other is not None and other.kind == "edge"
+            settings.cache_budget = 1
+            report = Worker(database, settings).run(until_empty=True)
+        assert report.done == 1 and report.evicted_bytes > 0
+        assert cached_weights(cache_dir=cache) == {"kin/base", "kin/ft02", "kin/ft03"}
+    finally:
+        database.dispose()
