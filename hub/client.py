@@ -75,7 +75,7 @@ from kinhub.db.ids import validate_repo_id
 from kinhub.hub import config
 from kinhub.hub.errors import HubError, RepoUnavailableError
 from kinhub.hub.models import HubModel, ListingPage, MalformedItem
-from kinhub.hub.ratelimit import API, RESOLVE, RateLimits, bucket_of
+from kinhub.hub.ratelimit import API, POLICY_BUCKETS, RESOLVE, RateLimits, bucket_of
 from kinhub.hub.retry import RetryPolicy
 
 logger = logging.getLogger(__name__)
@@ -363,7 +363,8 @@ class HubClient:
             self.http[bucket] += 1
             if response.status_code == 429:
                 self.rate_limited[bucket] += 1
-        if info is not None and info.remaining == 0:
+        # Only a policy kinhub spends from (not "pages") pauses one of its buckets.
+        if info is not None and info.remaining == 0 and info.resource_type in POLICY_BUCKETS:
             self.limits.bucket(bucket).pause(float(info.reset_in_seconds))
 
     def _first_limit(self, bucket: str) -> bool:
