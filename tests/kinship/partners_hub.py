@@ -18,6 +18,7 @@ fam/ft-gated       0.5    –       gated: card and weights unreadable
 fam/ft-wide        –      75      fine-tune card, but 3 layers: incompatible
 fam/noweights      –      50      config and card only, no safetensors
 m/ties             –      71      TIES of ft-a + ft-b on fam/base
+m/low              –      30      linear merge of ft-b + ft-c (a merge that lost)
 other/base         –      –       unrelated foundation (hidden 48)
 other/ft           –      80      fine-tune of other/base
 other/ft-wide      –      55      fine-tune card, but 3 layers: incompatible
@@ -34,6 +35,7 @@ from kinhub.kinship.synth import (
     Arch,
     base_state,
     finetune,
+    merge_linear,
     merge_ties,
     save_model,
 )
@@ -50,6 +52,7 @@ EVALS = {
     "fam/ft-wide": 75.0,
     "fam/noweights": 50.0,
     "m/ties": 71.0,
+    "m/low": 30.0,
     "other/ft": 80.0,
     "other/ft-wide": 55.0,
 }
@@ -164,6 +167,23 @@ def generate_partner_hub(root: Path, *, seed: int = 0) -> Path:
         ),
     )
     (folder / "mergekit_config.yml").write_text(recipe, encoding="utf-8")
+    low = merge_linear([states["fam/ft-b"], states["fam/ft-c"]], [0.5, 0.5])
+    folder = write(
+        "m/low",
+        low,
+        card(
+            "low",
+            base=None,
+            score=EVALS["m/low"],
+            extra="base_model:\n- fam/ft-b\n- fam/ft-c\ntags:\n- merge\n- mergekit",
+        ),
+    )
+    (folder / "mergekit_config.yml").write_text(
+        "models:\n  - model: fam/ft-b\n    parameters:\n      weight: 0.5\n"
+        "  - model: fam/ft-c\n    parameters:\n      weight: 0.5\n"
+        "merge_method: linear\ndtype: bfloat16\n",
+        encoding="utf-8",
+    )
     other_arch = Arch(vocab=ARCH.vocab, hidden=48, layers=2, intermediate=ARCH.intermediate)
     other = base_state(other_arch, seed=seed + 40)
     write("other/base", other, card("other-base", base=None), config=other_arch.config())

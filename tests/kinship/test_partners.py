@@ -32,6 +32,7 @@ from tests.crawler.crawl_support import run_crawl
 from tests.kinship.partners_hub import RHO, generate_partner_hub
 
 FAMILY = {
+    "m/low",
     "fam/ft-b",
     "fam/ft-c",
     "fam/ft-d",
@@ -122,7 +123,10 @@ def test_candidates_share_an_ancestor(crawled: Crawled) -> None:
         # Itself, its ancestor, its descendant (m/ties) and the unrelated family are out.
         assert set(by_id) == FAMILY
         assert {c.shared_base for c in query.candidates} == {"fam/base"}
-        assert {c.hops for c in query.candidates} == {2}
+        assert {c.facts.repo_id: c.hops for c in query.candidates} == {
+            **dict.fromkeys(FAMILY, 2),
+            "m/low": 3,  # fam/base → ft-b → m/low
+        }
         assert by_id["fam/ft-b"].facts.eval_average == pytest.approx(70.0)
         assert by_id["fam/ft-gated"].facts.gated == "manual"
         merge = partner_candidates(session, repo_id="m/ties")
@@ -146,8 +150,12 @@ def test_explore_lowest_kinship_among_the_strongest(crawled: Crawled) -> None:
     ids = [c["id"] for c in doc["candidates"]]
     # Strongest three by evaluation (ft-b 70, ft-c 68, ft-nc 66), lowest kinship first;
     # then the others, the same way; the gated one (pending) last; never ft-wide.
-    assert ids == ["fam/ft-c", "fam/ft-nc", "fam/ft-b", "fam/ft-d", "fam/ft-vocab", "fam/ft-gated"]
+    assert ids[:3] == ["fam/ft-c", "fam/ft-nc", "fam/ft-b"]
+    assert set(ids[3:-1]) == {"fam/ft-d", "fam/ft-vocab", "m/low"}
+    assert ids[-1] == "fam/ft-gated"
     values = {c["id"]: c["kinship"]["value"] for c in doc["candidates"]}
+    rest = [values[i] for i in ids[3:-1]]
+    assert rest == sorted(rest)
     for rid, rho in RHO.items():
         if rid != "fam/ft-a":
             assert values[rid] == pytest.approx(math.sqrt(0.8 * rho), abs=0.08)
@@ -164,9 +172,9 @@ def test_explore_lowest_kinship_among_the_strongest(crawled: Crawled) -> None:
     assert "incompatible architecture" in skipped["fam/ft-wide"]
     with crawled.database.session() as session:
         stored = len(list(session.exec(select(Kinship))))
-        assert stored == 5
-        # MODEL and six candidates; the gated and weightless ones have none.
-        assert len(list(session.exec(select(ArchSignature)))) == 7
+        assert stored == 6
+        # MODEL and seven candidates; the gated and weightless ones have none.
+        assert len(list(session.exec(select(ArchSignature)))) == 8
     # Asked again: every value comes from the database, nothing is measured.
     again = suggest_partners(
         crawled.database, model="fam/ft-a", top=10, options=crawled.options("sampled")
@@ -182,13 +190,13 @@ def test_compute_none_queues_pending_jobs(crawled: Crawled) -> None:
         crawled.database, model="fam/ft-a", top=3, options=crawled.options("none")
     )
     assert all(c.kinship.mode == "pending" for c in report.candidates)
-    assert report.queued == 6
+    assert report.queued == 7
     with crawled.database.session() as session:
         jobs = list(session.exec(select(KinshipJob)))
     ours = [j for j in jobs if "fam/ft-a" in (j.model_a, j.model_b) and j.kind == "pair"]
     assert {j.base for j in ours} == {"fam/base"}
     assert {j.status for j in ours} == {"pending"}
-    assert len(ours) == 6
+    assert len(ours) == 7
     suggest_partners(crawled.database, model="fam/ft-a", top=3, options=crawled.options("none"))
     with crawled.database.session() as session:
         assert len(list(session.exec(select(KinshipJob)))) == len(jobs)  # idempotent
