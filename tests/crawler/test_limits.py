@@ -92,13 +92,15 @@ def test_billion_laughs_in_card_front_matter_and_recipe() -> None:
     json.dumps([e.parameters for e in facts.edges], allow_nan=False)
 
 
-def test_unsafe_tags_are_refused() -> None:
+def test_unsafe_tags_are_read_as_plain_data_never_run() -> None:
+    # Python tags (as evolutionary-merge scripts write them) are read as the plain
+    # data under them; nothing is constructed or called.
     text = (
         "merge_method: !!python/object/apply:os.system ['echo pwned']\nmodels:\n  - model: org/a\n"
     )
     result = parse_config(text)
-    assert any("does not parse" in w for w in result.warnings)
-    assert result.merge_method is None
+    assert any("tags read as plain data" in w for w in result.warnings)
+    assert result.merge_method is None  # a list, not a method name
 
 
 def test_deep_nesting_does_not_blow_the_stack() -> None:
