@@ -176,6 +176,14 @@ def test_model_ids_in_a_line(line: str, ids: list[str]) -> None:
         ),
         ("## 기반 모델\n\nhanbit/Base-7B 를 미세 조정했습니다.", "finetune", [], "hanbit/Base-7B"),
         ("基础模型：qing/Base-7B", "finetune", [], "qing/Base-7B"),
+        (
+            "## 合并的模型\n\n- qing/A-7B\n- qing/B-7B\n\n## 评测",
+            "merge",
+            ["qing/A-7B", "qing/B-7B"],
+            None,
+        ),
+        ("## 专家\n\n- qing/A-7B\n- qing/B-7B", "moe", ["qing/A-7B", "qing/B-7B"], None),
+        ("## Quellmodelle\n\n* wald/A-7B\n* wald/B-7B", "merge", ["wald/A-7B", "wald/B-7B"], None),
         ("Basismodell: wald/Stamm-7B", "finetune", [], "wald/Stamm-7B"),
         ("A QLoRA adapter trained on top of org/base for chat.", "adapter", [], "org/base"),
         (
