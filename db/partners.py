@@ -1,7 +1,8 @@
 """Merge-partner candidates: the models that share an ancestor with a model.
 
-:func:`partner_candidates` is one read of the genealogy (two recursive queries and
-a few batched look-ups) that ``kinhub partners`` and ``kinhub plan`` rank:
+:func:`partner_candidates` is two statements (a recursive walk up, then one
+recursive walk down that ranks and limits in the database) plus batched look-ups of
+the chosen rows; ``kinhub partners`` and ``kinhub plan`` rank what it returns:
 
 * walk up from MODEL (``up_depth`` steps) to its ancestors; ancestors that are
   unresolved references cannot be a shared base and start no walk;
@@ -12,7 +13,7 @@ a few batched look-ups) that ``kinhub partners`` and ``kinhub plan`` rank:
   already contains MODEL; an ancestor is what the merge would be anchored on), and
   only crawled models (status ``ok`` or ``gated``) are;
 * candidates come ordered by hops to the shared base, then evaluation average
-  (highest first), then id; at most ``limit``.
+  (highest first, none last), then repo id; at most ``limit``.
 
 With each candidate come its license, gated status, stored architecture facts and
 signature, the average of its card evaluations, and every stored kinship row of the
@@ -30,7 +31,7 @@ from kinhub.db.guards import require_models
 from kinhub.db.models import Edge, Evaluation, Kinship, Model
 from kinhub.db.signatures import Signature, current_signatures
 from kinhub.db.store import require_model
-from sqlalchemy import and_, func, literal, or_, select
+from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.sql import Select
 from sqlmodel import Session, col
 
@@ -120,6 +121,68 @@ def _walk_down_ids(root_id: int, depth: int) -> Select[Any]:
     return select(walk.c.id).distinct()
 
 
+def _candidate_query(
+    root_id: int, ancestors: dict[int, int], *, up_depth: int, down_depth: int, limit: int
+) -> Select[Any]:
+    """One statement: walk down from the ancestors, keep each model's nearest shared base
+    (fewest hops, then lowest id), drop MODEL's own line, rank, limit."""
+    # Seeded by every ancestor that is a model (not an unresolved reference); the walk
+    # carries the ancestor it started from and its distance from MODEL.
+    up = case(ancestors, value=col(Model.id), else_=0)
+    seed: Any = select(
+        col(Model.id).label("id"),
+        col(Model.id).label("anc"),
+        up.label("hops"),
+        literal(0).label("down"),
+    ).where(col(Model.id).in_(sorted(ancestors)), col(Model.status) != "unresolved")
+    walk = seed.cte("down_walk", recursive=True)
+    step = (
+        select(
+            col(Edge.child_id).label("id"),
+            walk.c.anc,
+            (walk.c.hops + 1).label("hops"),
+            (walk.c.down + 1).label("down"),
+        )
+        .join(walk, col(Edge.parent_id) == walk.c.id)
+        .where(walk.c.down < down_depth)
+    )
+    walk = walk.union(step)
+    reached = (
+        select(walk.c.id, walk.c.anc, func.min(walk.c.hops).label("hops"))
+        .where(walk.c.down > 0)
+        .group_by(walk.c.id, walk.c.anc)
+        .subquery("reached")
+    )
+    nearest = select(
+        reached.c.id,
+        reached.c.anc,
+        reached.c.hops,
+        func.row_number()
+        .over(partition_by=reached.c.id, order_by=(reached.c.hops, reached.c.anc))
+        .label("rn"),
+    ).subquery("nearest")
+    # MODEL's descendants already contain it; its ancestors are what it is built on.
+    own = _walk_down_ids(root_id, down_depth + up_depth).subquery("own_line")
+    average = (
+        select(func.avg(col(Evaluation.value)))
+        .where(col(Evaluation.model_id) == nearest.c.id, col(Evaluation.value).is_not(None))
+        .correlate(nearest)
+        .scalar_subquery()
+    )
+    return (
+        select(nearest.c.id, nearest.c.anc, nearest.c.hops)
+        .join(Model, col(Model.id) == nearest.c.id)
+        .where(
+            nearest.c.rn == 1,
+            col(Model.status).in_(CANDIDATE_STATUSES),
+            nearest.c.id.not_in(select(own.c.id)),
+            nearest.c.id.not_in(sorted(ancestors)),
+        )
+        .order_by(nearest.c.hops, average.is_(None), average.desc(), col(Model.repo_id))
+        .limit(limit)
+    )
+
+
 def partner_candidates(
     session: Session,
     *,
@@ -140,35 +203,17 @@ def partner_candidates(
     ancestors = {
         node: up for node, up in session.execute(_walk_up(root.id, up_depth)) if node != root.id
     }
-    own_down = {node for (node,) in session.execute(_walk_down_ids(root.id, down_depth + up_depth))}
-    found: dict[int, tuple[int, int]] = {}  # candidate -> (hops, shared base)
+    found: list[tuple[int, int, int]] = []  # (candidate, shared base, hops), ranked
     if ancestors:
-        # Seeded by every ancestor that is a model (not an unresolved reference); the
-        # walk keeps which ancestor it started from.
-        seed: Any = select(
-            col(Model.id).label("id"), col(Model.id).label("anc"), literal(0).label("down")
-        ).where(col(Model.id).in_(sorted(ancestors)), col(Model.status) != "unresolved")
-        walk = seed.cte("down_walk", recursive=True)
-        step = (
-            select(col(Edge.child_id).label("id"), walk.c.anc, (walk.c.down + 1).label("down"))
-            .join(walk, col(Edge.parent_id) == walk.c.id)
-            .where(walk.c.down < down_depth)
-        )
-        walk = walk.union(step)
-        reached = (
-            select(walk.c.id, walk.c.anc, func.min(walk.c.down).label("down"))
-            .where(walk.c.down > 0)
-            .group_by(walk.c.id, walk.c.anc)
-        )
-        excluded = own_down | set(ancestors) | {root.id}
-        for node, anc, down in session.execute(reached):
-            if node in excluded:
-                continue
-            hops = ancestors[anc] + down
-            held = found.get(node)
-            if held is None or (hops, anc) < held:
-                found[node] = (hops, anc)
-    facts = _facts(session, [root.id, *found, *{anc for _h, anc in found.values()}])
+        found = [
+            (node, anc, hops)
+            for node, anc, hops in session.execute(
+                _candidate_query(
+                    root.id, ancestors, up_depth=up_depth, down_depth=down_depth, limit=limit
+                )
+            )
+        ]
+    facts = _facts(session, [root.id, *(n for n, _a, _h in found), *(a for _n, a, _h in found)])
     model = facts[root.id]
     candidates = [
         Candidate(
@@ -177,17 +222,8 @@ def partner_candidates(
             shared_base=facts[anc].repo_id,
             hops=hops,
         )
-        for node, (hops, anc) in found.items()
-        if node in facts and facts[node].status in CANDIDATE_STATUSES
+        for node, anc, hops in found
     ]
-    candidates.sort(
-        key=lambda c: (
-            c.hops,
-            -(c.facts.eval_average if c.facts.eval_average is not None else float("-inf")),
-            c.facts.repo_id,
-        )
-    )
-    candidates = candidates[:limit]
     stored = stored_kinship(session, root.id, [c.facts.id for c in candidates])
     candidates = [
         Candidate(
