@@ -62,7 +62,7 @@ class ModelWithoutWeightsError(PartnerError):
 
     def __init__(self, repo_id: str, reason: str) -> None:
         self.repo_id = repo_id
-        super().__init__(f"{repo_id}: no readable safetensors weights ({reason})")
+        super().__init__(f"{repo_id}: no readable safetensors weights: {reason}")
 
 
 class NoCompatibleCandidateError(PartnerError):
