@@ -1,11 +1,13 @@
 """Kinship results: store (adding to an existing measurement), find, and rank.
 
-A measurement is keyed by everything that determines its values: the three model
-references (with a content fingerprint for local folders or the resolved commit for
-Hub ids), mode, convention, sample fraction and seed.  Its row carries the resolved
-revisions, links to the model rows of Hub references, the scalar metrics as REAL
-columns (``KINSHIP_METRIC_COLUMNS``), other metrics in ``extra``, intervals, costs,
-the per-tensor breakdown and what the plan dropped.
+A measurement is keyed by everything that determines its values: the three models
+(a Hub repo id with its resolved commit, a local folder with a content fingerprint),
+mode, convention, sample fraction and seed; (A, B) and (B, A) share one key and one
+row, stored in ``in_key_order``.  Its row carries the plain references (repo ids
+without the revision as written), the resolved revisions, links to the model rows of
+Hub references, the scalar metrics as REAL columns (``KINSHIP_METRIC_COLUMNS``),
+other metrics in ``extra``, intervals, costs, the per-tensor breakdown and what the
+plan dropped.
 
 Storing metrics for a key that is already stored *adds* them: asking for ``pcc``
 after ``cs`` was stored keeps ``cs``.  A scalar metric whose value is not finite
@@ -29,6 +31,27 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 
+def plain_ref(ref: str) -> str:
+    """A Hub reference without its ``@revision`` (``org/a@abc`` → ``org/a``); a local
+    folder's path unchanged.  What ``model_a``/``model_b``/``base`` store."""
+    repo_id = ref.partition("@")[0]
+    return repo_id if is_repo_id(repo_id) else ref
+
+
+def _identity(ref: str, fingerprint: str | None) -> tuple[str, str]:
+    return (plain_ref(ref), fingerprint or "")
+
+
+def in_key_order(*, a: str, b: str, fingerprints: Mapping[str, str | None]) -> bool:
+    """True when (``a``, ``b``) is already the order a measurement is stored in.
+
+    The order is by (plain reference, fingerprint), so it does not depend on how a
+    revision was written; for Hub ids it is the jobs' canonical order
+    (``model_a < model_b``, then revision).
+    """
+    return _identity(a, fingerprints.get("a")) <= _identity(b, fingerprints.get("b"))
+
+
 def kinship_key(
     *,
     a: str,
@@ -40,12 +63,21 @@ def kinship_key(
     sample_fraction: float | None = None,
     seed: int | None = None,
 ) -> str:
-    """Stable 64-hex key of one measurement's inputs."""
+    """Stable 64-hex key of one measurement's inputs, the same for (A, B) and (B, A).
+
+    Each model counts by its plain reference (``plain_ref``: a Hub repo id without the
+    revision as written, or a folder's path) and its fingerprint (the resolved commit
+    of a Hub id, a content hash of a folder).  So ``org/a``, ``org/a@main`` and
+    ``org/a@<sha>`` naming the same commit give the same key, and a repo that moved
+    on gives a new one.  A plain ``org/a`` keys as before this rule; rows stored
+    earlier under ``org/a@<revision>`` keys are not found and are recomputed once.
+    """
+    pair = sorted([_identity(a, fingerprints.get("a")), _identity(b, fingerprints.get("b"))])
     doc = {
-        "a": a,
-        "b": b,
-        "base": base,
-        "fp": {k: fingerprints.get(k) for k in ("a", "b", "base")},
+        "a": pair[0][0],
+        "b": pair[1][0],
+        "base": plain_ref(base),
+        "fp": {"a": pair[0][1] or None, "b": pair[1][1] or None, "base": fingerprints.get("base")},
         "mode": mode,
         "convention": convention,
         "sample": sample_fraction,
@@ -113,20 +145,26 @@ def save_kinship(
     the stored one only when given.  Costs (``params_compared``, ``bytes_read``,
     ``seconds``) and ``computed_at`` (default: now) describe the latest computation,
     and ``warnings``, when given, replace the recorded ones (``extra["warnings"]``).
+    ``model_a``/``model_b``/``base`` store the plain reference (``plain_ref``: the
+    repo id of a Hub reference, the path of a folder) and ``revision_a``/``_b``/
+    ``_base`` the revisions read (``revisions``; when missing, the revision written in
+    the reference).  ``key``'s order is the caller's: store (A, B) in ``in_key_order``.
     Hub references (``org/name[@rev]``) are linked to their model row, created as
     ``pending`` when no crawl has met the model yet; local folders stay unlinked.
     Does not commit.
     """
+    plain = {slot: plain_ref(ref) for slot, ref in (("a", a), ("b", b), ("base", base))}
     row = find_kinship(session, key=key)
     if row is None:
-        row = Kinship(pair_key=key, model_a=a, model_b=b, base=base)
-    row.model_a, row.model_b, row.base = a, b, base
+        row = Kinship(pair_key=key, model_a=plain["a"], model_b=plain["b"], base=plain["base"])
+    row.model_a, row.model_b, row.base = plain["a"], plain["b"], plain["base"]
     row.model_a_id = _model_id(session, a)
     row.model_b_id = _model_id(session, b)
     row.base_id = _model_id(session, base)
-    row.revision_a = revisions.get("a")
-    row.revision_b = revisions.get("b")
-    row.revision_base = revisions.get("base")
+    written = {"a": a, "b": b, "base": base}
+    row.revision_a = revisions.get("a") or _revision(written["a"])
+    row.revision_b = revisions.get("b") or _revision(written["b"])
+    row.revision_base = revisions.get("base") or _revision(written["base"])
     row.mode = mode
     row.convention = convention
     row.sample_fraction = sample_fraction
@@ -203,6 +241,12 @@ def _model_id(session: Session, ref: str) -> int | None:
         session.add(row)
         session.flush()
     return row.id
+
+
+def _revision(ref: str) -> str | None:
+    """The revision written in a Hub reference (``org/a@v1`` → ``v1``), else None."""
+    repo_id, _, revision = ref.partition("@")
+    return (revision or None) if is_repo_id(repo_id) else None
 
 
 def _is_finite(value: Any) -> bool:

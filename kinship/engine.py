@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,6 +25,8 @@ from kinhub.kinship.weights import ModelWeights, open_model, resolve_ref
 logger = logging.getLogger(__name__)
 
 DEFAULT_METRICS = ("cs", "pcc", "ed")
+
+_COMMIT = re.compile(r"[0-9a-f]{40}")
 
 # KinshipResult lives in kinship/result.py; kept importable from here for callers.
 __all__ = ["DEFAULT_METRICS", "KinshipResult", "compute_kinship", "fingerprint", "plan_kinship"]
@@ -165,7 +168,8 @@ def fingerprint(ref: str, *, endpoint: str | None = None) -> str | None:
     A local folder: a hash of the names, sizes and mtimes of its weight and config files.
     A Hub id: the commit its revision (default branch if none) points to now, so a cached
     result is not reused after the repo moves on; when the Hub cannot be asked (offline),
-    the revision as written.
+    the revision as written.  A revision that is already a full commit sha (40 lowercase
+    hex) is its own answer: the Hub is not asked.
 
     Raises:
         InvalidRepoIdError: neither a folder nor a valid ``org/name[@rev]``.
@@ -180,6 +184,8 @@ def fingerprint(ref: str, *, endpoint: str | None = None) -> str | None:
         return h.hexdigest()
     repo_id, revision = resolve_ref(ref)
     assert repo_id is not None
+    if revision is not None and _COMMIT.fullmatch(revision):
+        return revision  # a commit names itself: no network for the cache key
     from kinhub.hub.client import RetryPolicy, shared_client
     from kinhub.hub.errors import HubError
 

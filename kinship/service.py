@@ -22,7 +22,13 @@ from typing import TYPE_CHECKING, Any
 from kinhub.db.engine import Database
 from kinhub.db.ids import split_revision
 from kinhub.db.job_plan import is_common_ancestor
-from kinhub.db.kinship_store import find_kinship, kinship_key, save_kinship, stored_metrics
+from kinhub.db.kinship_store import (
+    find_kinship,
+    in_key_order,
+    kinship_key,
+    save_kinship,
+    stored_metrics,
+)
 from kinhub.db.models import Kinship
 from kinhub.kinship import metrics as registry
 from kinhub.kinship.errors import KinshipError, ModelSourceError
@@ -41,6 +47,12 @@ CONVENTION = "native"
 # Called with the session and the row inside the transaction that stored (or read) it:
 # the worker marks its job done there, so the result and the job commit together.
 RowHook = Callable[[Session, Kinship], None]
+
+# Metrics whose value changes when A and B swap, with the value for (B, A) from the value
+# for (A, B) (``ratio`` = ‖δ_A‖/‖δ_B‖).  Every other metric is symmetric.
+_REVERSED: dict[str, Callable[[float], float]] = {
+    "ratio": lambda v: 1.0 / v if v else math.nan,
+}
 
 # What a Hub id looks like before any ``@revision``: at most one "/", no backslash.
 _HUB_SHAPE = re.compile(r"^[^/\\]+(/[^/\\]+)?$")
@@ -192,14 +204,18 @@ def measure_kinship(
     na, nb, nz = (check_reference(r) for r in (a, b, base))
     warnings = base_warnings(database, a=na, b=nb, base=nz)
     mode = "sampled" if sample is not None else "exact"
+    fps = {
+        slot: fingerprint(ref, endpoint=endpoint)
+        for slot, ref in (("a", na), ("b", nb), ("base", nz))
+    }
+    # One row per unordered pair: computed and stored in the key's order, answered as asked.
+    swapped = not in_key_order(a=na, b=nb, fingerprints=fps)
+    ka, kb = (nb, na) if swapped else (na, nb)
     key = kinship_key(
-        a=na,
-        b=nb,
+        a=ka,
+        b=kb,
         base=nz,
-        fingerprints={
-            slot: fingerprint(ref, endpoint=endpoint)
-            for slot, ref in (("a", na), ("b", nb), ("base", nz))
-        },
+        fingerprints={"a": fps["b"], "b": fps["a"], "base": fps["base"]} if swapped else fps,
         mode=mode,
         convention=CONVENTION,
         sample_fraction=sample,
@@ -217,13 +233,15 @@ def measure_kinship(
                 if not missing and (not per_tensor or row.breakdown):
                     if on_row is not None:
                         on_row(session, row)
-                    return _from_row(row, names, per_tensor=per_tensor, warnings=warnings)
+                    found = _from_row(row, names, per_tensor=per_tensor, warnings=warnings)
+                    _as_asked(found.result, refs=(na, nb, nz), swapped=swapped)
+                    return found
                 if per_tensor and not row.breakdown:
                     missing = names
     logger.info("computing %s of %s and %s against %s (%s)", missing, na, nb, nz, mode)
     result = compute_kinship(
-        na,
-        nb,
+        ka,
+        kb,
         nz,
         metrics=missing,
         per_tensor=per_tensor,
@@ -235,15 +253,15 @@ def measure_kinship(
         cache_dir=cache_dir,
         progress=progress,
     )
-    result.a, result.b, result.base = na, nb, nz
+    result.a, result.b, result.base = ka, kb, nz
     for attempt in (1, 2):
         try:
             with database.write_transaction() as session:
                 row = save_kinship(
                     session,
                     key=key,
-                    a=na,
-                    b=nb,
+                    a=ka,
+                    b=kb,
                     base=nz,
                     revisions=result.revisions,
                     mode=result.mode,
@@ -274,6 +292,7 @@ def measure_kinship(
     # Metrics stored earlier for the same inputs complete the answer, in asked order.
     result.metrics = {n: result.metrics.get(n, have.get(n, math.nan)) for n in names}
     result.intervals = {n: v for n, v in intervals.items() if n in names}
+    _as_asked(result, refs=(na, nb, nz), swapped=swapped)
     return Measurement(
         result=result, computed_at=computed_at, kinship_id=kinship_id, warnings=warnings
     )
@@ -304,3 +323,59 @@ def _from_row(
     return Measurement(
         result=result, computed_at=row.computed_at, kinship_id=row.id, warnings=warnings
     )
+
+
+def _as_asked(result: KinshipResult, *, refs: tuple[str, str, str], swapped: bool) -> None:
+    """Turn a result in the stored (key) order into the order asked, naming the models
+    as asked: when A and B were swapped, their revisions and what the plan dropped swap
+    back, and the asymmetric metrics (``_REVERSED``) and their intervals are inverted."""
+    result.a, result.b, result.base = refs
+    if not swapped:
+        return
+    result.revisions = _swap_ab(result.revisions)
+    result.dropped = {k: _swap_slots(v) for k, v in result.dropped.items()}
+    for name, reverse in _REVERSED.items():
+        if name in result.metrics and isinstance(result.metrics[name], int | float):
+            result.metrics[name] = reverse(result.metrics[name])
+        interval = result.intervals.get(name)
+        if isinstance(interval, dict) and {"low", "high"} <= interval.keys():
+            low, high = interval["low"], interval["high"]
+            result.intervals[name] = {
+                **interval,
+                "low": reverse(high) if high is not None else None,
+                "high": reverse(low) if low is not None else None,
+            }
+
+
+def _swap_ab(slots: dict[str, Any]) -> dict[str, Any]:
+    """``slots`` with the values of keys ``a`` and ``b`` exchanged (others kept)."""
+    out = dict(slots)
+    if "a" in slots or "b" in slots:
+        out.pop("a", None)
+        out.pop("b", None)
+        if "b" in slots:
+            out["a"] = slots["b"]
+        if "a" in slots:
+            out["b"] = slots["a"]
+    return out
+
+
+_SLOTS = {"a", "b", "base"}
+
+
+def _swap_slots(value: Any) -> Any:
+    """A ``dropped`` entry with A and B exchanged: ``{"a": …, "b": …}`` by slot (``tied``),
+    or per tensor a slot dict (``rows``, ``shape_mismatch``) or a slot list (``missing``)."""
+    if not isinstance(value, dict):
+        return value
+    if value and value.keys() <= _SLOTS:
+        return _swap_ab(value)
+    flip = {"a": "b", "b": "a"}
+    return {
+        k: _swap_ab(v)
+        if isinstance(v, dict)
+        else [flip.get(x, x) for x in v]
+        if isinstance(v, list)
+        else v
+        for k, v in value.items()
+    }

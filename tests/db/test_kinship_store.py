@@ -12,6 +12,8 @@ from kinhub.db.engine import Database
 from kinhub.db.jobs import JobTarget, find_job, job_key
 from kinhub.db.kinship_store import (
     find_kinship,
+    in_key_order,
+    kinship_key,
     lowest_kinship,
     save_kinship,
     stored_metrics,
@@ -86,7 +88,10 @@ def test_hub_references_link_model_rows(database: Database) -> None:
         assert b is not None and b.status == "pending"  # new Hub ids: pending, for the crawl
         assert base is not None and base.status == "pending"
         assert (row.model_a_id, row.model_b_id, row.base_id) == (a.id, b.id, base.id)
-        assert row.model_b == "org/b@v1"  # the reference as given stays
+        # The plain repo id is stored; the revision read goes in its own column.
+        assert (row.model_a, row.model_b, row.base) == ("org/a", "org/b", "org/base")
+        assert (row.revision_a, row.revision_b) == ("1" * 40, "2" * 40)
+        assert (local.model_a, local.model_b) == ("/data/a", "/data/b")
         assert (local.model_a_id, local.model_b_id, local.base_id) == (None, None, base.id)
         s.delete(b)
     with database.session() as s:  # deleting a model keeps the measurement, unlinked
@@ -113,6 +118,45 @@ def test_lowest_kinship_ranks_rows_involving_a_model(database: Database) -> None
         assert lowest_kinship(s, repo_id="org/nobody") == []
         with pytest.raises(ValueError, match="layer_cs"):
             lowest_kinship(s, repo_id="org/x", metric="layer_cs")
+
+
+def test_without_a_revision_read_the_written_one_is_stored(database: Database) -> None:
+    with database.session() as s:
+        row = _save(s, revisions={})
+        assert (row.model_b, row.revision_b) == ("org/b", "v1")
+        assert (row.revision_a, row.revision_base) == (None, None)
+
+
+SHA_A, SHA_B, SHA_Z = "a" * 40, "b" * 40, "c" * 40
+
+
+def _key(a: str, b: str, base: str, fa: str | None, fb: str | None, **kw: Any) -> str:
+    return kinship_key(
+        a=a,
+        b=b,
+        base=base,
+        fingerprints={"a": fa, "b": fb, "base": SHA_Z},
+        mode=kw.get("mode", "exact"),
+        convention="native",
+    )
+
+
+def test_the_key_is_the_repo_and_its_commit_however_the_revision_was_written() -> None:
+    plain = _key("org/a", "org/b", "org/z", SHA_A, SHA_B)
+    assert plain == _key(f"org/a@{SHA_A}", f"org/b@{SHA_B}", f"org/z@{SHA_Z}", SHA_A, SHA_B)
+    assert plain == _key("org/a@main", "org/b@v1", "org/z", SHA_A, SHA_B)
+    assert plain == _key("org/b", "org/a", "org/z", SHA_B, SHA_A)  # (B, A) is (A, B)
+    assert plain != _key("org/a", "org/b", "org/z", SHA_B, SHA_A)  # other commits
+    assert plain != _key("org/a", "org/b", "org/z", SHA_A, None)  # unresolved (offline)
+    assert plain != _key("org/a", "org/c", "org/z", SHA_A, SHA_B)
+    assert plain != _key("org/a", "org/b", "org/z", SHA_A, SHA_B, mode="sampled")
+
+
+def test_key_order_is_by_repo_then_commit() -> None:
+    assert in_key_order(a="org/a@zzz", b="org/b", fingerprints={"a": SHA_B, "b": SHA_A})
+    assert not in_key_order(a="org/b", b="org/a@x", fingerprints={})
+    assert in_key_order(a="org/a", b="org/a", fingerprints={"a": SHA_A, "b": SHA_B})
+    assert not in_key_order(a="org/a", b="org/a", fingerprints={"a": SHA_B, "b": SHA_A})
 
 
 def test_every_scalar_registry_metric_has_a_column() -> None:
