@@ -36,7 +36,7 @@ from kinhub.crawler.facts import model_facts
 from kinhub.crawler.hfconfig import architecture_facts
 from kinhub.crawler.ingest import CONFIG_NAMES
 from kinhub.crawler.version import PARSER_VERSION
-from kinhub.db.aliases import record_alias
+from kinhub.db.aliases import note_hub_ids, record_alias
 from kinhub.db.crawl_state import (
     edge_count,
     finish_run,
@@ -215,6 +215,7 @@ class _Fetched:
     files: int = 0
     unchanged: bool = False
     alias: str | None = None
+    hub_id: str | None = None  # the Hub's object id, which survives renames
 
 
 @dataclass(frozen=True)
@@ -335,6 +336,9 @@ class Crawler:
         """Download the files of ``model`` at its sha and build its record.  ``known``:
         the texts stored from its previous sha; a file whose blob id the Hub names as
         unchanged is taken from there (one resolver request instead of two)."""
+        return replace(self._fetch_files(model, known), hub_id=model.hub_id)
+
+    def _fetch_files(self, model: HubModel, known: StoredTexts | None) -> _Fetched:
         if model.gated and not self.options.legacy_strategy and self._is_anonymous():
             # Anonymous callers are never on a gated repo's list (401): keep the listing's
             # facts and Hub tags as after a refused download, without spending requests.
@@ -421,8 +425,17 @@ class Crawler:
 
     # -- writing (calling thread) ----------------------------------------------------------
 
-    def _write(self, session: Session, results: Iterable[_Fetched]) -> None:
+    def _write(
+        self,
+        session: Session,
+        results: Iterable[_Fetched],
+        *,
+        hub_ids: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        """Store fetched models; ``hub_ids``: ``(object id, repo id)`` of every listed
+        model, so a stored repo met under a new id is recorded as renamed."""
         written: list[str] = []  # models whose rows changed: their kinship jobs are re-planned
+        pairs = list(hub_ids)
         for result in results:
             self.counts.files += result.files
             if result.alias is not None:
@@ -451,6 +464,12 @@ class Crawler:
                 record_alias(session, alias=result.alias, repo_id=result.repo_id)
                 self.counts.renamed += 1
                 written.append(result.alias)  # edges naming the old id now mean the new one
+            if result.hub_id is not None and result.record is not None:
+                pairs.append((result.hub_id, result.repo_id))
+        for old, new in note_hub_ids(session, pairs):
+            logger.info("%s was renamed to %s (the same Hub object)", old, new)
+            self.counts.renamed += 1
+            written.append(old)
         # In the same transaction as the edges: a crash never leaves edges without jobs.
         self.counts.jobs_queued += enqueue_for_models(session, written).inserted
 
@@ -555,7 +574,8 @@ class Crawler:
 
             results += self._run_pool(unread, by_id, key=listing.key)
         with self.database.session() as session:
-            self._write(session, results)
+            pairs = [(m.hub_id, m.repo_id) for m in fresh if m.hub_id is not None]
+            self._write(session, results, hub_ids=pairs)
             if cursor is None:
                 high_water = max(
                     (t for t in (marks.old, marks.candidate) if t is not None), default=None

@@ -306,3 +306,13 @@ class ModelAlias(SQLModel, table=True):
     alias: str = Field(primary_key=True, max_length=300)
     repo_id: str = Field(max_length=300, index=True)
     recorded_at: datetime = Field(default_factory=utcnow)
+
+
+class HubObject(SQLModel, table=True):
+    """The Hub's object id (``_id``) of a stored repo: it survives a rename, so a repo
+    listed under a new id is recognised as one already stored (``kinhub.db.aliases``)."""
+
+    __tablename__ = "hub_object"
+
+    hub_id: str = Field(primary_key=True, max_length=64)
+    repo_id: str = Field(max_length=300, index=True)

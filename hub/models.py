@@ -33,6 +33,8 @@ class HubModel:
     config: dict[str, Any] | None = None
     num_parameters: int | None = None
     card_data: dict[str, Any] = field(default_factory=dict)
+    # The Hub's object id (``_id``): it stays when the repo is renamed.
+    hub_id: str | None = None
 
     @classmethod
     def from_info(cls, info: Any) -> HubModel:
@@ -59,6 +61,7 @@ class HubModel:
             config=info.config if isinstance(info.config, dict) else None,
             num_parameters=total if isinstance(total, int) else None,
             card_data=card if isinstance(card, dict) else {},
+            hub_id=hub_id if isinstance(hub_id := getattr(info, "_id", None), str) else None,
         )
 
 

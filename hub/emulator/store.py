@@ -295,6 +295,12 @@ def _safetensors_headers(files: list[RepoFile]) -> list[dict[str, Any]]:
     return headers
 
 
+def object_id(repo_id: str) -> str:
+    """The Hub's object id (``_id``) of a repo created as ``repo_id``: it stays when
+    the repo is renamed."""
+    return hashlib.sha1(repo_id.encode(), usedforsecurity=False).hexdigest()[:24]
+
+
 def derive_repo(repo_id: str, repo_dir: Path) -> RepoMeta:
     """Read one repo directory and derive its Hub metadata (no caching)."""
     dir_mtime_ns = repo_dir.stat().st_mtime_ns
@@ -355,7 +361,7 @@ def derive_repo(repo_id: str, repo_dir: Path) -> RepoMeta:
         pipeline = info["pipeline_tag"] if info else None
     org = repo_id.split("/", 1)[0]
     fields: dict[str, Any] = {
-        "_id": hashlib.sha1(repo_id.encode(), usedforsecurity=False).hexdigest()[:24],
+        "_id": object_id(repo_id),
         "id": repo_id,
         "modelId": repo_id,
         "author": org,
@@ -439,6 +445,17 @@ class RepoStore:
                     found.add(repo_id)
         return found
 
+    def original_id(self, repo_id: str) -> str | None:
+        """The id a renamed repo was created under (following ``.renames.json`` back),
+        or None when ``repo_id`` was never renamed."""
+        self.renamed_to(repo_id)  # (re)loads the renames file
+        back = {new: old for old, new in self._renames.items()}
+        original, seen = None, {repo_id}
+        while (previous := back.get(original or repo_id)) is not None and previous not in seen:
+            original = previous
+            seen.add(previous)
+        return original
+
     def renamed_to(self, repo_id: str) -> str | None:
         """The id a renamed repo now has (``ROOT/.renames.json``), or None.
 
@@ -488,6 +505,9 @@ class RepoStore:
             if _fingerprint(files, hub_stat) == cached.fingerprint:
                 return cached
         meta = derive_repo(repo_id, repo_dir)
+        original = self.original_id(repo_id)
+        if original is not None:
+            meta.fields["_id"] = object_id(original)  # a rename keeps the object id
         with self._lock:
             self._metas[repo_id] = meta
             self.generation += 1

@@ -230,3 +230,37 @@ def test_a_file_the_hub_names_unchanged_is_not_downloaded_again(
         assert table_snapshot(fresh) == nightly
     finally:
         fresh.dispose()
+
+
+def test_a_stored_repo_listed_under_a_new_id_is_one_model(hub_root: Path, tmp_path: Path) -> None:
+    database = open_database(f"sqlite:///{tmp_path / 'renamed.db'}")
+    options = CrawlOptions(scope=Scope.parse("full"), page_size=10)
+    try:
+        with HubEmulator(hub_root, heavy_page_limit=None) as emu:
+            crawl(database, _client(emu.url, tmp_path / "cache"), options)
+            # ft-a is renamed, then gets a commit: the listing shows it under its new id.
+            (hub_root / "org/ft-a").rename(hub_root / "org/ft-a-v2")
+            (hub_root / ".renames.json").write_text(
+                json.dumps({"org/ft-b": "org/ft-b-new", "org/ft-a": "org/ft-a-v2"})
+            )
+            (hub_root / "org/ft-a-v2/.hub.json").write_text(
+                json.dumps({"lastModified": "2024-04-01T00:00:00.000Z"})
+            )
+            emu.reload()
+            report = crawl(database, _client(emu.url, tmp_path / "cache"), options)
+        assert report.counts["renamed"] == 1 and report.counts["new"] == 1
+        with database.session() as session:
+            models = {m.repo_id: m for m in session.exec(select(Model))}
+            old, new = models["org/ft-a"], models["org/ft-a-v2"]
+            assert old.status == "renamed" and new.status == "ok"
+            assert resolve_alias(session, "org/ft-a") == "org/ft-a-v2"
+            own_edges = [
+                (session.get(Model, e.parent_id) or old).repo_id
+                for e in session.exec(select(Edge).where(Edge.child_id == new.id))
+            ]
+            assert set(own_edges) == {"org/base"}
+            # The old id keeps no facts of its own; cards naming it still point at it.
+            assert not list(session.exec(select(Edge).where(Edge.child_id == old.id)))
+            assert list(session.exec(select(Edge).where(Edge.parent_id == old.id)))
+    finally:
+        database.dispose()

@@ -15,6 +15,7 @@ from huggingface_hub import HfApi, hf_hub_download
 from huggingface_hub.errors import GatedRepoError
 from huggingface_hub.utils import parse_ratelimit_headers
 from kinhub.hub.emulator import HubEmulator
+from kinhub.hub.emulator.store import object_id
 
 
 def test_small_file_download_is_three_resolver_requests(emu: HubEmulator) -> None:
@@ -107,6 +108,10 @@ def test_renamed_repos_redirect_on_api_and_resolve(emu: HubEmulator, snapshot: P
     assert "# ft-one" in Path(path).read_text()
     listed = {m.id for m in api.list_models(author="org-a")}
     assert "org-a/old-name" not in listed and "org-a/ft-one" in listed
+    # The Hub's object id survives the rename.
+    emu.reload()
+    raw_item = httpx2.get(f"{emu.url}/api/models/org-a/ft-one", params={"expand": "sha"}).json()
+    assert raw_item["_id"] == object_id("org-a/old-name") != object_id("org-a/ft-one")
 
 
 def test_settings_changes_are_not_commits(emu: HubEmulator, snapshot: Path) -> None:
