@@ -40,7 +40,7 @@ class Signature:
     dtype: str | None
     num_tensors: int
     num_parameters: int
-    source: str = "range"  # local | cache | range
+    source: str = "range"  # local | cache | range; none: the revision has no weights
 
     def compatibility(self, other: Signature) -> Compatibility:
         """``same`` (tensors line up), ``vocab`` (they line up but the vocabularies differ
@@ -145,6 +145,8 @@ def current_signatures(session: Session, model_ids: Iterable[int]) -> dict[int, 
             .where(col(ArchSignature.model_id).in_(chunk))
         ).all()
         for row, sha in rows:
+            if row.source == "none":  # a revision recorded as having no weights
+                continue
             rank = (row.revision == sha, row.computed_at)
             held = out.get(row.model_id)
             if held is None or rank > (held[0], held[1]):

@@ -23,7 +23,7 @@ from kinhub.db.ids import is_repo_id
 from kinhub.db.signatures import Signature, find_signature, hash_tensors, save_signature
 from kinhub.db.store import get_model
 from kinhub.hub import config as hub_config
-from kinhub.kinship.errors import KinshipError, ModelSourceError
+from kinhub.kinship.errors import KinshipError, ModelSourceError, WeightsFormatError
 from kinhub.kinship.weights import ModelWeights, TensorInfo, open_folder
 
 logger = logging.getLogger(__name__)
@@ -131,6 +131,32 @@ def read_signature(
         weights.close()
 
 
+NO_WEIGHTS = "none"  # ``source`` of a row recording that a revision has no weights
+
+
+def _no_weights() -> Signature:
+    return Signature(
+        signature="",
+        exact="",
+        model_type=None,
+        num_layers=None,
+        hidden_size=None,
+        vocab_size=None,
+        dtype=None,
+        num_tensors=0,
+        num_parameters=0,
+        source=NO_WEIGHTS,
+    )
+
+
+def _permanent(exc: KinshipError) -> bool:
+    """A failure that is a fact about the revision (no safetensors files, a corrupt
+    header), not about the Hub being unreachable or gated right now."""
+    if isinstance(exc, WeightsFormatError):
+        return True
+    return isinstance(exc, ModelSourceError) and exc.__cause__ is None
+
+
 @dataclass(frozen=True)
 class SignatureFailure:
     repo_id: str
@@ -161,6 +187,9 @@ def ensure_signatures(
                 continue
             model_id, sha = row.id, row.sha
             stored = find_signature(session, model_id=model_id, revision=sha) if sha else None
+        if stored is not None and stored.source == NO_WEIGHTS:
+            failed[repo_id] = SignatureFailure(repo_id, "no safetensors weights at this revision")
+            continue
         if stored is not None:
             found[repo_id] = stored
             continue
@@ -176,6 +205,13 @@ def ensure_signatures(
                 reason = reason[len(exc.ref) + 2 :]
             failed[repo_id] = SignatureFailure(repo_id, reason)
             logger.info("%s: no signature: %s", repo_id, reason)
+            if sha and _permanent(exc):
+                # This revision will never have readable weights: remember it, so the
+                # next question does not probe the Hub again.
+                with database.write_transaction() as session:
+                    save_signature(
+                        session, model_id=model_id, revision=sha, signature=_no_weights()
+                    )
             continue
         with database.write_transaction() as session:
             save_signature(
