@@ -11,6 +11,9 @@ from kinhub.db.engine import Database
 from kinhub.db.errors import InvalidRepoIdError
 from kinhub.db.kinship_store import stored_metrics
 from kinhub.db.models import Kinship, KinshipJob
+from kinhub.hub.client import shared_client
+from kinhub.hub.emulator import HubEmulator
+from kinhub.kinship.engine import compute_kinship, fingerprint
 from kinhub.kinship.errors import ModelSourceError
 from kinhub.kinship.service import (
     SampleFractionError,
@@ -21,6 +24,8 @@ from kinhub.kinship.service import (
 from kinhub.kinship.synth import Family
 from sqlalchemy import func, select
 from sqlmodel import Session
+
+from tests.kinship.worker_hub import write_family
 
 
 def _refs(fam: Family) -> dict[str, str]:
@@ -101,6 +106,43 @@ def test_row_hook_commits_with_the_result(families: dict[str, Family], database:
     with database.session() as s:
         job = s.execute(select(KinshipJob)).scalar_one()
     assert job.kinship_id == m.kinship_id is not None
+
+
+def test_either_order_is_one_row_answered_in_the_order_asked(
+    families: dict[str, Family], database: Database
+) -> None:
+    fam = families["fp32-single"]
+    first, second, base = str(fam["ft1"]), str(fam["ft3"]), str(fam["base"])
+    names = ["cs", "ratio", "pcc"]
+    # Asked in the order opposite to the key's: computed in key order, answered as asked.
+    back = measure_kinship(database, a=second, b=first, base=base, metrics=names)
+    direct = compute_kinship(second, first, base, metrics=names)
+    assert not back.cached and (back.result.a, back.result.b) == (second, first)
+    for name in names:  # ratio = |d_A|/|d_B| is not symmetric: it follows the order
+        assert back.result.metrics[name] == pytest.approx(direct.metrics[name], rel=1e-12)
+    forth = measure_kinship(database, a=first, b=second, base=base, metrics=names)
+    assert forth.cached and (forth.result.a, forth.result.b) == (first, second)
+    assert forth.kinship_id == back.kinship_id
+    assert forth.result.metrics["ratio"] == pytest.approx(1 / back.result.metrics["ratio"])
+    assert forth.result.metrics["ratio"] != pytest.approx(back.result.metrics["ratio"])
+    assert forth.result.metrics["cs"] == back.result.metrics["cs"]
+    again = measure_kinship(database, a=second, b=first, base=base, metrics=names)
+    assert again.cached and again.result.metrics == back.result.metrics
+    (row,) = _rows(database)
+    assert (row.model_a, row.model_b) == (first, second)  # stored in key order
+
+
+def test_a_full_commit_sha_is_its_own_fingerprint(tmp_path: Path) -> None:
+    write_family(tmp_path, n=1)
+    with HubEmulator(tmp_path) as emu:
+        sha = shared_client(emu.url).model_info("kin/ft00").sha
+        assert sha is not None and len(sha) == 40
+        emu.reset_stats()
+        assert fingerprint(f"kin/ft00@{sha}", endpoint=emu.url) == sha
+        assert sum(emu.stats()["requests"].values()) == 0  # the Hub was not asked
+        assert fingerprint("kin/ft00", endpoint=emu.url) == sha  # a branch is resolved
+        assert fingerprint("kin/ft00@main", endpoint=emu.url) == sha
+        assert sum(emu.stats()["requests"].values()) > 0
 
 
 @pytest.mark.parametrize("fraction", [0.0, -0.5, 1.5, math.nan])
