@@ -686,6 +686,8 @@ class HubClient:
                 response = get_session().get(
                     target, headers=hop_headers, follow_redirects=False, timeout=self.timeout_s
                 )
+            if response.has_redirect_location:
+                raise HubError(f"{filename}: more than {_MAX_HOPS} redirects", repo_id=repo_id)
             try:
                 hf_raise_for_status(response)
             except RemoteEntryNotFoundError:
