@@ -203,7 +203,7 @@ def test_jobs_pinned_to_revisions_are_measured_at_those_revisions(
         settings = WorkerSettings(endpoint=emu.url, mode=mode, sample=0.5)
         assert Worker(database, settings).run(until_empty=True).done == 1
         (row,) = _rows(database)
-        assert row.model_a == f"kin/ft00@{sha['kin/ft00']}"
+        assert row.model_a == "kin/ft00"  # the plain repo id; the commit read is beside it
         assert (row.revision_a, row.revision_b, row.revision_base) == (
             sha["kin/ft00"], sha["kin/ft01"], sha["kin/base"],
         )  # fmt: skip
