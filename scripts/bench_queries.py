@@ -90,6 +90,7 @@ class Genealogy:
     kinship: list[tuple[Any, ...]] = field(default_factory=list)
     jobs: list[tuple[Any, ...]] = field(default_factory=list)
     evaluations: list[tuple[Any, ...]] = field(default_factory=list)
+    signatures: list[tuple[Any, ...]] = field(default_factory=list)
     hubs: list[int] = field(default_factory=list)
     hub_children: list[int] = field(default_factory=list)
 
@@ -156,6 +157,22 @@ COLUMNS = {
         "finished_at",
     ],
     "evaluation": ["id", "model_id", "task", "dataset", "metric", "value"],
+    "arch_signature": [
+        "id",
+        "model_id",
+        "revision",
+        "signature",
+        "exact",
+        "model_type",
+        "num_layers",
+        "hidden_size",
+        "vocab_size",
+        "dtype",
+        "num_tensors",
+        "num_parameters",
+        "source",
+        "computed_at",
+    ],
 }
 
 
@@ -249,6 +266,7 @@ def generate(
             family_of[i] = i - 1
             arch = ARCHS[(i - 1) % len(ARCHS)]
             out.models.append(_model_row(i, arch, rng, stamp))
+            out.signatures.append(_signature_row(i, arch, stamp))
             recent[i - 1].append(i)
             add_hub(i)
             continue
@@ -288,6 +306,7 @@ def generate(
                     kin(i, parent, base, "edge", i)
         arch = ARCHS[family % len(ARCHS)]
         out.models.append(_model_row(i, arch, rng, stamp))
+        out.signatures.append(_signature_row(i, arch, stamp))
         members = recent[family]
         members.append(i)
         if len(members) > window:
@@ -308,6 +327,30 @@ def generate(
     out.hubs = [ranked[r] for r in HUB_RANKS if r < len(ranked)]
     out.hub_children = [children[h] for h in out.hubs]
     return out
+
+
+def _signature_row(i: int, arch: tuple[Any, ...], stamp: str) -> tuple[Any, ...]:
+    """The architecture signature of model ``i`` at its sha: one per architecture, as
+    ``partners`` reads it (so no command asks the Hub for safetensors headers)."""
+    model_type, _architecture, hidden, layers, vocab = arch
+    signature = f"{ARCHS.index(arch):064x}"
+    exact = f"{ARCHS.index(arch):032x}{vocab:032x}"
+    return (
+        i,
+        i,
+        f"{i:040x}",
+        signature,
+        exact,
+        model_type,
+        layers,
+        hidden,
+        vocab,
+        "bfloat16",
+        291,
+        1500000000,
+        "range",
+        stamp,
+    )
 
 
 def _model_row(i: int, arch: tuple[Any, ...], rng: random.Random, stamp: str) -> tuple[Any, ...]:
@@ -342,14 +385,17 @@ def _tables(data: Genealogy) -> Iterator[tuple[str, list[tuple[Any, ...]]]]:
     yield "kinship", data.kinship
     yield "kinship_job", data.jobs
     yield "evaluation", data.evaluations
+    yield "arch_signature", data.signatures
 
 
-def load_sqlite(path: Path, data: Genealogy) -> None:
+def load_sqlite(path: Path, data: Genealogy, *, only: set[str] | None = None) -> None:
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA synchronous=OFF")
     # Random-order index inserts thrash SQLite's default 2 MB page cache.
     conn.execute("PRAGMA cache_size=-2000000")
     for table, rows in _tables(data):
+        if only is not None and table not in only:
+            continue
         cols = COLUMNS[table]
         sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
         start = time.perf_counter()
@@ -362,12 +408,14 @@ def load_sqlite(path: Path, data: Genealogy) -> None:
     conn.close()
 
 
-def load_postgres(url: str, data: Genealogy) -> None:
+def load_postgres(url: str, data: Genealogy, *, only: set[str] | None = None) -> None:
     import psycopg
 
     dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(dsn) as conn:
         for table, rows in _tables(data):
+            if only is not None and table not in only:
+                continue
             cols = COLUMNS[table]
             start = time.perf_counter()
             with conn.cursor() as cur:
@@ -608,6 +656,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"generated in {time.perf_counter() - start:.0f} s: {shape(data)}")
         if args.measure_only:
             url = _url(args, backend)
+            _add_missing_signatures(url, data)
         elif backend == "sqlite":
             tmp = tempfile.mkdtemp(prefix="kinhub-bench-")
             path = args.sqlite or Path(tmp) / "bench.db"
@@ -653,6 +702,21 @@ def main(argv: list[str] | None = None) -> int:
         del data
     print(json.dumps(reports, indent=2))
     return 0
+
+
+def _add_missing_signatures(url: str, data: Genealogy) -> None:
+    """Databases built before signatures were generated get them now."""
+    database = open_database(url)
+    try:
+        with database.session() as session:
+            if session.execute(text("SELECT count(*) FROM arch_signature")).scalar_one():
+                return
+    finally:
+        database.dispose()
+    if url.startswith("sqlite"):
+        load_sqlite(Path(url.removeprefix("sqlite:///")), data, only={"arch_signature"})
+    else:
+        load_postgres(url, data, only={"arch_signature"})
 
 
 def _url(args: argparse.Namespace, backend: str) -> str:
