@@ -10,12 +10,22 @@ from datetime import datetime
 from typing import Any
 
 from kinhub.db.timeutil import utcnow
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+# Counts that outgrow 32 bits (a 7B model's parameters, bytes read): BIGINT on
+# PostgreSQL.  SQLite's INTEGER already holds 64 bits, and changing its declared
+# type would mean rebuilding tables that others reference (the rebuild's DROP
+# cascades with foreign keys on), so SQLite keeps INTEGER.
+BIG_INTEGER = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def _json(default: Any) -> Any:
     return Field(default_factory=default, sa_column=Column(JSON, nullable=False))
+
+
+def _big(default: int | None, *, nullable: bool) -> Any:
+    return Field(default=default, sa_column=Column(BIG_INTEGER, nullable=nullable))
 
 
 class Model(SQLModel, table=True):
@@ -39,8 +49,8 @@ class Model(SQLModel, table=True):
     hidden_size: int | None = None
     num_layers: int | None = None
     vocab_size: int | None = None
-    num_parameters: int | None = None
-    downloads: int | None = None
+    num_parameters: int | None = _big(None, nullable=True)
+    downloads: int | None = _big(None, nullable=True)
     likes: int | None = None
     gated: str | None = Field(default=None, max_length=20)
     private: bool = False
@@ -150,7 +160,7 @@ class Kinship(SQLModel, table=True):
     mode: str = Field(default="exact", max_length=20)
     convention: str = Field(default="native", max_length=20)
     sample_fraction: float | None = None
-    seed: int | None = None
+    seed: int | None = _big(None, nullable=True)
     cs: float | None = None
     pcc: float | None = None
     ed: float | None = None
@@ -158,8 +168,8 @@ class Kinship(SQLModel, table=True):
     ratio: float | None = None
     extra: dict[str, Any] = _json(dict)
     intervals: dict[str, Any] = _json(dict)
-    params_compared: int = 0
-    bytes_read: int = 0
+    params_compared: int = _big(0, nullable=False)
+    bytes_read: int = _big(0, nullable=False)
     seconds: float = 0.0
     breakdown: dict[str, Any] = _json(dict)
     dropped: dict[str, Any] = _json(dict)
@@ -196,7 +206,7 @@ class KinshipJob(SQLModel, table=True):
     revision_b: str | None = Field(default=None, max_length=200)
     revision_base: str | None = Field(default=None, max_length=200)
     child: str | None = Field(default=None, max_length=300)
-    priority: int = 0
+    priority: int = _big(0, nullable=False)  # the busiest child's downloads
     status: str = Field(default="pending", max_length=20)
     lease_owner: str | None = Field(default=None, max_length=200)
     lease_until: datetime | None = None
@@ -220,6 +230,10 @@ class ModelText(SQLModel, table=True):
     card_text: str | None = Field(default=None, sa_type=Text)
     config_name: str | None = Field(default=None, max_length=200)
     config_text: str | None = Field(default=None, sa_type=Text)
+    # The repo's file names the parser saw (adapter or full weights); None: not known.
+    files: list[str] | None = Field(
+        default=None, sa_column=Column(JSON(none_as_null=True), nullable=True)
+    )
     parser_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -288,7 +302,7 @@ class ArchSignature(SQLModel, table=True):
     vocab_size: int | None = None
     dtype: str | None = Field(default=None, max_length=20)
     num_tensors: int = 0
-    num_parameters: int = 0
+    num_parameters: int = _big(0, nullable=False)
     source: str = Field(default="range", max_length=20)
     computed_at: datetime = Field(default_factory=utcnow)
 
