@@ -62,8 +62,10 @@ def lineage(
     from kinhub.db.lineage import lineage_networkx, lineage_sql
 
     walk = lineage_sql if engine is Engine.sql else lineage_networkx
-    with handle_errors(), database_of(ctx) as database, database.session() as session:
-        result = walk(session, model, direction=direction, depth=depth)
+    # A Core connection: the walks run Core queries, and the ORM's import cost is
+    # most of this command's start-up.
+    with handle_errors(), database_of(ctx) as database, database.connection() as conn:
+        result = walk(conn, model, direction=direction, depth=depth)
     if fmt is LineageFormat.json:
         print_json(result.to_json())
         return

@@ -12,13 +12,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kinhub.db.jobs import JobKind, JobStatus
-from kinhub.db.models import Kinship, KinshipJob, Model
-from sqlmodel import Session, col, select
+from kinhub.db.core_tables import kinship, kinship_job, model
+from sqlalchemy import select
+
+if TYPE_CHECKING:
+    from kinhub.db.core_tables import Reader
+    from sqlalchemy.engine import Row
 
 Pair = tuple[int, int]  # (child model id, parent model id)
+# ``kinhub.db.jobs.JobKind.edge`` and ``JobStatus.done`` (that module imports the
+# ORM, which ``kinhub lineage`` must not pay for at start-up; a test checks these).
+EDGE_JOB = "edge"
+DONE = "done"
 
 
 @dataclass(frozen=True)
@@ -36,41 +43,39 @@ class EdgeKinship:
         return {"cs": self.cs, "pcc": self.pcc, "ed": self.ed, "base": self.base, "mode": self.mode}
 
 
-def edge_kinship(session: Session, pairs: Iterable[Pair]) -> dict[Pair, EdgeKinship]:
-    """The stored kinship of each (child id, parent id) pair that has one."""
+def edge_kinship(session: Reader, pairs: Iterable[Pair]) -> dict[Pair, EdgeKinship]:
+    """The stored kinship of each (child id, parent id) pair that has one.
+
+    ``session`` is a Core connection or an ORM session (Core queries only)."""
     wanted = set(pairs)
     if not wanted:
         return {}
     ids = sorted({i for pair in wanted for i in pair})
-    rows: list[Kinship] = []
+    k = kinship.c
+    rows: list[Row[Any]] = []
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         rows.extend(
-            session.exec(
-                select(Kinship).where(
-                    col(Kinship.model_a_id).in_(chunk), col(Kinship.model_b_id).in_(ids)
-                )
-            )
+            session.execute(select(kinship).where(k.model_a_id.in_(chunk), k.model_b_id.in_(ids)))
         )
     rows = [r for r in rows if _pair(r, wanted) is not None]
     if not rows:
         return {}
     from_jobs: set[int] = set()
     row_ids = [r.id for r in rows if r.id is not None]
+    j = kinship_job.c
     for start in range(0, len(row_ids), 500):
         chunk = row_ids[start : start + 500]
         from_jobs.update(
             i
-            for i in session.exec(
-                select(KinshipJob.kinship_id).where(
-                    col(KinshipJob.kinship_id).in_(chunk),
-                    col(KinshipJob.kind) == JobKind.edge.value,
-                    col(KinshipJob.status) == JobStatus.done.value,
+            for (i,) in session.execute(
+                select(j.kinship_id).where(
+                    j.kinship_id.in_(chunk), j.kind == EDGE_JOB, j.status == DONE
                 )
             )
             if i is not None
         )
-    best: dict[Pair, Kinship] = {}
+    best: dict[Pair, Row[Any]] = {}
     for row in rows:
         pair = _pair(row, wanted)
         assert pair is not None
@@ -78,8 +83,8 @@ def edge_kinship(session: Session, pairs: Iterable[Pair]) -> dict[Pair, EdgeKins
         if held is None or _rank(row, from_jobs) > _rank(held, from_jobs):
             best[pair] = row
     base_ids = {r.base_id for r in best.values() if r.base_id is not None}
-    query = select(Model.id, Model.repo_id).where(col(Model.id).in_(sorted(base_ids)))
-    names = {model_id: repo_id for model_id, repo_id in session.exec(query)}
+    query = select(model.c.id, model.c.repo_id).where(model.c.id.in_(sorted(base_ids)))
+    names = {model_id: repo_id for model_id, repo_id in session.execute(query)}
     return {
         pair: EdgeKinship(
             cs=row.cs,
@@ -93,7 +98,7 @@ def edge_kinship(session: Session, pairs: Iterable[Pair]) -> dict[Pair, EdgeKins
     }
 
 
-def _pair(row: Kinship, wanted: set[Pair]) -> Pair | None:
+def _pair(row: Row[Any], wanted: set[Pair]) -> Pair | None:
     a, b = row.model_a_id, row.model_b_id
     if a is None or b is None or row.base_id in (a, b):
         return None
@@ -104,7 +109,7 @@ def _pair(row: Kinship, wanted: set[Pair]) -> Pair | None:
     return None
 
 
-def _rank(row: Kinship, from_jobs: set[int]) -> tuple[bool, Any, int]:
+def _rank(row: Row[Any], from_jobs: set[int]) -> tuple[bool, Any, int]:
     return (row.id in from_jobs, row.computed_at, row.id or 0)
 
 

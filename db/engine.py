@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kinhub.db.config import default_database_url, default_sqlite_path
 from kinhub.db.errors import DatabaseError
@@ -31,7 +31,11 @@ from kinhub.db.quickcheck import at_head
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
-from sqlmodel import Session
+
+if TYPE_CHECKING:
+    # Imported where sessions are made: the ORM (SQLModel, pydantic) costs a few
+    # hundred milliseconds of start-up that Core-only commands need not pay.
+    from sqlmodel import Session
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +108,8 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session that commits on success and rolls back on error."""
+        from sqlmodel import Session
+
         with Session(self.engine, expire_on_commit=False) as session:
             try:
                 yield session
@@ -111,6 +117,13 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A Core connection (no ORM imported) whose transaction commits on success
+        and rolls back on error."""
+        with self.engine.begin() as conn:
+            yield conn
 
     def write_engine(self) -> Engine:
         """The engine whose transactions take the write lock first (SQLite); the
@@ -137,6 +150,8 @@ class Database:
             DatabaseError: the lock could not be taken within the busy timeout,
                 or the database cannot be reached.
         """
+        from sqlmodel import Session
+
         with Session(self.write_engine(), expire_on_commit=False) as session:
             try:
                 try:

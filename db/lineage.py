@@ -12,6 +12,10 @@ descendants, not siblings).  Every node and edge says which walk reached it
 (``direction``: ``up``, ``down``, ``root`` for the root itself, ``both`` only
 where a cycle makes a model its own ancestor), so ancestors and descendants at
 the same depth can be told apart.
+
+Both take a Core ``Connection`` or an ORM ``Session`` and run Core queries only
+(:mod:`kinhub.db.core_tables`), so ``kinhub lineage`` starts without importing
+the ORM.
 """
 
 from __future__ import annotations
@@ -21,14 +25,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from kinhub.db.core_tables import edge, model, recipe, require_model_id
 from kinhub.db.edge_kinship import EdgeKinship, edge_kinship
-from kinhub.db.models import Edge, Model, Recipe
-from kinhub.db.store import require_model
 from sqlalchemy import func, literal, select
-from sqlmodel import Session, col
 
 if TYPE_CHECKING:
     import networkx as nx
+    from kinhub.db.core_tables import Reader
+    from sqlalchemy.engine import Row
 
 Direction = Literal["up", "down", "both"]
 Reached = Literal["up", "down", "both", "root"]
@@ -111,17 +115,17 @@ class Lineage:
 # ---------------------------------------------------------------- networkx view
 
 
-def genealogy_graph(session: Session) -> nx.MultiDiGraph:
+def genealogy_graph(session: Reader) -> nx.MultiDiGraph:
     """The whole genealogy as a MultiDiGraph: node = model id, edge child → parent."""
     import networkx as nx
 
     graph = nx.MultiDiGraph()
     for model_id, repo_id, status in session.execute(
-        select(col(Model.id), col(Model.repo_id), col(Model.status))
+        select(model.c.id, model.c.repo_id, model.c.status)
     ):
         graph.add_node(model_id, repo_id=repo_id, status=status)
     for edge_id, child, parent in session.execute(
-        select(col(Edge.id), col(Edge.child_id), col(Edge.parent_id))
+        select(edge.c.id, edge.c.child_id, edge.c.parent_id)
     ):
         graph.add_edge(child, parent, key=edge_id)
     return graph
@@ -157,7 +161,7 @@ def _graph_edge_ids(
 
 
 def lineage_networkx(
-    session: Session,
+    session: Reader,
     root: str,
     *,
     direction: Direction = "up",
@@ -169,12 +173,11 @@ def lineage_networkx(
     Raises:
         ModelNotFoundError: ``root`` is not in the database.
     """
-    root_row = require_model(session, root)
-    assert root_row.id is not None
+    root_id = require_model_id(session, root)
     graph = graph if graph is not None else genealogy_graph(session)
-    walks = _Walks(root_row.id)
+    walks = _Walks(root_id)
     for upward in _directions(direction):
-        walked = _bfs(graph, root_row.id, upward=upward, depth=depth)
+        walked = _bfs(graph, root_id, upward=upward, depth=depth)
         walks.add(walked, _graph_edge_ids(graph, walked, upward=upward, depth=depth), upward=upward)
     return _assemble(session, root, walks)
 
@@ -183,7 +186,7 @@ def lineage_networkx(
 
 
 def _sql_walk(
-    session: Session, root_id: int, *, upward: bool, depth: int | None
+    session: Reader, root_id: int, *, upward: bool, depth: int | None
 ) -> tuple[dict[int, int], set[int]]:
     # A simple path never needs more steps than there are models, which bounds
     # the recursion even through cycles (UNION drops repeated (id, depth) rows).
@@ -192,11 +195,9 @@ def _sql_walk(
     if depth is not None:
         limit = depth
     else:
-        limit = session.execute(select(func.count()).select_from(Model)).scalar_one()
+        limit = session.execute(select(func.count()).select_from(model)).scalar_one()
     near, far = (
-        (col(Edge.child_id), col(Edge.parent_id))
-        if upward
-        else (col(Edge.parent_id), col(Edge.child_id))
+        (edge.c.child_id, edge.c.parent_id) if upward else (edge.c.parent_id, edge.c.child_id)
     )
     base = select(literal(root_id).label("id"), literal(0).label("depth"))
     walk = base.cte("walk", recursive=True)
@@ -209,23 +210,22 @@ def _sql_walk(
     rows = session.execute(select(walk.c.id, func.min(walk.c.depth)).group_by(walk.c.id))
     depths = {node: d for node, d in rows}
     within = select(walk.c.id).where(walk.c.depth < limit).scalar_subquery()
-    edge_rows = session.execute(select(col(Edge.id)).where(near.in_(within)))
+    edge_rows = session.execute(select(edge.c.id).where(near.in_(within)))
     return depths, {edge_id for (edge_id,) in edge_rows}
 
 
 def lineage_sql(
-    session: Session, root: str, *, direction: Direction = "up", depth: int | None = None
+    session: Reader, root: str, *, direction: Direction = "up", depth: int | None = None
 ) -> Lineage:
     """Lineage of ``root`` computed by a recursive SQL query in the database.
 
     Raises:
         ModelNotFoundError: ``root`` is not in the database.
     """
-    root_row = require_model(session, root)
-    assert root_row.id is not None
-    walks = _Walks(root_row.id)
+    root_id = require_model_id(session, root)
+    walks = _Walks(root_id)
     for upward in _directions(direction):
-        walked, edges = _sql_walk(session, root_row.id, upward=upward, depth=depth)
+        walked, edges = _sql_walk(session, root_id, upward=upward, depth=depth)
         walks.add(walked, edges, upward=upward)
     return _assemble(session, root, walks)
 
@@ -271,15 +271,15 @@ def _chunks(ids: list[int], size: int = 500) -> Iterable[list[int]]:
         yield ids[start : start + size]
 
 
-def _assemble(session: Session, root: str, walks: _Walks) -> Lineage:
+def _assemble(session: Reader, root: str, walks: _Walks) -> Lineage:
     depths, edge_ids = walks.depths, set(walks.edge_ways)
-    models: dict[int, Model] = {}
+    models: dict[int, Row[Any]] = {}
     for chunk in _chunks(sorted(depths)):
-        for model in session.scalars(select(Model).where(col(Model.id).in_(chunk))):
-            models[model.id] = model  # type: ignore[index]
-    edges: list[Edge] = []
+        for row in session.execute(select(model).where(model.c.id.in_(chunk))):
+            models[row.id] = row
+    edges: list[Row[Any]] = []
     for chunk in _chunks(sorted(edge_ids)):
-        edges.extend(session.scalars(select(Edge).where(col(Edge.id).in_(chunk))))
+        edges.extend(session.execute(select(edge).where(edge.c.id.in_(chunk)).order_by(edge.c.id)))
     methods = _merge_methods(session, {e.child_id for e in edges})
     measured = edge_kinship(
         session, {(e.child_id, e.parent_id) for e in edges if e.relation in ("merge", "moe")}
@@ -337,20 +337,20 @@ _ROLE_RANK = {"base": 0, "ingredient": 1, "expert": 2, "slice": 3}
 EdgeKey = tuple[int, int, str, str]
 
 
-def _group_evidence(edges: list[Edge]) -> dict[EdgeKey, list[Edge]]:
+def _group_evidence(edges: list[Row[Any]]) -> dict[EdgeKey, list[Row[Any]]]:
     """One lineage edge per (child, parent, relation, role), with every source behind it.
 
     Metadata-only evidence (role ``parent``: front matter, Hub tags) for a parent
     whose role a recipe states is folded into that edge; evidence that disagrees
     on the relation stays a separate edge.
     """
-    grouped: dict[EdgeKey, list[Edge]] = defaultdict(list)
+    grouped: dict[EdgeKey, list[Row[Any]]] = defaultdict(list)
     roles: dict[tuple[int, int, str], list[EdgeKey]] = defaultdict(list)
-    for edge in edges:
-        key = (edge.child_id, edge.parent_id, edge.relation, edge.role)
+    for row in edges:
+        key = (row.child_id, row.parent_id, row.relation, row.role)
         if key not in grouped:
             roles[key[:3]].append(key)
-        grouped[key].append(edge)
+        grouped[key].append(row)
     # Keys by (child, parent, relation): a scan of all keys per key was quadratic
     # (a hub's 35,000 edges took two minutes).
     for key in [k for k in grouped if k[3] == "parent"]:
@@ -365,12 +365,12 @@ def _group_evidence(edges: list[Edge]) -> dict[EdgeKey, list[Edge]]:
 _RECIPE_PRIORITY = {"mergekit_config": 0, "card_recipe": 1, "card_prose": 2}
 
 
-def _merge_methods(session: Session, child_ids: set[int]) -> dict[int, str]:
+def _merge_methods(session: Reader, child_ids: set[int]) -> dict[int, str]:
     methods: dict[int, tuple[int, str]] = {}
     for chunk in _chunks(sorted(child_ids)):
         rows = session.execute(
-            select(col(Recipe.model_id), col(Recipe.source), col(Recipe.merge_method)).where(
-                col(Recipe.model_id).in_(chunk)
+            select(recipe.c.model_id, recipe.c.source, recipe.c.merge_method).where(
+                recipe.c.model_id.in_(chunk)
             )
         )
         for model_id, source, method in rows:
