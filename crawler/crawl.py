@@ -296,8 +296,14 @@ class Crawler:
         status: Literal["ok", "gated"],
     ) -> ModelRecord:
         config_name, config_text = config if config else (CONFIG_NAMES[0], None)
+        # The listing's file names tell an adapter (adapter_config.json) from full weights.
+        files = list(model.files) if model.files is not None else None
         facts = model_facts(
-            card_text=card, config_text=config_text, config_name=config_name, hub_tags=model.tags
+            card_text=card,
+            config_text=config_text,
+            config_name=config_name,
+            hub_tags=model.tags,
+            files=files,
         )
         arch = architecture_facts(model.config)
         return ModelRecord(
@@ -328,6 +334,7 @@ class Crawler:
                 card_text=card,
                 config_name=config_name if config_text is not None else None,
                 config_text=config_text,
+                files=files,
             ),
             parser_version=PARSER_VERSION,
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +56,35 @@ def folder_sha(folder: Path) -> str:
     return digest.hexdigest()
 
 
+def folder_files(folder: Path) -> list[str]:
+    """The folder's file names as the Hub lists a repo's (``siblings``): paths relative
+    to ``folder`` with ``/``, sorted; the parser tells an adapter from full weights by
+    them.  Hidden entries (``.git``, ``.cache``) are left out, as :func:`folder_sha`
+    leaves them out.  A symlinked directory is never entered, so no name from outside
+    the folder is listed; a symlink to a file counts by its own name (a Hugging Face
+    cache snapshot is made of them) and its target is not read."""
+    names: list[str] = []
+    stack = [("", folder)]
+    while stack:
+        prefix, directory = stack.pop()
+        try:
+            entries = list(os.scandir(directory))
+        except OSError as exc:
+            logger.warning("cannot list %s: %s", directory, exc)
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            rel = prefix + entry.name
+            if entry.is_dir(follow_symlinks=False):
+                stack.append((rel + "/", Path(entry.path)))
+            elif entry.is_file(follow_symlinks=False) or (
+                entry.is_symlink() and entry.is_file(follow_symlinks=True)
+            ):
+                names.append(rel)
+    return sorted(names)
+
+
 def parameter_count(folder: Path) -> int | None:
     """Parameters declared by the folder's safetensors headers (no weights read)."""
     files = sorted(folder.glob("*.safetensors"))
@@ -96,10 +126,12 @@ def read_local_model(folder: Path, *, repo_id: str) -> LocalModel:
     card_text = _read_text(folder / "README.md")
     config_name = next((name for name in CONFIG_NAMES if (folder / name).is_file()), None)
     config_text = _read_text(folder / config_name) if config_name else None
+    files = folder_files(folder)
     facts = model_facts(
         card_text=card_text,
         config_text=config_text,
         config_name=config_name or CONFIG_NAMES[0],
+        files=files,
     )
     config_json = _read_text(folder / "config.json")
     try:
@@ -125,7 +157,9 @@ def read_local_model(folder: Path, *, repo_id: str) -> LocalModel:
         edges=facts.edges,
         recipes=facts.recipes,
         evaluations=facts.evaluations,
-        texts=SourceTexts(card_text=card_text, config_name=config_name, config_text=config_text),
+        texts=SourceTexts(
+            card_text=card_text, config_name=config_name, config_text=config_text, files=files
+        ),
         parser_version=PARSER_VERSION,
     )
     return LocalModel(record=record, warnings=facts.warnings)

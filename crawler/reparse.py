@@ -84,7 +84,8 @@ def reparsed_record(source: StoredSource, *, parser_version: int) -> ModelRecord
     Facts that come from the Hub listing (dates, counts, architecture) are kept;
     those the parser derives (edges, recipes, evaluations, license, tags) are
     re-derived.  The Hub's own tags are not stored apart from the card's, so the
-    stored tag list stands in for them (on the Hub it includes the card's tags).
+    stored tag list stands in for them (on the Hub it includes the card's tags);
+    the stored file names are the ones the crawl or ingest gave the parser.
     """
     stored = source.record
     texts = source.texts
@@ -93,6 +94,7 @@ def reparsed_record(source: StoredSource, *, parser_version: int) -> ModelRecord
         config_text=texts.config_text,
         config_name=texts.config_name or CONFIG_NAMES[0],
         hub_tags=stored.tags,
+        files=texts.files,
     )
     return replace(
         stored,

@@ -72,11 +72,15 @@ class EvaluationRecord:
 @dataclass(frozen=True)
 class SourceTexts:
     """The raw texts the parser read for a model, kept so a newer parser can
-    re-read them without the Hub (``kinhub db reparse``).  ``None``: no such file."""
+    re-read them without the Hub (``kinhub db reparse``).  ``None``: no such file.
+
+    ``files``: the repo's file names the parser was given (they tell an adapter from
+    full weights); ``None`` when not known (a listing without files, older rows)."""
 
     card_text: str | None = None
     config_name: str | None = None
     config_text: str | None = None
+    files: list[str] | None = None
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,7 @@ def sources_to_reparse(
                     card_text=text.card_text,
                     config_name=text.config_name,
                     config_text=text.config_text,
+                    files=text.files,
                 ),
                 parser_version=text.parser_version,
             )

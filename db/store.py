@@ -217,6 +217,7 @@ def _store_texts(session: Session, model_id: int, record: ModelRecord) -> None:
         "card_text": _storable(texts.card_text),
         "config_name": texts.config_name,
         "config_text": _storable(texts.config_text),
+        "files": list(texts.files) if texts.files is not None else None,
         "parser_version": record.parser_version,
     }
     if row is None:
