@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from kinhub.cli.coercion import plain_coercion
 from kinhub.db.errors import KinhubError
 from kinhub.hub.ratelimit import Plan
 from rich.console import Console
@@ -129,7 +130,12 @@ def _usage_name(argument: TyperArgument) -> str:
 
 class Command(TyperCommand):
     """A command with a conventional usage line (``kinhub lineage [OPTIONS] MODEL``,
-    not ``{model}``) and a ``--help`` flag without a ``<bool>`` placeholder."""
+    not ``{model}``), a ``--help`` flag without a ``<bool>`` placeholder, and plain
+    option values converted without pydantic (:mod:`kinhub.cli.coercion`)."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        plain_coercion(self.get_params(ctx))
+        return super().parse_args(ctx, args)
 
     def get_help_option(self, ctx: Any) -> TyperOption | None:
         return _no_placeholder(super().get_help_option(ctx))
@@ -145,7 +151,12 @@ class Command(TyperCommand):
 
 
 class Group(TyperGroup):
-    """A command group whose ``--help`` flag shows no ``<bool>`` placeholder."""
+    """A command group whose ``--help`` flag shows no ``<bool>`` placeholder and
+    whose plain option values are converted without pydantic."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        plain_coercion(self.get_params(ctx))
+        return super().parse_args(ctx, args)
 
     def get_help_option(self, ctx: Any) -> TyperOption | None:
         return _no_placeholder(super().get_help_option(ctx))
