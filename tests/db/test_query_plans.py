@@ -57,3 +57,13 @@ def test_bounded_lineage_does_not_count_the_models(database: Database) -> None:
         event.remove(database.engine, "before_cursor_execute", seen)
     assert [n.id for n in found.nodes] == ["o/merge", "o/ft", "o/base"]
     assert not [s for s in statements if "count(" in s and "from model" in s], statements
+
+
+def test_edge_kinship_of_a_huge_lineage(database: Database) -> None:
+    """A hub's lineage asks for the kinship of 70,000 edges: every statement stays under
+    PostgreSQL's 65,535 bind parameters."""
+    from kinhub.db.edge_kinship import edge_kinship
+
+    pairs = [(i, i + 1) for i in range(1, 140_000, 2)]
+    with database.session() as session:
+        assert edge_kinship(session, pairs) == {}
