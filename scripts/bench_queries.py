@@ -233,8 +233,8 @@ def generate(
                 50 * (1 - pcc),
                 "{}",
                 "{}",
-                1_500_000_000,
-                2_000_000_000,
+                7_241_732_096,
+                14_483_464_192,
                 60.0,
                 "{}",
                 "{}",
@@ -347,7 +347,7 @@ def _signature_row(i: int, arch: tuple[Any, ...], stamp: str) -> tuple[Any, ...]
         vocab,
         "bfloat16",
         291,
-        1500000000,
+        7_241_732_096,
         "range",
         stamp,
     )
@@ -367,7 +367,7 @@ def _model_row(i: int, arch: tuple[Any, ...], rng: random.Random, stamp: str) ->
         hidden,
         layers,
         vocab,
-        1_500_000_000,  # INTEGER columns: 7e9 overflows on PostgreSQL (reported)
+        7_241_732_096,
         int(rng.paretovariate(1.2)),
         rng.randrange(50),
         False,
