@@ -133,10 +133,31 @@ def _evaluations(session: Session) -> dict[int, dict[Benchmark, float]]:
     return scores
 
 
-def _pair_rows(session: Session, pairs: set[tuple[int, int]]) -> dict[tuple[int, int], Kinship]:
-    """One stored kinship row per (smaller id, larger id) ingredient pair, by the rank above."""
+PairKey = tuple[int, int]  # (smaller model id, larger model id)
+
+
+@dataclass
+class _Measured:
+    """Every usable stored row of each ingredient pair, and which came from pair jobs."""
+
+    rows: dict[PairKey, list[Kinship]]
+    from_pair_jobs: set[int]
+
+    def best(self, pair: PairKey, anchor: int | None) -> Kinship | None:
+        """The row for one merge: a finished pair job's result, then one against the
+        merge's anchor, then the newest."""
+        found = self.rows.get(pair)
+        if not found:
+            return None
+        return max(
+            found,
+            key=lambda r: (r.id in self.from_pair_jobs, r.base_id == anchor, r.computed_at, r.id),
+        )
+
+
+def _pair_rows(session: Session, pairs: set[PairKey]) -> _Measured:
     ids = sorted({i for pair in pairs for i in pair})
-    rows: list[Kinship] = []
+    rows: dict[PairKey, list[Kinship]] = defaultdict(list)
     for chunk in _chunks(ids):
         query = select(Kinship).where(
             col(Kinship.model_a_id).in_(chunk), col(Kinship.model_b_id).is_not(None)
@@ -144,10 +165,11 @@ def _pair_rows(session: Session, pairs: set[tuple[int, int]]) -> dict[tuple[int,
         for row in session.scalars(query):
             a, b = row.model_a_id, row.model_b_id
             assert a is not None and b is not None
-            if (min(a, b), max(a, b)) in pairs and row.base_id not in (a, b):
-                rows.append(row)
+            key = (min(a, b), max(a, b))
+            if key in pairs and row.base_id not in (a, b):
+                rows[key].append(row)
     from_pair_jobs: set[int] = set()
-    row_ids = sorted(r.id for r in rows if r.id is not None)
+    row_ids = sorted(r.id for found in rows.values() for r in found if r.id is not None)
     for chunk in _chunks(row_ids):
         from_pair_jobs.update(
             i
@@ -160,19 +182,7 @@ def _pair_rows(session: Session, pairs: set[tuple[int, int]]) -> dict[tuple[int,
             )
             if i is not None
         )
-    best: dict[tuple[int, int], Kinship] = {}
-    for row in rows:
-        a, b = row.model_a_id, row.model_b_id
-        assert a is not None and b is not None
-        key = (min(a, b), max(a, b))
-        held = best.get(key)
-        if held is None or _rank(row, from_pair_jobs) > _rank(held, from_pair_jobs):
-            best[key] = row
-    return best
-
-
-def _rank(row: Kinship, from_pair_jobs: set[int]) -> tuple[bool, Any, int]:
-    return (row.id in from_pair_jobs, row.computed_at, row.id or 0)
+    return _Measured(rows=rows, from_pair_jobs=from_pair_jobs)
 
 
 def merge_gains(session: Session) -> tuple[list[MergeGain], GainCensus]:
@@ -209,11 +219,11 @@ def merge_gains(session: Session) -> tuple[list[MergeGain], GainCensus]:
     names = _names(session, wanted)
     found: list[MergeGain] = []
     for child in sorted(shared):
-        rows = [
-            measured[pair]
+        chosen = [
+            measured.best(pair, anchors.get(child))
             for pair in combinations(sorted(ingredients[child]), 2)
-            if pair in measured
         ]
+        rows = [row for row in chosen if row is not None]
         if not rows:
             continue
         benchmarks = shared[child]

@@ -124,3 +124,29 @@ def test_plot_writes_png(database: Database, tmp_path: Path) -> None:
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     assert (width, height) == (1260, 400)  # three 4.2-inch panels at 100 dpi
     assert len(data) > 20_000  # points, lines and text, not a blank canvas
+
+
+def test_kinship_row_choice_per_merge(database: Database) -> None:
+    """Per merge: a finished pair job's row, then one against the merge's anchor, then
+    the newest; the same pair under two anchors gives each merge its own row."""
+    with database.session() as session:
+        names = "z/one z/two x/a x/b m/one m/two"
+        ids = {name: add_model(session, name) for name in names.split()}
+        for name in ("x/a", "x/b"):
+            add_scores(session, ids[name], {"arc": 50.0})
+        for merge, anchor in (("m/one", "z/one"), ("m/two", "z/two")):
+            add_scores(session, ids[merge], {"arc": 55.0})
+            add_merge_edges(session, ids[merge], [ids["x/a"], ids["x/b"]], ids[anchor])
+        # The row against z/two is the newer one; m/one still takes its anchor's row.
+        add_kinship(session, ids, "x/a", "x/b", "z/one", cs=0.1, pcc=0.1, ed=1.0, key="one")
+        add_kinship(session, ids, "x/a", "x/b", "z/two", cs=0.2, pcc=0.2, ed=1.0, key="two")
+    with database.session() as session:
+        merges, _ = merge_gains(session)
+    assert {m.child: m.kinship["pcc"] for m in merges} == {"m/one": 0.1, "m/two": 0.2}
+    with database.session() as session:
+        add_kinship(
+            session, ids, "x/b", "x/a", "z/two", cs=0.3, pcc=0.3, ed=1.0, key="job", pair_job=True
+        )
+    with database.session() as session:
+        merges, _ = merge_gains(session)
+    assert {m.child: m.kinship["pcc"] for m in merges} == {"m/one": 0.3, "m/two": 0.3}
