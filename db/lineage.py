@@ -25,8 +25,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from kinhub.db.core_tables import edge, model, recipe, require_model_id
+from kinhub.db.core_tables import edge, model, require_model_id
 from kinhub.db.edge_kinship import EdgeKinship, edge_kinship
+from kinhub.db.evidence import best_evidence, group_evidence, merge_methods
 from sqlalchemy import func, literal, select
 
 if TYPE_CHECKING:
@@ -280,17 +281,17 @@ def _assemble(session: Reader, root: str, walks: _Walks) -> Lineage:
     edges: list[Row[Any]] = []
     for chunk in _chunks(sorted(edge_ids)):
         edges.extend(session.execute(select(edge).where(edge.c.id.in_(chunk)).order_by(edge.c.id)))
-    methods = _merge_methods(session, {e.child_id for e in edges})
+    methods = merge_methods(session, {e.child_id for e in edges})
     measured = edge_kinship(
         session, {(e.child_id, e.parent_id) for e in edges if e.relation in ("merge", "moe")}
     )
 
     lineage_edges = []
     for (child, parent, relation, role), group in sorted(
-        _group_evidence(edges).items(),
+        group_evidence(edges).items(),
         key=lambda item: (models[item[0][0]].repo_id, models[item[0][1]].repo_id, item[0][3]),
     ):
-        first = min(group, key=lambda e: _SOURCE_RANK.get(e.source, 9))
+        first = best_evidence(group)
         lineage_edges.append(
             LineageEdge(
                 child=models[child].repo_id,
@@ -323,60 +324,3 @@ def _kinship_json(
 ) -> dict[str, Any] | None:
     found = measured.get((child, parent)) if relation in ("merge", "moe") else None
     return found.to_json() if found is not None else None
-
-
-# card_prose (read from free prose, a guess) ranks below every recipe.
-_SOURCE_RANK = {
-    "mergekit_config": 0,
-    "card_recipe": 1,
-    "card_prose": 2,
-    "card_metadata": 3,
-    "hub_tag": 4,
-}
-_ROLE_RANK = {"base": 0, "ingredient": 1, "expert": 2, "slice": 3}
-EdgeKey = tuple[int, int, str, str]
-
-
-def _group_evidence(edges: list[Row[Any]]) -> dict[EdgeKey, list[Row[Any]]]:
-    """One lineage edge per (child, parent, relation, role), with every source behind it.
-
-    Metadata-only evidence (role ``parent``: front matter, Hub tags) for a parent
-    whose role a recipe states is folded into that edge; evidence that disagrees
-    on the relation stays a separate edge.
-    """
-    grouped: dict[EdgeKey, list[Row[Any]]] = defaultdict(list)
-    roles: dict[tuple[int, int, str], list[EdgeKey]] = defaultdict(list)
-    for row in edges:
-        key = (row.child_id, row.parent_id, row.relation, row.role)
-        if key not in grouped:
-            roles[key[:3]].append(key)
-        grouped[key].append(row)
-    # Keys by (child, parent, relation): a scan of all keys per key was quadratic
-    # (a hub's 35,000 edges took two minutes).
-    for key in [k for k in grouped if k[3] == "parent"]:
-        specific = [k for k in roles[key[:3]] if k[3] != "parent"]
-        if specific:
-            target = min(specific, key=lambda k: _ROLE_RANK.get(k[3], 9))
-            grouped[target].extend(grouped.pop(key))
-    return grouped
-
-
-# Prefer the config file's method over a recipe found in the card.
-_RECIPE_PRIORITY = {"mergekit_config": 0, "card_recipe": 1, "card_prose": 2}
-
-
-def _merge_methods(session: Reader, child_ids: set[int]) -> dict[int, str]:
-    methods: dict[int, tuple[int, str]] = {}
-    for chunk in _chunks(sorted(child_ids)):
-        rows = session.execute(
-            select(recipe.c.model_id, recipe.c.source, recipe.c.merge_method).where(
-                recipe.c.model_id.in_(chunk)
-            )
-        )
-        for model_id, source, method in rows:
-            if not method:
-                continue
-            rank = _RECIPE_PRIORITY.get(source, 9)
-            if model_id not in methods or rank < methods[model_id][0]:
-                methods[model_id] = (rank, method)
-    return {model_id: method for model_id, (_rank, method) in methods.items()}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from kinhub.db.evidence import best_evidence, stated_role
 from kinhub.db.export.graph import Evidence, group_evidence
 from kinhub.db.guards import require_models
 from kinhub.db.models import Edge, Evaluation, Kinship, Model, Recipe
@@ -111,16 +112,6 @@ class ModelReport:
         }
 
 
-_SOURCE_RANK = {
-    "mergekit_config": 0,
-    "card_recipe": 1,
-    "card_prose": 2,
-    "card_metadata": 3,
-    "hub_tag": 4,
-}
-_ROLE_RANK = {"base": 0, "ingredient": 1, "expert": 2, "slice": 3}
-
-
 def _relatives(session: Session, model_id: int, *, parents: bool) -> list[Relative]:
     child, parent = aliased(Model), aliased(Model)
     rows = session.execute(
@@ -142,12 +133,12 @@ def _relatives(session: Session, model_id: int, *, parents: bool) -> list[Relati
     ).all()
     out = []
     for group in group_evidence([Evidence(*row) for row in rows]):
-        first = min(group, key=lambda e: _SOURCE_RANK.get(e.source, 9))
+        first = best_evidence(group)
         out.append(
             Relative(
                 id=first.parent if parents else first.child,
                 relation=first.relation,
-                role=min((e.role for e in group), key=lambda r: _ROLE_RANK.get(r, 9)),
+                role=stated_role(e.role for e in group),
                 sources=sorted({e.source for e in group}),
                 parameters=first.parameters,
                 revision=first.revision,

@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from kinhub.db import evidence
 from kinhub.db.guards import require_models
 from kinhub.db.lineage import Direction, LineageEdge, lineage_sql
-from kinhub.db.models import Edge, Evaluation, Kinship, Model, Recipe
+from kinhub.db.models import Edge, Evaluation, Kinship, Model
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
@@ -200,34 +201,6 @@ def _node(row: Any, evals: dict[int, tuple[float, int]], extra: dict[str, Any]) 
     return ExportNode(id=row.repo_id, attrs=_attrs(values))
 
 
-# Prefer the config file's method over a recipe found in the card (as lineage does).
-_RECIPE_PRIORITY = {"mergekit_config": 0, "card_recipe": 1, "card_prose": 2}
-_SOURCE_RANK = {
-    "mergekit_config": 0,
-    "card_recipe": 1,
-    "card_prose": 2,
-    "card_metadata": 3,
-    "hub_tag": 4,
-}
-_ROLE_RANK = {"base": 0, "ingredient": 1, "expert": 2, "slice": 3}
-
-
-def _methods(session: Session, child_ids: Iterable[int]) -> dict[int, str]:
-    best: dict[int, tuple[int, str]] = {}
-    ids = sorted(set(child_ids))
-    for start in range(0, len(ids), 500):
-        rows = session.execute(
-            select(col(Recipe.model_id), col(Recipe.source), col(Recipe.merge_method)).where(
-                col(Recipe.model_id).in_(ids[start : start + 500])
-            )
-        )
-        for model_id, source, method in rows:
-            rank = _RECIPE_PRIORITY.get(source, 9)
-            if method and (model_id not in best or rank < best[model_id][0]):
-                best[model_id] = (rank, method)
-    return {model_id: method for model_id, (_rank, method) in best.items()}
-
-
 @dataclass(frozen=True)
 class EdgeKinship:
     cs: float | None
@@ -302,37 +275,22 @@ class Evidence:
 
 
 def group_evidence(rows: list[Evidence]) -> list[list[Evidence]]:
-    """One edge per (child, parent, relation, role); role-less evidence folds into a stated role.
-
-    The same rule as ``kinhub.db.lineage``: metadata-only evidence (role ``parent``)
-    joins the edge a recipe gives a role, evidence that disagrees on the relation stays
-    a separate edge.
-    """
-    grouped: dict[tuple[int, int, str, str], list[Evidence]] = defaultdict(list)
-    for row in rows:
-        grouped[(row.child_id, row.parent_id, row.relation, row.role)].append(row)
-    stated: dict[tuple[int, int, str], list[tuple[int, int, str, str]]] = defaultdict(list)
-    for key in grouped:
-        if key[3] != "parent":
-            stated[key[:3]].append(key)
-    for key in [k for k in grouped if k[3] == "parent"]:
-        specific = stated.get(key[:3])
-        if specific:
-            target = min(specific, key=lambda k: _ROLE_RANK.get(k[3], 9))
-            grouped[target].extend(grouped.pop(key))
-    return [grouped[key] for key in sorted(grouped, key=lambda k: (k[0], k[1], k[2], k[3]))]
+    """One edge per (child, parent, relation, role), in key order; the rule of
+    :func:`kinhub.db.evidence.group_evidence` (shared with ``kinhub lineage``)."""
+    grouped = evidence.group_evidence(rows)
+    return [grouped[key] for key in sorted(grouped)]
 
 
 def _edge(
     group: list[Evidence], methods: dict[int, str], kinship: dict[frozenset[int], EdgeKinship]
 ) -> ExportEdge:
-    first = min(group, key=lambda e: _SOURCE_RANK.get(e.source, 9))
+    first = evidence.best_evidence(group)
     method = methods.get(first.child_id) if first.relation in ("merge", "moe") else None
     found = kinship.get(frozenset((first.child_id, first.parent_id)))
     values: dict[str, Any] = {
         "relation": first.relation,
         # The stated role; folded metadata evidence says only "parent".
-        "role": min((e.role for e in group), key=lambda r: _ROLE_RANK.get(r, 9)),
+        "role": evidence.stated_role(e.role for e in group),
         "method": method,
         "sources": sorted({e.source for e in group}),
         "parameters": first.parameters,
@@ -413,10 +371,10 @@ def _whole_view(session: Session, selection: Selection) -> GenealogyView:
             ).all()
             if not rows:
                 continue
-            evidence = [Evidence(*row) for row in rows]
-            methods = _methods(session, {e.child_id for e in evidence})
-            kinship = edge_kinship(session, {(e.child_id, e.parent_id) for e in evidence})
-            for group in group_evidence(evidence):
+            found = [Evidence(*row) for row in rows]
+            methods = evidence.merge_methods(session, {e.child_id for e in found})
+            kinship = edge_kinship(session, {(e.child_id, e.parent_id) for e in found})
+            for group in group_evidence(found):
                 yield _edge(group, methods, kinship)
 
     return GenealogyView(root=None, node_count=count, nodes=nodes, edges=edges)
