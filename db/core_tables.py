@@ -87,6 +87,7 @@ kinship = table(
     column("base_id", Integer),
     column("base", String),
     column("mode", String),
+    column("convention", String),
     column("cs", Float),
     column("pcc", Float),
     column("ed", Float),

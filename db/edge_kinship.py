@@ -3,9 +3,11 @@
 The worker stores an *edge job*'s result as a ``kinship`` row of (child, parent)
 against the merge's base (see :mod:`kinhub.db.job_plan`); ``kinhub kinship
 CHILD PARENT --base Z`` run by hand stores the same kind of row.  For a lineage
-edge, :func:`edge_kinship` picks one stored row of that pair: an edge job's
-result first, then the most recently computed; rows measured against the child
-or the parent itself are ignored (one task vector is zero there).
+edge, :func:`edge_kinship` picks one stored row of that pair, by one rule that
+``kinhub lineage``, the exports and ``kinhub show`` share: an edge job's result
+first, then exact before sampled, native before ModelKinship-compatible, then
+the newest; rows measured against the child or the parent itself are ignored
+(one task vector is zero there).
 """
 
 from __future__ import annotations
@@ -41,6 +43,10 @@ class EdgeKinship:
 
     def to_json(self) -> dict[str, Any]:
         return {"cs": self.cs, "pcc": self.pcc, "ed": self.ed, "base": self.base, "mode": self.mode}
+
+    def attrs(self) -> dict[str, Any]:
+        """The export's flat edge attributes (``kinship_cs`` …)."""
+        return {f"kinship_{key}": value for key, value in self.to_json().items()}
 
 
 def edge_kinship(session: Reader, pairs: Iterable[Pair]) -> dict[Pair, EdgeKinship]:
@@ -109,8 +115,16 @@ def _pair(row: Row[Any], wanted: set[Pair]) -> Pair | None:
     return None
 
 
-def _rank(row: Row[Any], from_jobs: set[int]) -> tuple[bool, Any, int]:
-    return (row.id in from_jobs, row.computed_at, row.id or 0)
+def _rank(row: Row[Any], from_jobs: set[int]) -> tuple[bool, bool, bool, float, int]:
+    """Higher is better: an edge job's result, exact, native, newest (then the later row)."""
+    stamp = row.computed_at.timestamp() if row.computed_at is not None else 0.0
+    return (
+        row.id in from_jobs,
+        row.mode == "exact",
+        row.convention == "native",
+        stamp,
+        row.id or 0,
+    )
 
 
 __all__ = ["EdgeKinship", "edge_kinship"]

@@ -21,9 +21,10 @@ from datetime import datetime
 from typing import Any, Literal
 
 from kinhub.db import evidence
+from kinhub.db.edge_kinship import EdgeKinship, edge_kinship
 from kinhub.db.guards import require_models
 from kinhub.db.lineage import Direction, LineageEdge, lineage_sql
-from kinhub.db.models import Edge, Evaluation, Kinship, Model
+from kinhub.db.models import Edge, Evaluation, Model
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
@@ -202,66 +203,6 @@ def _node(row: Any, evals: dict[int, tuple[float, int]], extra: dict[str, Any]) 
 
 
 @dataclass(frozen=True)
-class EdgeKinship:
-    cs: float | None
-    pcc: float | None
-    ed: float | None
-    base: str
-    mode: str
-
-    def attrs(self) -> dict[str, Any]:
-        return {
-            "kinship_cs": self.cs,
-            "kinship_pcc": self.pcc,
-            "kinship_ed": self.ed,
-            "kinship_base": self.base,
-            "kinship_mode": self.mode,
-        }
-
-
-def _kinship_rank(row: Any) -> tuple[int, int, float]:
-    # Exact before sampled, native before ModelKinship-compatible, newest first.
-    stamp = row.computed_at.timestamp() if row.computed_at else 0.0
-    return (row.mode != "exact", row.convention != "native", -stamp)
-
-
-def edge_kinship(
-    session: Session, pairs: Iterable[tuple[int, int]]
-) -> dict[frozenset[int], EdgeKinship]:
-    """The best stored kinship of each (child, parent) pair of model ids, either order."""
-    wanted = {frozenset(pair) for pair in pairs if pair[0] != pair[1]}
-    if not wanted:
-        return {}
-    ids = sorted({model_id for pair in wanted for model_id in pair})
-    found: dict[frozenset[int], Any] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        rows = session.execute(
-            select(
-                col(Kinship.model_a_id),
-                col(Kinship.model_b_id),
-                col(Kinship.cs),
-                col(Kinship.pcc),
-                col(Kinship.ed),
-                col(Kinship.base),
-                col(Kinship.mode),
-                col(Kinship.convention),
-                col(Kinship.computed_at),
-            ).where(col(Kinship.model_a_id).in_(chunk))
-        )
-        for row in rows:
-            key = frozenset((row.model_a_id, row.model_b_id))
-            if key in wanted and (
-                key not in found or _kinship_rank(row) < _kinship_rank(found[key])
-            ):
-                found[key] = row
-    return {
-        key: EdgeKinship(cs=row.cs, pcc=row.pcc, ed=row.ed, base=row.base, mode=row.mode)
-        for key, row in found.items()
-    }
-
-
-@dataclass(frozen=True)
 class Evidence:
     child_id: int
     parent_id: int
@@ -282,11 +223,11 @@ def group_evidence(rows: list[Evidence]) -> list[list[Evidence]]:
 
 
 def _edge(
-    group: list[Evidence], methods: dict[int, str], kinship: dict[frozenset[int], EdgeKinship]
+    group: list[Evidence], methods: dict[int, str], kinship: dict[tuple[int, int], EdgeKinship]
 ) -> ExportEdge:
     first = evidence.best_evidence(group)
     method = methods.get(first.child_id) if first.relation in ("merge", "moe") else None
-    found = kinship.get(frozenset((first.child_id, first.parent_id)))
+    found = kinship.get((first.child_id, first.parent_id))
     values: dict[str, Any] = {
         "relation": first.relation,
         # The stated role; folded metadata evidence says only "parent".
@@ -452,7 +393,7 @@ def _subgraph_view(session: Session, selection: Selection) -> GenealogyView:
 
     def edges() -> Iterator[ExportEdge]:
         for edge in edge_list:
-            found = kinship.get(frozenset((ids[edge.child], ids[edge.parent])))
+            found = kinship.get((ids[edge.child], ids[edge.parent]))
             values: dict[str, Any] = {
                 "relation": edge.relation,
                 "role": edge.role,
