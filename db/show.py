@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kinhub.db.evidence import best_evidence, stated_role
-from kinhub.db.export.graph import Evidence, group_evidence
+from kinhub.db.export.graph import Evidence, evidence_select, group_evidence
 from kinhub.db.guards import require_models
 from kinhub.db.models import Edge, Evaluation, Kinship, Model, Recipe
 from kinhub.db.store import require_model
@@ -115,19 +115,7 @@ class ModelReport:
 def _relatives(session: Session, model_id: int, *, parents: bool) -> list[Relative]:
     child, parent = aliased(Model), aliased(Model)
     rows = session.execute(
-        select(
-            col(Edge.child_id),
-            col(Edge.parent_id),
-            col(child.repo_id),
-            col(parent.repo_id),
-            col(Edge.relation),
-            col(Edge.role),
-            col(Edge.source),
-            col(Edge.parameters),
-            col(Edge.revision),
-        )
-        .join(child, col(child.id) == col(Edge.child_id))
-        .join(parent, col(parent.id) == col(Edge.parent_id))
+        evidence_select(child, parent)
         .where((col(Edge.child_id) if parents else col(Edge.parent_id)) == model_id)
         .order_by(col(Edge.id))
     ).all()

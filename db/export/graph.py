@@ -25,7 +25,7 @@ from kinhub.db.edge_kinship import EdgeKinship, edge_kinship
 from kinhub.db.guards import require_models
 from kinhub.db.lineage import Direction, LineageEdge, lineage_sql
 from kinhub.db.models import Edge, Evaluation, Model
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
@@ -215,6 +215,27 @@ class Evidence:
     revision: str | None
 
 
+def evidence_select(child: type[Model], parent: type[Model]) -> Select[Any]:
+    """Edge rows as :class:`Evidence` takes them (``Evidence(*row)``), joined to the
+    child and parent models; ``child`` and ``parent`` are aliases of ``Model`` the
+    caller may filter on.  Add ``where`` and ``order_by``."""
+    return (
+        select(
+            col(Edge.child_id),
+            col(Edge.parent_id),
+            col(child.repo_id),
+            col(parent.repo_id),
+            col(Edge.relation),
+            col(Edge.role),
+            col(Edge.source),
+            col(Edge.parameters),
+            col(Edge.revision),
+        )
+        .join(child, col(child.id) == col(Edge.child_id))
+        .join(parent, col(parent.id) == col(Edge.parent_id))
+    )
+
+
 def group_evidence(rows: list[Evidence]) -> list[list[Evidence]]:
     """One edge per (child, parent, relation, role), in key order; the rule of
     :func:`kinhub.db.evidence.group_evidence` (shared with ``kinhub lineage``)."""
@@ -294,19 +315,7 @@ def _whole_view(session: Session, selection: Selection) -> GenealogyView:
     def edges() -> Iterator[ExportEdge]:
         for lo, hi in ranges():
             rows = session.execute(
-                select(
-                    col(Edge.child_id),
-                    col(Edge.parent_id),
-                    col(child.repo_id),
-                    col(parent.repo_id),
-                    col(Edge.relation),
-                    col(Edge.role),
-                    col(Edge.source),
-                    col(Edge.parameters),
-                    col(Edge.revision),
-                )
-                .join(child, col(child.id) == col(Edge.child_id))
-                .join(parent, col(parent.id) == col(Edge.parent_id))
+                evidence_select(child, parent)
                 .where(col(Edge.child_id).between(lo, hi), *edge_filter)
                 .order_by(col(Edge.child_id), col(Edge.parent_id), col(Edge.id))
             ).all()
