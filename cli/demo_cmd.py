@@ -34,8 +34,9 @@ if TYPE_CHECKING:
     from kinhub.db.engine import Database
 
 DEMO_HELP = """\
-Run kinhub end to end, offline: generate a hub, serve it, crawl it, show a
-lineage and measure a kinship.
+Run kinhub end to end, offline: generate a hub, serve it, crawl it, compute
+the queued kinship jobs with the worker, show a lineage (kinship on its merge
+edges) and measure a kinship.
 
 A synthetic hub (foundations, fine-tunes, three generations of mergekit merges,
 MoE, gated repos, missing parents, broken cards, real tiny safetensors) is
@@ -43,9 +44,12 @@ served by the Hub emulator over HTTP and crawled into the selected database
 (root `--db` / `KINHUB_DB`, else the embedded SQLite default). Everything the
 demo makes stays in its directory: the hub in `DIR/hub`, and the files it
 downloads in its own Hugging Face cache, `DIR/hf_home` — never in yours.
-Running it again is incremental: the crawl finds nothing changed and the
-kinship comes from the database.
+Running it again is incremental: the crawl finds nothing changed, no job is
+queued, and the kinship comes from the database.
 """
+
+# The worker's time budget in the demo (the generated models are tiny: far less is used).
+DEMO_WORKER_BUDGET_S = 300.0
 
 
 def _kinship_step(database: Database) -> MeasureKinship:
@@ -63,6 +67,13 @@ def _kinship_step(database: Database) -> MeasureKinship:
         )
 
     return measure
+
+
+def _worker_step(database: Database, endpoint: str) -> dict[str, Any]:
+    from kinhub.kinship.worker import drain
+
+    # The emulator has no quotas to keep to: the PRO tier's limits are never reached.
+    return drain(database, budget_s=DEMO_WORKER_BUDGET_S, endpoint=endpoint, plan="pro")
 
 
 def demo(
@@ -93,6 +104,7 @@ def demo(
                 directory=root,
                 n_models=models,
                 measure=_kinship_step(database),
+                after_crawl=_worker_step,
                 progress=progress,
                 notify=lambda message: stderr.print(message, highlight=False),
             )
@@ -116,12 +128,21 @@ def demo_json(report: DemoReport) -> dict[str, Any]:
         "crawl": report.crawl.to_dict(),
         "lineage": report.lineage.to_json(),
         "kinship": json_safe(report.kinship.to_dict()) if report.kinship is not None else None,
+        "worker": report.worker,
     }
 
 
 def _print(report: DemoReport) -> None:
     print_crawl_summary(report.crawl.to_dict())
     stdout.print()
+    if report.worker is not None:
+        w = report.worker
+        stdout.print(
+            f"kinship worker: {w.get('done', 0)} jobs done, {w.get('failed', 0)} failed "
+            f"in {w.get('seconds', 0):.1f}s",
+            highlight=False,
+        )
+        stdout.print()
     stdout.print(lineage_tree(report.lineage, upward=True), soft_wrap=False)
     if report.kinship is not None:
         stdout.print()

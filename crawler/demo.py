@@ -51,6 +51,8 @@ class KinshipRequest:
 
 
 MeasureKinship = Callable[[KinshipRequest], Any]
+# The kinship worker step: (database, Hub endpoint) -> its counts.
+AfterCrawl = Callable[[Database, str], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class DemoReport:
     crawl: CrawlReport
     lineage: Lineage
     kinship: Any = None
+    worker: dict[str, Any] | None = None
 
 
 @contextmanager
@@ -130,12 +133,16 @@ def run_demo(
     directory: Path,
     n_models: int,
     measure: MeasureKinship | None = None,
+    after_crawl: AfterCrawl | None = None,
     progress: ProgressWithCalls | None = None,
     notify: Callable[[str], None] | None = None,
 ) -> DemoReport:
     """Generate (or reuse) a hub under ``directory``, serve it, crawl it into
-    ``database``, read a third-generation merge's lineage and, with ``measure``,
-    the kinship of two merge ingredients.  A second run is incremental.
+    ``database``, run ``after_crawl`` (the kinship worker, injected by the CLI: crawler
+    and kinship never import each other) with the emulator's URL, read a
+    third-generation merge's lineage (its merge edges carry the kinship the worker
+    stored) and, with ``measure``, the kinship of two merge ingredients.  A second
+    run is incremental.
 
     ``notify`` receives one-line status messages (where the hub is, the emulator URL).
 
@@ -158,6 +165,10 @@ def run_demo(
             cache_dir=hf_home / "hub",
         )
         report = run_crawl(database, settings=settings, progress=progress)
+        worker = None
+        if after_crawl is not None:
+            say("kinship worker: computing the queued jobs")
+            worker = after_crawl(database, emu.url)
         with database.session() as session:
             lineage = lineage_sql(session, deepest_merge(manifest).id, direction="up")
         kinship = None
@@ -175,10 +186,12 @@ def run_demo(
         crawl=report,
         lineage=lineage,
         kinship=kinship,
+        worker=worker,
     )
 
 
 __all__ = [
+    "AfterCrawl",
     "DemoReport",
     "KinshipRequest",
     "MeasureKinship",

@@ -41,7 +41,15 @@ def test_demo_end_to_end_then_incremental(tmp_path: Path, monkeypatch: pytest.Mo
     assert len(lineage["nodes"]) >= 4 and any(e["role"] == "base" for e in lineage["edges"])
     kinship = data["kinship"]
     assert set(kinship["metrics"]) == {"cs", "pcc", "ed"} and kinship["params_compared"] > 0
-    assert kinship["cached"] is False and kinship["bytes_read"] > 0
+    # Two ingredients of a merge against its base: a pair job the worker already
+    # measured, so the hand-run kinship is answered from its stored row.
+    assert kinship["cached"] is True and kinship["bytes_read"] == 0
+    # The worker computed what the crawl queued; the lineage's merge edges show it.
+    worker = data["worker"]
+    assert worker["done"] == data["crawl"]["jobs_queued"] - worker["failed"] > 50
+    merge_edges = [e for e in lineage["edges"] if e["relation"] == "merge"]
+    measured = [e for e in merge_edges if e.get("kinship")]
+    assert measured and {"cs", "pcc", "ed", "base", "mode"} <= set(measured[0]["kinship"])
 
     # Everything stayed in the demo's directory, which the output names.
     assert sorted(user_hf_home.iterdir()) == []
@@ -64,5 +72,6 @@ def test_demo_end_to_end_then_incremental(tmp_path: Path, monkeypatch: pytest.Mo
     assert second.exit_code == 0, second.output
     rerun = json.loads(second.stdout)
     assert rerun["crawl"]["new"] == 0 and rerun["crawl"]["files_downloaded"] == 0
+    assert rerun["crawl"]["jobs_queued"] == 0 and rerun["worker"]["claimed"] == 0
     assert rerun["kinship"]["cached"] is True
     assert rerun["kinship"]["metrics"] == kinship["metrics"]
