@@ -12,7 +12,7 @@ import logging
 from typing import Annotated
 
 import typer
-from kinhub.cli.common import AppState, DbOpt, Group
+from kinhub.cli.common import AppState, DbOpt, Group, VerboseOpt, log_level
 
 app = typer.Typer(
     name="kinhub",
@@ -68,17 +68,7 @@ def _show_version(value: bool) -> None:
 def root(
     ctx: typer.Context,
     db: DbOpt = None,
-    verbose: Annotated[
-        int,
-        typer.Option(
-            "-v",
-            "--verbose",
-            count=True,
-            metavar="",
-            show_default=False,
-            help="Log more on stderr: `-v` info, `-vv` debug.",
-        ),
-    ] = 0,
+    verbose: VerboseOpt = 0,
     version: Annotated[
         bool,
         typer.Option(
@@ -91,8 +81,7 @@ def root(
     ] = False,
 ) -> None:
     """Crawl merge genealogies from the Hugging Face Hub, compute model kinship, and query both."""
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=log_level(verbose), format="%(levelname)s %(name)s: %(message)s")
     ctx.obj = AppState(db_url=db, verbosity=verbose)
 
 

@@ -8,6 +8,7 @@ opens the database.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -69,6 +70,24 @@ EndpointOpt = Annotated[
         "--endpoint", metavar="URL", help="Hub URL (default: `HF_ENDPOINT`, else huggingface.co)."
     ),
 ]
+
+VerboseOpt = Annotated[
+    int,
+    typer.Option(
+        "-v",
+        "--verbose",
+        count=True,
+        metavar="",
+        show_default=False,
+        help="Log more on stderr: `-v` info, `-vv` debug.",
+    ),
+]
+"""``-v``/``-vv`` on the root command and on ``merge_cal``; see :func:`log_level`."""
+
+
+def log_level(verbose: int) -> int:
+    """The logging level for ``-v`` given ``verbose`` times: warning, info, debug."""
+    return logging.WARNING - 10 * min(verbose, 2)
 
 
 class ScopeOption(StrEnum):

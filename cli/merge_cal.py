@@ -11,7 +11,7 @@ import logging
 from typing import Annotated
 
 import typer
-from kinhub.cli.common import Command, flag, handle_errors
+from kinhub.cli.common import Command, VerboseOpt, flag, handle_errors, log_level
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode="markdown")
 
@@ -41,22 +41,12 @@ def merge_cal(
         bool,
         flag("--allow-pickle", help="Allow `*.bin`/`*.pt` checkpoints (torch weights_only load)."),
     ] = False,
-    verbose: Annotated[
-        int,
-        typer.Option(
-            "-v",
-            "--verbose",
-            count=True,
-            metavar="",
-            show_default=False,
-            help="Log more on stderr: `-v` info, `-vv` debug.",
-        ),
-    ] = 0,
+    verbose: VerboseOpt = 0,
 ) -> None:
     """Model kinship of MODEL_1 and MODEL_2 relative to MODEL_BASE (ModelKinship conventions)."""
     from kinhub.kinship.compat import modelkinship, parse_metrics, reference_line
 
-    logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2))
+    logging.basicConfig(level=log_level(verbose))
     with handle_errors():
         metrics = parse_metrics(metric)
         result = modelkinship(
