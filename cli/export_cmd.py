@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, get_args
 
 import typer
 from kinhub.cli.common import Command, database_of, flag, handle_errors, stderr
 from kinhub.db.errors import KinhubError
+from kinhub.db.export.formats import ExportFormat
 from kinhub.db.records import Relation
 from rich.markup import escape
 
@@ -22,15 +22,6 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
 RELATIONS: tuple[str, ...] = get_args(Relation)
-
-
-class ExportFormat(StrEnum):
-    graphml = "graphml"
-    gexf = "gexf"
-    json = "json"
-    mermaid = "mermaid"
-    dot = "dot"
-    html = "html"
 
 
 class ExportPathError(KinhubError):
@@ -114,7 +105,6 @@ def export(
     ] = None,
 ) -> None:
     from kinhub.db.export.graph import Selection
-    from kinhub.db.export.service import ExportFormat as Format
     from kinhub.db.export.service import export_genealogy
 
     if sum((up, down, both)) > 1:
@@ -134,7 +124,7 @@ def export(
             summary = export_genealogy(
                 session,
                 selection=selection,
-                fmt=Format(fmt.value),
+                fmt=fmt,
                 out=sys.stdout,
                 max_nodes=max_nodes,
             )
@@ -155,7 +145,6 @@ def _to_file(
     fmt: ExportFormat,
     max_nodes: int | None,
 ) -> ExportSummary:
-    from kinhub.db.export.service import ExportFormat as Format
     from kinhub.db.export.service import export_genealogy
 
     # Write beside the target and rename, so a failed export never leaves half a file.
@@ -169,7 +158,7 @@ def _to_file(
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
             summary = export_genealogy(
-                session, selection=selection, fmt=Format(fmt.value), out=out, max_nodes=max_nodes
+                session, selection=selection, fmt=fmt, out=out, max_nodes=max_nodes
             )
         os.replace(tmp, target)
     except OSError as exc:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import TextIO
 
 from kinhub.db.errors import KinhubError
+from kinhub.db.export.formats import ExportFormat
 from kinhub.db.export.graph import GenealogyView, Selection, build_view
 from kinhub.db.export.html import HTML_MAX_NODES, render_html
 from kinhub.db.export.text_formats import (
@@ -25,15 +25,6 @@ from kinhub.db.export.xml_formats import write_gexf, write_graphml
 from sqlmodel import Session
 
 logger = logging.getLogger(__name__)
-
-
-class ExportFormat(StrEnum):
-    graphml = "graphml"
-    gexf = "gexf"
-    json = "json"
-    mermaid = "mermaid"
-    dot = "dot"
-    html = "html"
 
 
 MERMAID_MAX_NODES = 300
