@@ -57,6 +57,7 @@ from itertools import combinations
 from typing import Any, NamedTuple
 
 from kinhub.db.aliases import RENAMED, resolve_alias
+from kinhub.db.evidence import source_rank
 from kinhub.db.ids import is_repo_id
 from kinhub.db.jobs import (
     EnqueueCount,
@@ -73,6 +74,7 @@ from sqlmodel import Session, col, select
 
 logger = logging.getLogger(__name__)
 
+# The edge sources that state a recipe a job can be planned from (not card prose, a guess).
 RECIPE_SOURCES = ("mergekit_config", "card_recipe")
 # Statuses of models whose files were never read and never will be without a change
 # on the Hub: their jobs are planned without a revision and fail with the reason.
@@ -426,7 +428,8 @@ class _ChildPlanner:
 
 
 def _recipe_edges(session: Session, child_ids: list[int]) -> dict[int, list[EdgeRow]]:
-    """Each child's recipe edges of its preferred source (the config over the card)."""
+    """Each child's recipe edges of its best-ranked source (``evidence.SOURCE_RANK``:
+    the config over the card)."""
     by_child: dict[int, dict[str, list[EdgeRow]]] = {}
     for start in range(0, len(child_ids), 500):
         chunk = child_ids[start : start + 500]
@@ -440,7 +443,7 @@ def _recipe_edges(session: Session, child_ids: list[int]) -> dict[int, list[Edge
             by_child.setdefault(edge.child_id, {}).setdefault(edge.source, []).append(edge)
     out: dict[int, list[EdgeRow]] = {}
     for child_id, sources in by_child.items():
-        preferred = next(s for s in RECIPE_SOURCES if s in sources)
+        preferred = min(sources, key=source_rank)
         out[child_id] = sources[preferred]
     return out
 
