@@ -44,6 +44,7 @@ import itertools
 import json
 import os
 import random
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -646,6 +647,7 @@ def main(argv: list[str] | None = None) -> int:
 
     backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
     reports: dict[str, Any] = {}
+    scratch: Path | None = None  # the temporary folder of a SQLite database without --sqlite
     for backend in backends:
         stamp = STAMP_SQLITE if backend == "sqlite" else STAMP_PG
         start = time.perf_counter()
@@ -661,9 +663,9 @@ def main(argv: list[str] | None = None) -> int:
             url = _url(args, backend)
             _add_missing_signatures(url, data)
         elif backend == "sqlite":
-            tmp = tempfile.mkdtemp(prefix="kinhub-bench-")
-            path = args.sqlite or Path(tmp) / "bench.db"
-            args.sqlite = args.sqlite or (path if args.keep else None)
+            if args.sqlite is None:
+                scratch = Path(tempfile.mkdtemp(prefix="kinhub-bench-queries-"))
+            path = args.sqlite or scratch / "bench.db"
             path.unlink(missing_ok=True)
             url = f"sqlite:///{path}"
             open_database(url).dispose()  # the migrations create the schema and indexes
@@ -700,8 +702,10 @@ def main(argv: list[str] | None = None) -> int:
                     _pg_admin(
                         args.pg_admin, f'DROP DATABASE IF EXISTS "{args.pg_name}" WITH (FORCE)'
                     )
-                elif args.sqlite is None:
-                    Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+                elif scratch is not None:
+                    shutil.rmtree(scratch, ignore_errors=True)
+            elif backend == "sqlite":
+                log(f"kept {url}")
         del data
     print(json.dumps(reports, indent=2))
     return 0
