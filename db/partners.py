@@ -1,19 +1,36 @@
 """Merge-partner candidates: the models that share an ancestor with a model.
 
-:func:`partner_candidates` is two statements (a recursive walk up, then one
-recursive walk down that ranks and limits in the database) plus batched look-ups of
-the chosen rows; ``kinhub partners`` and ``kinhub plan`` rank what it returns:
+:func:`partner_candidates` walks up from MODEL in one recursive statement, then
+widens a walk down one hop at a time, nearest shared ancestors first, and stops as
+soon as it has ``limit`` candidates, so its cost follows the size of the answer, not
+of the family (a foundation has 10^5 descendants); ``kinhub partners`` and
+``kinhub plan`` rank what it returns:
 
 * walk up from MODEL (``up_depth`` steps) to its ancestors; ancestors that are
   unresolved references cannot be a shared base and start no walk;
-* walk down from each ancestor (``down_depth`` steps); every model reached is a
-  candidate, and the ancestor it was reached from in the fewest total steps is its
-  *shared base* (ties: the lower model id);
+* walk down from each ancestor (``down_depth`` steps), all ancestors together by
+  *hops* (steps MODEL → ancestor → model): every model reached is a candidate, and the
+  ancestor it was reached from in the fewest hops is its *shared base* (ties: the
+  lower model id);
 * MODEL itself, its ancestors and its descendants are not candidates (a descendant
   already contains MODEL; an ancestor is what the merge would be anchored on), and
   only crawled models (status ``ok`` or ``gated``) are;
 * candidates come ordered by hops to the shared base, then evaluation average
-  (highest first, none last), then repo id; at most ``limit``.
+  (highest first, none last), then repo id (code-point order); at most ``limit``.
+
+The search is bounded; what it guarantees:
+
+* **fan-out**: each step down from a model follows only its first ``fanout``
+  children by model id (:data:`FANOUT`, 100; model ids grow in crawl order, so these
+  are the earliest crawled). A popular model's other children are reached only by
+  another path, or not at all;
+* **nearest first**: hop levels are walked in order and the walk stops once ``limit``
+  candidates are found. If the last candidate returned is H hops away, every
+  candidate reachable within the fan-out in fewer than H hops is considered (and
+  ranked as above); at H hops, the models on level H - 1 are expanded in order of
+  (shared base id, model id), 20 at a time, until ``limit`` candidates are found,
+  and those found are ranked by evaluation. When fewer than ``limit`` candidates
+  exist within the fan-out, all of them are returned.
 
 With each candidate come its license, gated status, stored architecture facts and
 signature, the average of its card evaluations, and every stored kinship row of the
@@ -31,11 +48,13 @@ from kinhub.db.guards import require_models
 from kinhub.db.models import Edge, Evaluation, Kinship, Model
 from kinhub.db.signatures import Signature, current_signatures
 from kinhub.db.store import require_model
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import and_, func, literal, or_, select, text
 from sqlalchemy.sql import Select
 from sqlmodel import Session, col
 
 CANDIDATE_STATUSES = ("ok", "gated")
+FANOUT = 100  # children one model contributes per step down: its first FANOUT by id
+_CHUNK = 20  # models whose children one statement fetches
 
 
 @dataclass(frozen=True)
@@ -121,66 +140,115 @@ def _walk_down_ids(root_id: int, depth: int) -> Select[Any]:
     return select(walk.c.id).distinct()
 
 
-def _candidate_query(
-    root_id: int, ancestors: dict[int, int], *, up_depth: int, down_depth: int, limit: int
-) -> Select[Any]:
-    """One statement: walk down from the ancestors, keep each model's nearest shared base
-    (fewest hops, then lowest id), drop MODEL's own line, rank, limit."""
-    # Seeded by every ancestor that is a model (not an unresolved reference); the walk
-    # carries the ancestor it started from and its distance from MODEL.
-    up = case(ancestors, value=col(Model.id), else_=0)
-    seed: Any = select(
-        col(Model.id).label("id"),
-        col(Model.id).label("anc"),
-        up.label("hops"),
-        literal(0).label("down"),
-    ).where(col(Model.id).in_(sorted(ancestors)), col(Model.status) != "unresolved")
-    walk = seed.cte("down_walk", recursive=True)
-    step = (
-        select(
-            col(Edge.child_id).label("id"),
-            walk.c.anc,
-            (walk.c.hops + 1).label("hops"),
-            (walk.c.down + 1).label("down"),
+def _first_children(
+    session: Session, parents: list[int], fanout: int
+) -> list[tuple[int, int, str, str]]:
+    """(parent, child, child's status, child's repo id) for each parent's first
+    ``fanout`` distinct children by model id: one index range scan per parent, each
+    stopping after ``fanout`` rows."""
+    edge, model = Edge.__tablename__, Model.__tablename__
+    branches = " UNION ALL ".join(
+        f"SELECT {int(p)} AS parent, c FROM (SELECT DISTINCT child_id AS c FROM {edge}"
+        f" WHERE parent_id = {int(p)} ORDER BY child_id LIMIT {int(fanout)}) AS s{i}"
+        for i, p in enumerate(parents)
+    )
+    statement = (
+        f"SELECT k.parent, k.c, m.status, m.repo_id FROM ({branches}) AS k"
+        f" JOIN {model} AS m ON m.id = k.c"
+    )
+    return [(int(p), int(c), st, rid) for p, c, st, rid in session.execute(text(statement))]
+
+
+def _rows(session: Session, ids: list[int]) -> dict[int, tuple[str, str]]:
+    """id -> (status, repo id) of the given models."""
+    out: dict[int, tuple[str, str]] = {}
+    for start in range(0, len(ids), 500):
+        query = select(col(Model.id), col(Model.status), col(Model.repo_id)).where(
+            col(Model.id).in_(ids[start : start + 500])
         )
-        .join(walk, col(Edge.parent_id) == walk.c.id)
-        .where(walk.c.down < down_depth)
-    )
-    walk = walk.union(step)
-    reached = (
-        select(walk.c.id, walk.c.anc, func.min(walk.c.hops).label("hops"))
-        .where(walk.c.down > 0)
-        .group_by(walk.c.id, walk.c.anc)
-        .subquery("reached")
-    )
-    nearest = select(
-        reached.c.id,
-        reached.c.anc,
-        reached.c.hops,
-        func.row_number()
-        .over(partition_by=reached.c.id, order_by=(reached.c.hops, reached.c.anc))
-        .label("rn"),
-    ).subquery("nearest")
-    # MODEL's descendants already contain it; its ancestors are what it is built on.
-    own = _walk_down_ids(root_id, down_depth + up_depth).subquery("own_line")
-    average = (
-        select(func.avg(col(Evaluation.value)))
-        .where(col(Evaluation.model_id) == nearest.c.id, col(Evaluation.value).is_not(None))
-        .correlate(nearest)
-        .scalar_subquery()
-    )
-    return (
-        select(nearest.c.id, nearest.c.anc, nearest.c.hops)
-        .join(Model, col(Model.id) == nearest.c.id)
-        .where(
-            nearest.c.rn == 1,
-            col(Model.status).in_(CANDIDATE_STATUSES),
-            nearest.c.id.not_in(select(own.c.id)),
-            nearest.c.id.not_in(sorted(ancestors)),
+        out.update({mid: (status, rid) for mid, status, rid in session.execute(query)})
+    return out
+
+
+def _averages(session: Session, ids: list[int]) -> dict[int, float]:
+    out: dict[int, float] = {}
+    for start in range(0, len(ids), 500):
+        query = (
+            select(col(Evaluation.model_id), func.avg(col(Evaluation.value)))
+            .where(
+                col(Evaluation.model_id).in_(ids[start : start + 500]),
+                col(Evaluation.value).is_not(None),
+            )
+            .group_by(col(Evaluation.model_id))
         )
-        .order_by(nearest.c.hops, average.is_(None), average.desc(), col(Model.repo_id))
-        .limit(limit)
-    )
+        out.update({mid: float(avg) for mid, avg in session.execute(query) if avg is not None})
+    return out
+
+
+def _search(
+    session: Session,
+    root_id: int,
+    ancestors: dict[int, int],
+    *,
+    up_depth: int,
+    down_depth: int,
+    limit: int,
+    fanout: int,
+) -> list[tuple[int, int, int]]:
+    """The bounded walk down (see the module docstring): (candidate, shared base, hops),
+    ranked, at most ``limit``."""
+    own = {node for (node,) in session.execute(_walk_down_ids(root_id, down_depth + up_depth))}
+    info = _rows(session, sorted({*ancestors, root_id}))
+    # A level is a number of hops from MODEL; each entry of a level may still walk down
+    # ``budget`` steps from the ancestor ``anc`` it was reached from.
+    levels: dict[int, dict[int, tuple[int, int]]] = defaultdict(dict)  # node -> (budget, anc)
+    label: dict[int, tuple[int, int]] = {}  # node -> nearest (hops, shared base)
+    reach: dict[int, int] = {}  # node -> furthest level a walk through it may get to
+    for anc, up in ancestors.items():
+        if info.get(anc, ("unresolved", ""))[0] == "unresolved" or down_depth < 1:
+            continue
+        levels[up][anc] = (down_depth, anc)
+        reach[anc] = up + down_depth
+    found: set[int] = set()
+    excluded = own | set(ancestors) | {root_id}
+
+    for hops in range(min(levels, default=1), up_depth + down_depth):
+        frontier = sorted(levels.pop(hops, {}).items(), key=lambda e: (e[1][1], e[0]))
+        frontier = [e for e in frontier if e[0] not in own]
+        for start in range(0, len(frontier), _CHUNK):
+            if len(found) >= limit:
+                break
+            chunk = dict(frontier[start : start + _CHUNK])
+            for parent, child, status, name in _first_children(session, sorted(chunk), fanout):
+                budget, anc = chunk[parent]
+                here = (hops + 1, anc)
+                if child not in label:
+                    info[child] = (status, name)
+                    if child not in excluded and status in CANDIDATE_STATUSES:
+                        found.add(child)
+                if child not in label or here < label[child]:
+                    label[child] = here
+                if budget < 2:
+                    continue
+                # Walk on from it with the most steps left (ties: the lower base).
+                entry = levels[hops + 1].get(child)
+                if entry is not None:
+                    if (budget - 1, -anc) > (entry[0], -entry[1]):
+                        levels[hops + 1][child] = (budget - 1, anc)
+                        reach[child] = max(reach[child], hops + budget)
+                elif hops + budget > reach.get(child, -1):
+                    reach[child] = hops + budget
+                    levels[hops + 1][child] = (budget - 1, anc)
+        if len(found) >= limit:
+            break
+    averages = _averages(session, sorted(found))
+
+    def rank(node: int) -> tuple[int, bool, float, str]:
+        average = averages.get(node)
+        return (label[node][0], average is None, -(average or 0.0), info[node][1])
+
+    ranked = sorted(found, key=rank)[:limit]
+    return [(node, label[node][1], label[node][0]) for node in ranked]
 
 
 def partner_candidates(
@@ -190,8 +258,10 @@ def partner_candidates(
     up_depth: int = 4,
     down_depth: int = 4,
     limit: int = 500,
+    fanout: int = FANOUT,
 ) -> PartnerQuery:
-    """Candidates for merging with ``repo_id`` (see the module docstring).
+    """Candidates for merging with ``repo_id`` (see the module docstring for what the
+    bounded search guarantees: ``limit`` and ``fanout`` bound its cost).
 
     Raises:
         EmptyDatabaseError: the database holds no models.
@@ -204,15 +274,16 @@ def partner_candidates(
         node: up for node, up in session.execute(_walk_up(root.id, up_depth)) if node != root.id
     }
     found: list[tuple[int, int, int]] = []  # (candidate, shared base, hops), ranked
-    if ancestors:
-        found = [
-            (node, anc, hops)
-            for node, anc, hops in session.execute(
-                _candidate_query(
-                    root.id, ancestors, up_depth=up_depth, down_depth=down_depth, limit=limit
-                )
-            )
-        ]
+    if ancestors and limit > 0:
+        found = _search(
+            session,
+            root.id,
+            ancestors,
+            up_depth=up_depth,
+            down_depth=down_depth,
+            limit=limit,
+            fanout=fanout,
+        )
     facts = _facts(session, [root.id, *(n for n, _a, _h in found), *(a for _n, a, _h in found)])
     model = facts[root.id]
     candidates = [
@@ -250,14 +321,32 @@ def model_facts(session: Session, repo_ids: list[str]) -> dict[str, ModelFacts]:
     return {rid: facts[mid] for rid, mid in ids.items()}
 
 
+_FACT_COLUMNS = (
+    "id",
+    "repo_id",
+    "sha",
+    "status",
+    "license",
+    "gated",
+    "model_type",
+    "architectures",
+    "hidden_size",
+    "num_layers",
+    "vocab_size",
+)
+
+
 def _facts(session: Session, ids: list[int]) -> dict[int, ModelFacts]:
     wanted = sorted(set(ids))
-    rows: dict[int, Model] = {}
+    rows: dict[int, Any] = {}
     evals: dict[int, tuple[float | None, int]] = {}
+    columns = [col(getattr(Model, name)) for name in _FACT_COLUMNS]
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
-        for row in session.scalars(select(Model).where(col(Model.id).in_(chunk))):
-            rows[row.id] = row  # type: ignore[index]
+        # The columns, not the ORM entity: building 500 full Model objects costs more
+        # than the query.
+        for row in session.execute(select(*columns).where(col(Model.id).in_(chunk))):
+            rows[row.id] = row
         for model_id, avg, n in session.execute(
             select(
                 col(Evaluation.model_id),
