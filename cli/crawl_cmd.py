@@ -91,7 +91,7 @@ def crawl_command(
     fmt: FormatOpt = OutputFormat.table,
     quiet: Annotated[bool, flag("--quiet", "-q", help="No progress line on stderr.")] = False,
 ) -> None:
-    from kinhub.crawler.service import CrawlSettings, run_crawl
+    from kinhub.pipeline.crawl import CrawlSettings, run_crawl
 
     with handle_errors():
         settings = CrawlSettings(

@@ -1,6 +1,6 @@
 """``kinhub demo``: the whole pipeline, offline, on a generated hub.
 
-The steps live in :func:`kinhub.crawler.demo.run_demo`; this module wires the
+The steps live in :func:`kinhub.pipeline.demo.run_demo`; this module wires the
 kinship service in as the measurement step and renders the result.
 """
 
@@ -29,9 +29,9 @@ from kinhub.cli.render import (
 )
 
 if TYPE_CHECKING:
-    from kinhub.crawler.demo import DemoReport, KinshipRequest, MeasureKinship
-    from kinhub.crawler.service import ProgressWithCalls
     from kinhub.db.engine import Database
+    from kinhub.pipeline.crawl import ProgressWithCalls
+    from kinhub.pipeline.demo import DemoReport, KinshipRequest, MeasureKinship
 
 DEMO_HELP = """\
 Run kinhub end to end, offline: generate a hub, serve it, crawl it, compute
@@ -92,8 +92,8 @@ def demo(
     ] = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    from kinhub.crawler.demo import run_demo
     from kinhub.db.config import data_dir
+    from kinhub.pipeline.demo import run_demo
 
     root = (directory or data_dir() / "demo").expanduser().resolve()
     with handle_errors(), database_of(ctx) as database:

@@ -57,7 +57,7 @@ def emulator(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the fault-injection RNG.")] = 0,
 ) -> None:
     """Serve DIR as the Hub API (foreground; Ctrl-C stops it). Prints the URL on stderr."""
-    from kinhub.hub.emulator import HubEmulator
+    from kinhub.sandbox.emulator import HubEmulator
 
     quota, window = _parse_rate(rate_limit)
     with handle_errors():

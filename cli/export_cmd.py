@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Annotated, get_args
 import typer
 from kinhub.cli.common import Command, database_of, flag, handle_errors, stderr
 from kinhub.db.errors import KinhubError
-from kinhub.db.export.formats import ExportFormat
 from kinhub.db.records import Relation
+from kinhub.export.formats import ExportFormat
 from rich.markup import escape
 
 if TYPE_CHECKING:
-    from kinhub.db.export.graph import Selection
-    from kinhub.db.export.service import ExportSummary
-    from kinhub.db.lineage import Direction
+    from kinhub.db.answers.export_graph import Selection
+    from kinhub.db.answers.lineage import Direction
+    from kinhub.export.service import ExportSummary
     from sqlmodel import Session
 
 RELATIONS: tuple[str, ...] = get_args(Relation)
@@ -104,8 +104,8 @@ def export(
         typer.Option("--max-nodes", min=1, metavar="N", help="Refuse more than N models."),
     ] = None,
 ) -> None:
-    from kinhub.db.export.graph import Selection
-    from kinhub.db.export.service import export_genealogy
+    from kinhub.db.answers.export_graph import Selection
+    from kinhub.export.service import export_genealogy
 
     if sum((up, down, both)) > 1:
         raise typer.BadParameter("give at most one of --up, --down, --both")
@@ -145,7 +145,7 @@ def _to_file(
     fmt: ExportFormat,
     max_nodes: int | None,
 ) -> ExportSummary:
-    from kinhub.db.export.service import export_genealogy
+    from kinhub.export.service import export_genealogy
 
     # Write beside the target and rename, so a failed export never leaves half a file.
     target = output.expanduser()

@@ -81,7 +81,7 @@ def _failure(row: KinshipJob) -> dict[str, Any]:
 def _listing(
     ctx: typer.Context, status: StatusOpt | None, kind: KindOpt | None, limit: int
 ) -> dict[str, Any]:
-    from kinhub.db.job_queue import job_counts, lease_holders, list_jobs
+    from kinhub.db.jobs.queue import job_counts, lease_holders, list_jobs
 
     with database_of(ctx) as database, database.session() as session:
         rows = list_jobs(
@@ -194,7 +194,7 @@ def retry(
     """
     if not ids and not failed:
         raise typer.BadParameter("give job ids or --failed")
-    from kinhub.db.job_queue import requeue_jobs
+    from kinhub.db.jobs.queue import requeue_jobs
 
     with (
         handle_errors(),

@@ -41,7 +41,7 @@ def licenses(
         bool, flag("--strict", help="Exit with status 2 when there are warnings.")
     ] = False,
 ) -> None:
-    from kinhub.db.licenses import audit_licenses
+    from kinhub.db.answers.licenses import audit_licenses
 
     with handle_errors(), database_of(ctx) as database, database.session() as session:
         audit = audit_licenses(session, model)

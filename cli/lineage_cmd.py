@@ -10,7 +10,7 @@ from kinhub.cli.common import Command, database_of, flag, handle_errors, print_j
 from kinhub.cli.render import lineage_tree
 
 if TYPE_CHECKING:
-    from kinhub.db.lineage import Direction
+    from kinhub.db.answers.lineage import Direction
 
 
 class LineageFormat(StrEnum):
@@ -59,7 +59,7 @@ def lineage(
     if sum((up, down, both)) > 1:
         raise typer.BadParameter("give at most one of --up, --down, --both")
     direction: Direction = "both" if both else "down" if down else "up"
-    from kinhub.db.lineage import lineage_networkx, lineage_sql
+    from kinhub.db.answers.lineage import lineage_networkx, lineage_sql
 
     walk = lineage_sql if engine is Engine.sql else lineage_networkx
     # A Core connection: the walks run Core queries, and the ORM's import cost is

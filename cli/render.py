@@ -18,7 +18,7 @@ from rich.markup import escape
 
 if TYPE_CHECKING:
     from kinhub.crawler.crawl import CrawlProgress
-    from kinhub.db.lineage import Lineage, LineageEdge
+    from kinhub.db.answers.lineage import Lineage, LineageEdge
     from rich.tree import Tree
 
 

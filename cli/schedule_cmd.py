@@ -1,7 +1,7 @@
 """``kinhub schedule``: the nightly crawl, then the kinship worker, on a cron schedule.
 
 The tick itself — lock, crawl, post-crawl step, run record — is
-:func:`kinhub.crawler.schedule.run_tick`; this module wires the kinship worker
+:func:`kinhub.pipeline.tick.run_tick`; this module wires the kinship worker
 in as the post-crawl step (``crawler`` may not import ``kinship``), runs ticks
 on a cron trigger and renders their summaries.
 """
@@ -35,12 +35,12 @@ from kinhub.cli.common import (
 from kinhub.hub.ratelimit import Plan
 
 if TYPE_CHECKING:
-    from kinhub.crawler.schedule import AfterCrawl, TickSettings
     from kinhub.db.engine import Database
+    from kinhub.pipeline.tick import AfterCrawl, TickSettings
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CRON = "0 3 * * *"  # the same as kinhub.crawler.schedule.DEFAULT_CRON
+DEFAULT_CRON = "0 3 * * *"  # the same as kinhub.pipeline.tick.DEFAULT_CRON
 
 # The kinship worker's entry point, once kinship/worker.py exists:
 #     drain(database, *, budget_s: float, endpoint: str | None, plan: str | None) -> dict
@@ -124,7 +124,7 @@ def schedule_command(
     ] = 3600.0,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    from kinhub.crawler.schedule import TickSettings
+    from kinhub.pipeline.tick import TickSettings
 
     if model and model_option and model != model_option:
         raise typer.BadParameter("give the model once (MODEL or --model)")
@@ -144,7 +144,7 @@ def schedule_command(
 
 
 def _tick(database: Database, settings: TickSettings, fmt: OutputFormat) -> None:
-    from kinhub.crawler.schedule import run_tick
+    from kinhub.pipeline.tick import run_tick
 
     summary = run_tick(
         database, settings, after_crawl=kinship_step(settings.endpoint, settings.plan)
@@ -157,7 +157,7 @@ def _tick(database: Database, settings: TickSettings, fmt: OutputFormat) -> None
 def _run_forever(database: Database, settings: TickSettings, cron: str, fmt: OutputFormat) -> None:
     from apscheduler.schedulers.blocking import BlockingScheduler
     from apscheduler.triggers.cron import CronTrigger
-    from kinhub.crawler.schedule import run_tick
+    from kinhub.pipeline.tick import run_tick
 
     try:
         trigger = CronTrigger.from_crontab(cron, timezone=UTC)

@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from kinhub.db.show import ModelReport, Relative
+    from kinhub.db.answers.show import ModelReport, Relative
 
 SHOW_HELP = """\
 Everything known about one model: facts, crawl status and last error, its merge
@@ -99,7 +99,7 @@ def show(
     model: Annotated[str, typer.Argument(metavar="MODEL", help="Model id (org/name) as stored.")],
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    from kinhub.db.show import model_report
+    from kinhub.db.answers.show import model_report
 
     with handle_errors(), database_of(ctx) as database, database.session() as session:
         report = model_report(session, model)

@@ -37,7 +37,7 @@ def _pairs(title: str, values: dict[str, int]) -> Table:
 
 
 def stats(ctx: typer.Context, fmt: FormatOpt = OutputFormat.table) -> None:
-    from kinhub.db.stats import database_stats
+    from kinhub.db.answers.stats import database_stats
 
     with handle_errors(), database_of(ctx) as database, database.session() as session:
         result = database_stats(session)

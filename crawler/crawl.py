@@ -48,7 +48,7 @@ from kinhub.db.crawl_state import (
 )
 from kinhub.db.engine import Database
 from kinhub.db.ids import is_repo_id
-from kinhub.db.job_plan import enqueue_for_models
+from kinhub.db.jobs.plan import enqueue_for_models
 from kinhub.db.records import ModelRecord, SourceTexts
 from kinhub.db.store import UpsertOutcome, pending_references, set_status, upsert_model
 from kinhub.db.stored_texts import StoredTexts, stored_texts

@@ -21,7 +21,7 @@ from kinhub.crawler import facts as parser_facts
 from kinhub.crawler import version
 from kinhub.crawler.ingest import CONFIG_NAMES
 from kinhub.db.engine import Database
-from kinhub.db.job_plan import enqueue_for_models
+from kinhub.db.jobs.plan import enqueue_for_models
 from kinhub.db.records import ModelRecord
 from kinhub.db.reparse_queries import (
     StoredSource,

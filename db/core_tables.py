@@ -2,8 +2,8 @@
 
 ``kinhub lineage`` is a short command whose start-up used to be dominated by
 importing SQLModel, pydantic and ``sqlalchemy.orm`` for :mod:`kinhub.db.models`.
-The read paths that must start fast (:mod:`kinhub.db.lineage`,
-:mod:`kinhub.db.edge_kinship`) query these lightweight ``table()`` clauses
+The read paths that must start fast (:mod:`kinhub.db.answers.lineage`,
+:mod:`kinhub.db.answers.edge_kinship`) query these lightweight ``table()`` clauses
 instead: only the columns they read, typed so that results come back exactly
 as the ORM returns them (JSON decoded, datetimes aware UTC).  They work on a
 Core ``Connection`` and on an ORM ``Session`` alike.

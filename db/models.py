@@ -181,7 +181,7 @@ class KinshipJob(SQLModel, table=True):
 
     ``job_key`` hashes kind, the canonical pair (``model_a < model_b``), base and the
     three revisions (NULLs are never equal in a PostgreSQL unique constraint, so the
-    columns themselves cannot be the key); see ``kinhub.db.jobs.job_key``.
+    columns themselves cannot be the key); see ``kinhub.db.jobs.keys.job_key``.
     """
 
     __tablename__ = "kinship_job"

@@ -4,7 +4,7 @@ Reproduces the analysis of Hu et al. (2024), section 3 (arXiv 2410.12613) on
 whatever the database holds: for each kinship metric, Pearson's r and its
 two-sided p-value (``scipy.stats.pearsonr``) of the merge gain, and of its
 magnitude ``|gain|``, against the metric, over the merges that have both (see
-:mod:`kinhub.db.gain` for which merges count and how gain and kinship are read).
+:mod:`kinhub.db.answers.gain` for which merges count and how gain and kinship are read).
 The plot (matplotlib, Agg backend, loaded only when asked for) shows gain against
 each metric, one panel per metric, with the least-squares line.
 """
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kinhub.db.gain import GAIN_METRICS, GainCensus, MergeGain, merge_gains
+from kinhub.db.answers.gain import GAIN_METRICS, GainCensus, MergeGain, merge_gains
 from kinhub.kinship.errors import KinshipError
 from sqlmodel import Session
 

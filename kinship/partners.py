@@ -3,7 +3,7 @@
 ``suggest_partners`` answers "which model should I merge mine with next?":
 
 1. candidates are the models that share an ancestor with MODEL
-   (:func:`kinhub.db.partners.partner_candidates`);
+   (:func:`kinhub.db.answers.partners.partner_candidates`);
 2. only *compatible* ones stay: their architecture signature (safetensors headers,
    :mod:`kinhub.kinship.signature`) equals MODEL's; a vocabulary that differs only in
    rows is compatible with a warning (mergekit's ``tokenizer_source``).  A gated
@@ -33,11 +33,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from kinhub.db.answers.licenses import LicenseClass, classify
+from kinhub.db.answers.partners import Candidate, ModelFacts, StoredKinship, partner_candidates
 from kinhub.db.engine import Database
 from kinhub.db.errors import KinhubError
-from kinhub.db.jobs import JobTarget, enqueue
-from kinhub.db.licenses import LicenseClass, classify
-from kinhub.db.partners import Candidate, ModelFacts, StoredKinship, partner_candidates
+from kinhub.db.jobs.keys import JobTarget, enqueue
 from kinhub.db.signatures import Signature
 from kinhub.kinship.errors import KinshipError
 from kinhub.kinship.signature import SignatureFailure, ensure_signatures
@@ -544,7 +544,7 @@ def _row(model: ModelFacts, c: _Compatible) -> PartnerRow:
 
 
 def _base_facts(database: Database, kept: list[_Compatible]) -> dict[int, ModelFacts]:
-    from kinhub.db.partners import model_facts
+    from kinhub.db.answers.partners import model_facts
 
     names = sorted({c.candidate.shared_base for c in kept})
     with database.session() as session:

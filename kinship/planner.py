@@ -29,10 +29,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from kinhub.db.engine import Database
-from kinhub.db.errors import ModelNotFoundError
-from kinhub.db.guards import require_models
-from kinhub.db.partners import (
+from kinhub.db.answers.guards import require_models
+from kinhub.db.answers.partners import (
     ModelFacts,
     facts_by_id,
     merge_children,
@@ -40,6 +38,8 @@ from kinhub.db.partners import (
     shared_base,
     stored_kinship,
 )
+from kinhub.db.engine import Database
+from kinhub.db.errors import ModelNotFoundError
 from kinhub.db.signatures import Signature
 from kinhub.kinship.partners import (
     METRICS,

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from kinhub.db.engine import Database
 from kinhub.db.ids import split_revision
-from kinhub.db.job_plan import is_common_ancestor
+from kinhub.db.jobs.plan import is_common_ancestor
 from kinhub.db.kinship_store import (
     find_kinship,
     in_key_order,

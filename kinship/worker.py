@@ -2,7 +2,7 @@
 the job in one transaction; repeat.
 
 One loop serves ``kinhub worker`` (:class:`Worker`) and the scheduled tick
-(:func:`drain`).  A job is taken in its own transaction (``kinhub.db.job_queue``:
+(:func:`drain`).  A job is taken in its own transaction (``kinhub.db.jobs.queue``:
 ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, the write lock on SQLite) under a lease a
 background thread renews while the job computes.  The measurement goes through
 :func:`kinhub.kinship.service.measure_kinship` — the service behind ``kinhub kinship``
@@ -42,7 +42,7 @@ from typing import Any
 
 from kinhub.db.engine import Database
 from kinhub.db.errors import DatabaseError, InvalidRepoIdError, KinhubError
-from kinhub.db.job_queue import (
+from kinhub.db.jobs.queue import (
     ClaimedJob,
     claim_job,
     complete_job,

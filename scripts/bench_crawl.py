@@ -55,7 +55,7 @@ from kinhub.hub.ratelimit import HUB_WINDOW_S, PLAN_QUOTAS, Plan, RateLimits  # 
 _SERVE = """
 import sys
 from pathlib import Path
-from kinhub.hub.emulator import HubEmulator
+from kinhub.sandbox.emulator import HubEmulator
 emu = HubEmulator(Path(sys.argv[1]), latency_ms=float(sys.argv[2]))
 emu.start()
 print(emu.url, flush=True)
@@ -75,7 +75,7 @@ def _emulator_call(url: str, path: str, *, post: bool = False) -> dict[str, Any]
 
 def _ensure_hub(root: Path, models: int) -> list[str]:
     """The ids of the hub's merge repos (generating the hub if needed)."""
-    from kinhub.crawler.synthetic import MANIFEST_NAME, HubManifest, generate_hub
+    from kinhub.sandbox.synthetic import MANIFEST_NAME, HubManifest, generate_hub
 
     if (root / MANIFEST_NAME).is_file():
         manifest = HubManifest.load(root)

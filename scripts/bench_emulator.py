@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
     from huggingface_hub import HfApi
-    from kinhub.hub.emulator import HubEmulator
+    from kinhub.sandbox.emulator import HubEmulator
 
     timings: dict[str, float] = {}
     start = time.perf_counter()

@@ -34,7 +34,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
-from kinhub.kinship.synth import write_streaming  # noqa: E402
+from kinhub.sandbox.synth import write_streaming  # noqa: E402
 
 
 def llama_shapes(n: int) -> dict[str, tuple[int, ...]]:

@@ -27,7 +27,7 @@ Then it times, per backend, on random roots (and once each on the 1st, 10th and
 * ``lineage`` — ``lineage_sql(direction="both", depth=10)`` in-process (query
   alone), and ``kinhub --db URL lineage X --both --depth 10 --format json`` in a
   subprocess (whole command);
-* ``partners`` — ``kinhub.db.partners.partner_candidates`` in-process, and
+* ``partners`` — ``kinhub.db.answers.partners.partner_candidates`` in-process, and
   ``kinhub --db URL partners X --compute none --format json`` in a subprocess;
   when that module is missing, the equivalent query shape (compatible models
   sharing an ancestor, joined with their kinship to X, ordered by pcc) is timed
@@ -102,15 +102,17 @@ def time_command(url: str, commands: list[list[str]]) -> dict[str, float]:
 
 def _partners_call(database: Any) -> tuple[str, Callable[[str], Any]]:
     try:
-        from kinhub.db.partners import partner_candidates  # type: ignore[attr-defined]
+        from kinhub.db.answers.partners import partner_candidates  # type: ignore[attr-defined]
     except ImportError:
-        return "equivalent query (kinhub.db.partners missing)", _equivalent_partners(database)
+        return "equivalent query (kinhub.db.answers.partners missing)", _equivalent_partners(
+            database
+        )
 
     def call(root: str) -> Any:
         with database.session() as session:
             return partner_candidates(session, repo_id=root)
 
-    return "kinhub.db.partners.partner_candidates", call
+    return "kinhub.db.answers.partners.partner_candidates", call
 
 
 _PARTNERS_SQL = """
@@ -162,7 +164,7 @@ def measure(
     seed: int,
     skip: set[str],
 ) -> dict[str, Any]:
-    from kinhub.db.lineage import lineage_sql
+    from kinhub.db.answers.lineage import lineage_sql
 
     rng = random.Random(seed)
     ids = rng.sample(range(1, len(data.models) + 1), roots)
@@ -228,7 +230,7 @@ def _measure_partners(
     stats, _results = time_calls(partners, partner_roots)
     report["partners_query"] = stats
     log(f"partners query ({what}): {stats}")
-    if what.startswith("kinhub.db.partners"):
+    if what.startswith("kinhub.db.answers.partners"):
         argv = ["--compute", "none", "--format", "json"]
         commands = [["partners", root, *argv] for root in partner_roots[:runs]]
         report["partners_command"] = time_command(url, commands)

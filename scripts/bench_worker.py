@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from kinhub.db.engine import open_database
-from kinhub.db.jobs import JobTarget, enqueue
-from kinhub.hub.emulator import HubEmulator
-from kinhub.kinship.synth import Arch, base_state, finetune, save_model
+from kinhub.db.jobs.keys import JobTarget, enqueue
 from kinhub.kinship.worker import Worker, WorkerSettings
+from kinhub.sandbox.emulator import HubEmulator
+from kinhub.sandbox.synth import Arch, base_state, finetune, save_model
 
 ARCH = Arch(vocab=8192, hidden=384, layers=4, intermediate=1024)
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from kinhub.cli.app import app
+from kinhub.db.answers.lineage import lineage_networkx
 from kinhub.db.engine import open_database
-from kinhub.db.lineage import lineage_networkx
 from typer.testing import CliRunner
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from kinhub.cli.app import app
 from kinhub.db.engine import open_database
-from kinhub.db.job_queue import claim_job
-from kinhub.db.jobs import JobTarget
-from kinhub.hub.emulator import HubEmulator
+from kinhub.db.jobs.keys import JobTarget
+from kinhub.db.jobs.queue import claim_job
+from kinhub.sandbox.emulator import HubEmulator
 from typer.testing import CliRunner
 
 from tests.kinship.worker_hub import pair_targets, queue, write_bad_repos, write_family

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from kinhub.cli import common
 from kinhub.cli.app import app
-from kinhub.crawler.synthetic_family import MergeFamily, generate_merge_family
 from kinhub.db.engine import Database
-from kinhub.db.jobs import JobTarget, find_job
+from kinhub.db.jobs.keys import JobTarget, find_job
 from kinhub.db.models import Model
-from kinhub.hub.emulator import HubEmulator
 from kinhub.kinship.service import measure_kinship
+from kinhub.sandbox.emulator import HubEmulator
+from kinhub.sandbox.synthetic_family import MergeFamily, generate_merge_family
 from sqlmodel import select
 from typer.testing import CliRunner
 

@@ -12,7 +12,7 @@ import yaml
 from kinhub.cli.app import app
 from kinhub.cli.partners_cmd import EmitMethod
 from kinhub.db.engine import Database
-from kinhub.hub.emulator import HubEmulator
+from kinhub.sandbox.emulator import HubEmulator
 from typer.testing import CliRunner
 
 from tests.crawler.crawl_support import run_crawl

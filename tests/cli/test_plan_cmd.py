@@ -11,7 +11,7 @@ import pytest
 import yaml
 from kinhub.cli.app import app
 from kinhub.db.engine import Database
-from kinhub.hub.emulator import HubEmulator
+from kinhub.sandbox.emulator import HubEmulator
 from typer.testing import CliRunner
 
 from tests.crawler.crawl_support import run_crawl

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 from kinhub.cli.app import app
-from kinhub.crawler.synthetic import HubManifest, generate_hub
 from kinhub.db.engine import open_database
 from kinhub.db.models import CrawlRun
-from kinhub.hub.emulator import HubEmulator
+from kinhub.sandbox.emulator import HubEmulator
+from kinhub.sandbox.synthetic import HubManifest, generate_hub
 from sqlmodel import select
 from typer.testing import CliRunner
 

@@ -24,11 +24,11 @@ from typing import Any
 
 import pytest
 from kinhub.crawler.crawl import Scope
-from kinhub.crawler.synthetic import HubManifest, generate_hub
 from kinhub.db.engine import Database, open_database
 from kinhub.db.ids import is_repo_id
 from kinhub.db.models import Edge, Evaluation, Model, Recipe
-from kinhub.hub.emulator import HubEmulator
+from kinhub.sandbox.emulator import HubEmulator
+from kinhub.sandbox.synthetic import HubManifest, generate_hub
 from sqlmodel import select
 
 from tests.crawler.crawl_support import ingest_folders, run_crawl

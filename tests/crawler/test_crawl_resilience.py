@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 from kinhub.crawler.crawl import CrawlOptions, Scope, crawl
-from kinhub.crawler.synthetic import HubManifest, generate_hub
 from kinhub.db.engine import Database, open_database
 from kinhub.db.models import CrawlState, Edge, Model
 from kinhub.hub.client import RetryPolicy
-from kinhub.hub.emulator import HubEmulator
 from kinhub.hub.ratelimit import RateLimits
+from kinhub.sandbox.emulator import HubEmulator
+from kinhub.sandbox.synthetic import HubManifest, generate_hub
 from sqlalchemy import func
 from sqlmodel import col, select
 

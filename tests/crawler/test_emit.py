@@ -22,8 +22,8 @@ from kinhub.crawler.emit import (
 )
 from kinhub.crawler.methods import get_method
 from kinhub.db.errors import InvalidRepoIdError
-from kinhub.hub.emulator import HubEmulator
-from kinhub.kinship.synth import Arch, make_family
+from kinhub.sandbox.emulator import HubEmulator
+from kinhub.sandbox.synth import Arch, make_family
 from safetensors.torch import load_file
 
 mergekit_config = pytest.importorskip("mergekit.config")

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 from kinhub.cli.app import app
 from kinhub.crawler.ingest import folder_files, read_local_model
-from kinhub.crawler.synthetic import FOUNDATIONS, generate_hub
 from kinhub.db.engine import Database
 from kinhub.db.models import Edge, Model, ModelText
 from kinhub.db.store import upsert_model
-from kinhub.hub.emulator import HubEmulator
+from kinhub.sandbox.emulator import HubEmulator
+from kinhub.sandbox.synthetic import FOUNDATIONS, generate_hub
 from safetensors.numpy import save_file
 from sqlalchemy import text
 from sqlmodel import SQLModel, col, select

@@ -16,9 +16,9 @@ from kinhub.crawler.methods import (
 )
 from kinhub.crawler.parse import parse_card, parse_config
 from kinhub.crawler.prose import normalize_method
-from kinhub.crawler.synthetic import generate_hub
 from kinhub.db.errors import KinhubError
 from kinhub.db.records import RecipeRecord
+from kinhub.sandbox.synthetic import generate_hub
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 

@@ -15,9 +15,9 @@ from kinhub.crawler.prose_forms import model_ids, read_prose_forms
 from kinhub.crawler.reparse import reparse
 from kinhub.crawler.result import weights_kind
 from kinhub.crawler.yamlsafe import load_yaml
+from kinhub.db.answers.lineage import lineage_sql
 from kinhub.db.engine import Database
-from kinhub.db.job_plan import plan_jobs
-from kinhub.db.lineage import lineage_sql
+from kinhub.db.jobs.plan import plan_jobs
 from kinhub.db.models import Edge, Model, Recipe
 from kinhub.db.records import EdgeRecord, ModelRecord, RecipeRecord, SourceTexts
 from kinhub.db.store import upsert_model

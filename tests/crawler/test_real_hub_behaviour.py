@@ -13,8 +13,8 @@ from kinhub.db.aliases import aliases_of, resolve_alias
 from kinhub.db.engine import Database, open_database
 from kinhub.db.models import Edge, Model
 from kinhub.hub.client import LEGACY_LISTING_EXPAND, HubClient, RetryPolicy
-from kinhub.hub.emulator import HubEmulator
 from kinhub.hub.ratelimit import RateLimits
+from kinhub.sandbox.emulator import HubEmulator
 from sqlmodel import select
 
 from tests.crawler.crawl_support import table_snapshot

@@ -14,14 +14,14 @@ from typing import Any
 
 import pytest
 from kinhub.crawler.crawl import Scope
-from kinhub.crawler.schedule import LOCK_NAME, TickSettings, run_tick
-from kinhub.crawler.synthetic import generate_hub
 from kinhub.db.engine import Database
 from kinhub.db.errors import LockHeldError
 from kinhub.db.locks import acquire, is_locked, run_lock
 from kinhub.db.models import CrawlRun, RunLock
 from kinhub.db.timeutil import utcnow
-from kinhub.hub.emulator import HubEmulator
+from kinhub.pipeline.tick import LOCK_NAME, TickSettings, run_tick
+from kinhub.sandbox.emulator import HubEmulator
+from kinhub.sandbox.synthetic import generate_hub
 from sqlmodel import col, select
 
 ROOT = Path(__file__).resolve().parents[2]

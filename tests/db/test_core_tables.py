@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 from kinhub.db import core_tables
-from kinhub.db.edge_kinship import DONE, EDGE_JOB
+from kinhub.db.answers.edge_kinship import DONE, EDGE_JOB
 from kinhub.db.engine import Database
 from kinhub.db.errors import ModelNotFoundError
-from kinhub.db.jobs import JobKind, JobStatus
+from kinhub.db.jobs.keys import JobKind, JobStatus
 from kinhub.db.models import Edge, Kinship, KinshipJob, Model, Recipe
 from sqlalchemy import select
 from sqlalchemy.types import TypeDecorator, TypeEngine

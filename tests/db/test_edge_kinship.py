@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from kinhub.db.edge_kinship import edge_kinship
+from kinhub.db.answers.edge_kinship import edge_kinship
 from kinhub.db.engine import Database
 from kinhub.db.models import Kinship, KinshipJob, Model
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from kinhub.db.engine import Database
-from kinhub.db.jobs import EnqueueCount, JobTarget, enqueue, find_job
+from kinhub.db.jobs.keys import EnqueueCount, JobTarget, enqueue, find_job
 from kinhub.db.models import KinshipJob
 from sqlmodel import select
 

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from kinhub.crawler.ingest import read_local_model
 from kinhub.crawler.reparse import reparse
-from kinhub.crawler.service import ingest_folder
-from kinhub.crawler.synthetic_family import MergeFamily, generate_merge_family
 from kinhub.db.engine import Database
-from kinhub.db.job_plan import enqueue_for_models, is_common_ancestor, plan_jobs
+from kinhub.db.jobs.plan import enqueue_for_models, is_common_ancestor, plan_jobs
 from kinhub.db.models import KinshipJob
 from kinhub.db.records import EdgeRecord
 from kinhub.db.store import upsert_model
+from kinhub.pipeline.crawl import ingest_folder
+from kinhub.sandbox.synthetic_family import MergeFamily, generate_merge_family
 from sqlalchemy import delete
 from sqlmodel import select
 
@@ -123,7 +123,7 @@ def test_is_common_ancestor(database: Database, family: MergeFamily, tmp_path: P
 def test_unmeasurable_records_are_never_claimed_or_retried(
     database: Database, family: MergeFamily
 ) -> None:
-    from kinhub.db.job_queue import claim_job, requeue_jobs
+    from kinhub.db.jobs.queue import claim_job, requeue_jobs
 
     _ingest(database, family)
     with database.session() as session:
@@ -167,9 +167,9 @@ def test_a_renamed_parent_is_planned_under_its_new_id(
 def test_jobs_of_a_generated_hub_name_hub_repos_at_their_shas(
     database: Database, tmp_path: Path
 ) -> None:
-    from kinhub.crawler.synthetic import generate_hub
     from kinhub.db.ids import is_repo_id
     from kinhub.db.models import Model
+    from kinhub.sandbox.synthetic import generate_hub
 
     from tests.crawler.crawl_support import ingest_folders
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from kinhub.db.engine import Database
-from kinhub.db.jobs import JobTarget, find_job, job_key
+from kinhub.db.jobs.keys import JobTarget, find_job, job_key
 from kinhub.db.kinship_store import (
     find_kinship,
     in_key_order,

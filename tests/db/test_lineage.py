@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 
 import pytest
+from kinhub.db.answers.lineage import Lineage, genealogy_graph, lineage_networkx, lineage_sql
 from kinhub.db.engine import Database
 from kinhub.db.errors import ModelNotFoundError
-from kinhub.db.lineage import Lineage, genealogy_graph, lineage_networkx, lineage_sql
 from kinhub.db.records import EdgeRecord, ModelRecord, RecipeRecord
 from kinhub.db.store import upsert_model
 

@@ -20,7 +20,7 @@ from kinhub.db.engine import (
     head_revision,
     open_database,
 )
-from kinhub.db.jobs import job_key
+from kinhub.db.jobs.keys import job_key
 from kinhub.db.models import Edge, Evaluation, Kinship, KinshipJob, Model, ModelText, Recipe
 from sqlalchemy import Engine, func, or_, select, text
 from sqlmodel import SQLModel, col
@@ -348,3 +348,19 @@ def test_lowest_pcc_for_a_model_is_one_plain_query(database: Database) -> None:
             plan = " ".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN {compiled}"))
     assert "ix_kinship_a_" in plan and "ix_kinship_b_" in plan, plan
     assert "SCAN kinship" not in plan and "Seq Scan" not in plan, plan
+
+
+def test_migration_0002_keys_pairs_as_job_key_does() -> None:
+    """0002 carries a frozen copy of the pair-job key; it must match the live rule for
+    the rows it keyed (pair jobs without revisions), or upgraded queues would requeue."""
+    import importlib.util
+
+    path = Path(migrations.__file__).parent / "versions" / "0002_kinship_columns.py"
+    spec = importlib.util.spec_from_file_location("kinhub_migration_0002", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for a, b, base in [("org/a", "org/b", "org/base"), ("z/y", "a/b", "c/d")]:
+        first, second = sorted((a, b))
+        frozen = module._pair_key_0002(first, second, base)
+        assert frozen == job_key(kind="pair", model_a=a, model_b=b, base=base)

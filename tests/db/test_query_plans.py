@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kinhub.db.answers.lineage import lineage_sql
 from kinhub.db.engine import Database
-from kinhub.db.lineage import lineage_sql
 from kinhub.db.models import Edge, Model
 from sqlalchemy import event, text
 
@@ -62,7 +62,7 @@ def test_bounded_lineage_does_not_count_the_models(database: Database) -> None:
 def test_edge_kinship_of_a_huge_lineage(database: Database) -> None:
     """A hub's lineage asks for the kinship of 70,000 edges: every statement stays under
     PostgreSQL's 65,535 bind parameters."""
-    from kinhub.db.edge_kinship import edge_kinship
+    from kinhub.db.answers.edge_kinship import edge_kinship
 
     pairs = [(i, i + 1) for i in range(1, 140_000, 2)]
     with database.session() as session:

@@ -10,12 +10,12 @@ from kinhub.crawler import facts as parser_facts
 from kinhub.crawler import version
 from kinhub.crawler.facts import CardFacts
 from kinhub.crawler.reparse import reparse
-from kinhub.crawler.synthetic import HubManifest, generate_hub
 from kinhub.db.engine import Database
 from kinhub.db.models import Edge, Model, ModelText, Recipe
 from kinhub.db.records import ModelRecord
 from kinhub.db.store import upsert_model
-from kinhub.hub.emulator import HubEmulator
+from kinhub.sandbox.emulator import HubEmulator
+from kinhub.sandbox.synthetic import HubManifest, generate_hub
 from sqlalchemy import text
 from sqlmodel import SQLModel, col, select
 

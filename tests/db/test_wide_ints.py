@@ -10,7 +10,7 @@ from alembic import command
 from alembic.config import Config
 from kinhub.db import migrations
 from kinhub.db.engine import Database, create_db_engine, open_database
-from kinhub.db.job_plan import enqueue_for_models
+from kinhub.db.jobs.plan import enqueue_for_models
 from kinhub.db.kinship_store import find_kinship, kinship_key, save_kinship
 from kinhub.db.models import Edge, KinshipJob, Model, ModelText
 from kinhub.db.records import EdgeRecord, ModelRecord, RecipeRecord, SourceTexts

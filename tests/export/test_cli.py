@@ -8,7 +8,7 @@ import networkx as nx
 import pytest
 from kinhub.db.crawl_state import record_run, save_checkpoint
 from kinhub.db.engine import open_database
-from kinhub.db.jobs import job_key
+from kinhub.db.jobs.keys import job_key
 from kinhub.db.models import KinshipJob
 from kinhub.db.timeutil import parse_hub_time
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import networkx as nx
 import pytest
+from kinhub.db.answers.export_graph import Selection
 from kinhub.db.engine import Database
-from kinhub.db.export.graph import Selection
-from kinhub.db.export.service import ExportFormat, ExportTooLargeError, export_genealogy
-from kinhub.db.export.text_formats import mermaid_text
+from kinhub.export.service import ExportFormat, ExportTooLargeError, export_genealogy
+from kinhub.export.text_formats import mermaid_text
 from sqlalchemy import event
 
 from tests.export.family import (

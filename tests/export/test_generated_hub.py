@@ -11,11 +11,11 @@ import json
 from pathlib import Path
 
 import pytest
-from kinhub.crawler.synthetic import HubManifest, generate_hub
+from kinhub.db.answers.export_graph import Selection
+from kinhub.db.answers.lineage import lineage_sql
 from kinhub.db.engine import Database
-from kinhub.db.export.graph import Selection
-from kinhub.db.export.service import ExportFormat, export_genealogy
-from kinhub.db.lineage import lineage_sql
+from kinhub.export.service import ExportFormat, export_genealogy
+from kinhub.sandbox.synthetic import HubManifest, generate_hub
 
 from tests.crawler.crawl_support import ingest_folders
 

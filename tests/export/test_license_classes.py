@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from kinhub.db.licenses import RANK, LicenseClass, classify
+from kinhub.db.answers.licenses import RANK, LicenseClass, classify
 
 
 @pytest.mark.parametrize(

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kinhub.db.answers.export_graph import Selection
 from kinhub.db.engine import open_database
-from kinhub.db.export.graph import Selection
-from kinhub.db.export.service import ExportFormat, export_genealogy
+from kinhub.export.service import ExportFormat, export_genealogy
 
 from tests.export.browser import _in_ci, chromium_driver, console_errors
 from tests.export.family import HOSTILE, HOSTILE_REF, MERGE_Y, RESOLVED_IDS, write_family

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from kinhub.hub import config
 from kinhub.hub.client import HubClient, RetryPolicy, shared_client
-from kinhub.hub.emulator import HubEmulator
 from kinhub.hub.errors import HubError, RepoUnavailableError
 from kinhub.hub.ratelimit import RateLimits
+from kinhub.sandbox.emulator import HubEmulator
 
 BLOB = bytes(range(256)) * 64  # 16 KiB of known content
 FAST = RetryPolicy(base_delay_s=0.01, max_delay_s=0.05, max_attempts=8)

@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx2
 import pytest
 from kinhub.hub.client import HubClient, RetryPolicy
-from kinhub.hub.emulator import HubEmulator
 from kinhub.hub.errors import RepoUnavailableError
 from kinhub.hub.ratelimit import RateLimits
+from kinhub.sandbox.emulator import HubEmulator
 
 FAST = RetryPolicy(base_delay_s=0.01, max_delay_s=0.05, max_attempts=8)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from kinhub.kinship.synth import Arch, Family, make_family
+from kinhub.sandbox.synth import Arch, Family, make_family
 from safetensors.torch import load_file
 
 FAMILY_KINDS = {

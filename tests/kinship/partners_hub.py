@@ -1,6 +1,6 @@
 """A generated Hub family with card evaluations, for ``partners`` and ``plan`` tests.
 
-Real tiny llama weights (``kinhub.kinship.synth``): fine-tunes of ``fam/base`` made
+Real tiny llama weights (``kinhub.sandbox.synth``): fine-tunes of ``fam/base`` made
 with a chosen share ``rho`` of one common direction, so the kinship of two fine-tunes
 is about ``sqrt(rho_a * rho_b)`` (pcc) and the order of kinship is known in advance.
 
@@ -31,7 +31,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from kinhub.kinship.synth import (
+from kinhub.sandbox.synth import (
     Arch,
     base_state,
     finetune,

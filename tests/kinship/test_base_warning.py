@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 from kinhub.cli.app import app
-from kinhub.crawler.synthetic_family import MergeFamily, generate_merge_family
 from kinhub.db.engine import Database
 from kinhub.db.kinship_store import stored_metrics, stored_warnings
 from kinhub.db.models import Kinship
-from kinhub.hub.emulator import HubEmulator
+from kinhub.sandbox.emulator import HubEmulator
+from kinhub.sandbox.synthetic_family import MergeFamily, generate_merge_family
 from sqlmodel import select
 from typer.testing import CliRunner
 

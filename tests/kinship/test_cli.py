@@ -11,9 +11,9 @@ import torch
 from kinhub.cli.app import app
 from kinhub.db.engine import open_database
 from kinhub.db.models import Kinship
-from kinhub.hub.emulator import HubEmulator
-from kinhub.kinship.synth import Family
 from kinhub.kinship.weights import open_folder
+from kinhub.sandbox.emulator import HubEmulator
+from kinhub.sandbox.synth import Family
 from sqlmodel import select
 from typer.testing import CliRunner
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from kinhub.kinship.engine import compute_kinship
-from kinhub.kinship.synth import Family, save_model
+from kinhub.sandbox.synth import Family, save_model
 
 from tests.kinship.conftest import FAMILY_KINDS, load_f64, tied
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from kinhub.db.answers.gain import merge_gains
 from kinhub.db.engine import Database
-from kinhub.db.gain import merge_gains
 from kinhub.kinship.gain import (
     NoGainDataError,
     UnknownGainMetricError,

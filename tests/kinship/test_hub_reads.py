@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from kinhub.cli.app import app
 from kinhub.hub.client import shared_client
-from kinhub.hub.emulator import HubEmulator
-from kinhub.hub.emulator.faults import ScriptedFault
 from kinhub.hub.errors import RepoUnavailableError
 from kinhub.kinship.engine import compute_kinship, plan_kinship
 from kinhub.kinship.errors import ModelSourceError
-from kinhub.kinship.synth import Family
+from kinhub.sandbox.emulator import HubEmulator
+from kinhub.sandbox.emulator.faults import ScriptedFault
+from kinhub.sandbox.synth import Family
 from typer.testing import CliRunner
 
 

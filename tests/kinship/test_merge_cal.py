@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from kinhub.cli.merge_cal import app
-from kinhub.hub.emulator import HubEmulator
 from kinhub.kinship.engine import compute_kinship
-from kinhub.kinship.synth import Family, save_model
+from kinhub.sandbox.emulator import HubEmulator
+from kinhub.sandbox.synth import Family, save_model
 from typer.testing import CliRunner
 
 from tests.kinship.conftest import FAMILY_KINDS, load_f64, tied

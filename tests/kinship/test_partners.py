@@ -9,12 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from kinhub.db.answers.guards import EmptyDatabaseError
+from kinhub.db.answers.partners import partner_candidates
 from kinhub.db.engine import Database, open_database
 from kinhub.db.errors import ModelNotFoundError
-from kinhub.db.guards import EmptyDatabaseError
 from kinhub.db.models import ArchSignature, Kinship, KinshipJob
-from kinhub.db.partners import partner_candidates
-from kinhub.hub.emulator import HubEmulator
 from kinhub.kinship.partners import (
     BALANCED_WEIGHT,
     ComputeOptions,
@@ -26,6 +25,7 @@ from kinhub.kinship.partners import (
 )
 from kinhub.kinship.service import measure_kinship
 from kinhub.kinship.signature import read_signature
+from kinhub.sandbox.emulator import HubEmulator
 from sqlmodel import select
 
 from tests.crawler.crawl_support import run_crawl

@@ -1,13 +1,13 @@
-"""The bounds of ``partner_candidates`` (db/partners.py docstring), on SQLite and
+"""The bounds of ``partner_candidates`` (db/answers/partners.py docstring), on SQLite and
 PostgreSQL: a model contributes its first ``fanout`` children by id per step down,
 and the walk stops at the hop level where ``limit`` candidates are found."""
 
 from __future__ import annotations
 
 import pytest
+from kinhub.db.answers.partners import partner_candidates
 from kinhub.db.engine import Database
 from kinhub.db.models import Edge, Evaluation, Model
-from kinhub.db.partners import partner_candidates
 
 
 @pytest.fixture

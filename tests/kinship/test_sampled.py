@@ -7,10 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from kinhub.hub.emulator import HubEmulator
 from kinhub.kinship.engine import compute_kinship
 from kinhub.kinship.errors import ModelSourceError
-from kinhub.kinship.synth import Family
+from kinhub.sandbox.emulator import HubEmulator
+from kinhub.sandbox.synth import Family
 
 FRACTION = 0.02
 

@@ -12,7 +12,6 @@ from kinhub.db.errors import InvalidRepoIdError
 from kinhub.db.kinship_store import stored_metrics
 from kinhub.db.models import Kinship, KinshipJob
 from kinhub.hub.client import shared_client
-from kinhub.hub.emulator import HubEmulator
 from kinhub.kinship.engine import compute_kinship, fingerprint
 from kinhub.kinship.errors import ModelSourceError
 from kinhub.kinship.service import (
@@ -21,7 +20,8 @@ from kinhub.kinship.service import (
     looks_local,
     measure_kinship,
 )
-from kinhub.kinship.synth import Family
+from kinhub.sandbox.emulator import HubEmulator
+from kinhub.sandbox.synth import Family
 from sqlalchemy import func, select
 from sqlmodel import Session
 

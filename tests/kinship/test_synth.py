@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from kinhub.kinship.synth import Arch, Family, base_state, finetune, merge_ties
+from kinhub.sandbox.synth import Arch, Family, base_state, finetune, merge_ties
 
 from tests.kinship.conftest import load_f64
 

@@ -11,8 +11,8 @@ import pytest
 import torch
 from kinhub.kinship.engine import compute_kinship
 from kinhub.kinship.errors import PickleRefusedError, WeightsFormatError
-from kinhub.kinship.synth import Family
 from kinhub.kinship.weights import open_folder
+from kinhub.sandbox.synth import Family
 
 
 def _copy(fam: Family, role: str, dst: Path) -> Path:

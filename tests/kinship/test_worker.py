@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from kinhub.cli.app import app
 from kinhub.db.engine import Database, open_database
-from kinhub.db.job_queue import list_jobs
+from kinhub.db.jobs.queue import list_jobs
 from kinhub.db.models import Kinship
-from kinhub.hub.emulator import HubEmulator
 from kinhub.kinship.worker import Worker, WorkerEvent, WorkerSettings, drain
+from kinhub.sandbox.emulator import HubEmulator
 from sqlmodel import select
 from typer.testing import CliRunner
 
@@ -105,7 +105,7 @@ def test_auto_mode_picks_exact_or_sampled_by_size_and_records_it(
 def test_bad_inputs_fail_at_once_with_their_reason_while_the_rest_complete(
     database: Database, emu: HubEmulator
 ) -> None:
-    from kinhub.db.jobs import JobTarget
+    from kinhub.db.jobs.keys import JobTarget
 
     bad = {
         "corrupt": "kin/corrupt",
@@ -187,7 +187,7 @@ def test_once_and_max_jobs_bound_the_run(emu: HubEmulator, tmp_path: Path) -> No
 def test_jobs_pinned_to_revisions_are_measured_at_those_revisions(
     emu: HubEmulator, tmp_path: Path, mode: str
 ) -> None:
-    from kinhub.db.jobs import JobTarget
+    from kinhub.db.jobs.keys import JobTarget
     from kinhub.hub.client import shared_client
 
     sha = {

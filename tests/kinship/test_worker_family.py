@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 from kinhub.cli.app import app
-from kinhub.crawler.synthetic_family import MergeFamily, generate_merge_family
 from kinhub.db.engine import Database
-from kinhub.db.job_queue import list_jobs
+from kinhub.db.jobs.queue import list_jobs
 from kinhub.db.models import Kinship
-from kinhub.hub.emulator import HubEmulator
+from kinhub.sandbox.emulator import HubEmulator
+from kinhub.sandbox.synthetic_family import MergeFamily, generate_merge_family
 from sqlmodel import select
 from typer.testing import CliRunner
 

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from kinhub.cli.app import app
 from kinhub.db.engine import Database
-from kinhub.db.job_queue import list_jobs
-from kinhub.db.jobs import JobTarget
+from kinhub.db.jobs.keys import JobTarget
+from kinhub.db.jobs.queue import list_jobs
 from kinhub.db.models import Kinship
 from kinhub.hub.client import shared_client
-from kinhub.hub.emulator import HubEmulator
 from kinhub.kinship.worker import Worker, WorkerSettings
+from kinhub.sandbox.emulator import HubEmulator
 from sqlmodel import select
 from typer.testing import CliRunner
 

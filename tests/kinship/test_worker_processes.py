@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 from kinhub.db.engine import Database, open_database
-from kinhub.db.job_queue import list_jobs
+from kinhub.db.jobs.queue import list_jobs
 from kinhub.db.models import Kinship, KinshipJob
 from kinhub.db.timeutil import to_utc, utcnow
-from kinhub.hub.emulator import HubEmulator
 from kinhub.kinship.worker import Worker, WorkerSettings
+from kinhub.sandbox.emulator import HubEmulator
 from sqlmodel import select
 
 from tests.conftest import _fresh_postgres

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 from kinhub.db.engine import Database, open_database
-from kinhub.db.job_queue import (
+from kinhub.db.jobs.keys import JobTarget
+from kinhub.db.jobs.queue import (
     claim_job,
     complete_job,
     fail_job,
@@ -22,13 +23,12 @@ from kinhub.db.job_queue import (
     repos_in_use,
     requeue_jobs,
 )
-from kinhub.db.jobs import JobTarget
 from kinhub.db.timeutil import utcnow
 from kinhub.hub.cache import cached_revisions, cached_weights, enforce_budget, parse_size
-from kinhub.hub.emulator import HubEmulator
 from kinhub.hub.errors import HubError, RepoUnavailableError
 from kinhub.kinship.errors import ModelSourceError, PlanError, WeightsFormatError
 from kinhub.kinship.worker import JobInputError, Worker, WorkerSettings, classify
+from kinhub.sandbox.emulator import HubEmulator
 
 from tests.kinship.worker_hub import pair_targets, queue, write_family
 

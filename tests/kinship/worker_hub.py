@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 from kinhub.db.engine import Database
-from kinhub.db.jobs import JobTarget, enqueue
-from kinhub.kinship.synth import Arch, base_state, finetune, save_model
+from kinhub.db.jobs.keys import JobTarget, enqueue
+from kinhub.sandbox.synth import Arch, base_state, finetune, save_model
 
 TINY = Arch(vocab=64, hidden=16, layers=1, intermediate=32)
 ORG = "kin"

@@ -15,6 +15,8 @@ Create Date: 2026-11-30
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
 from datetime import UTC, datetime
@@ -207,11 +209,17 @@ def _kinship_job() -> None:
             batch_op.create_index(name, cols, unique=False)
 
 
+def _pair_key_0002(model_a: str, model_b: str, base: str) -> str:
+    """The job key of a pair job without revisions, as ``kinhub.db.jobs.keys.job_key``
+    computed it when this migration was written (frozen here: a migration must not
+    change with later code; ``tests/db/test_migrations.py`` checks they still agree)."""
+    doc = ["pair", model_a, model_b, base, None, None, None]
+    return hashlib.sha256(json.dumps(doc).encode()).hexdigest()
+
+
 def _key_existing_jobs() -> None:
     """Old rows become 'pair' jobs in canonical order, keyed; a duplicate that only
     differed by the order of A and B is folded into the first row (logged)."""
-    from kinhub.db.jobs import JobTarget
-
     conn = op.get_bind()
     job = sa.table(
         "kinship_job",
@@ -228,21 +236,20 @@ def _key_existing_jobs() -> None:
     ).all()
     seen: set[str] = set()
     for row in rows:
-        target = JobTarget.canonical(
-            kind="pair", model_a=row.model_a, model_b=row.model_b, base=row.base
-        )
-        if target.key in seen:
+        model_a, model_b = sorted((row.model_a, row.model_b))
+        key = _pair_key_0002(model_a, model_b, row.base)
+        if key in seen:
             logger.warning("kinship_job %d duplicates an earlier job with A and B swapped", row.id)
             conn.execute(sa.delete(job).where(job.c.id == row.id))
             continue
-        seen.add(target.key)
+        seen.add(key)
         conn.execute(
             sa.update(job)
             .where(job.c.id == row.id)
             .values(
-                model_a=target.model_a,
-                model_b=target.model_b,
-                job_key=target.key,
+                model_a=model_a,
+                model_b=model_b,
+                job_key=key,
                 kind="pair",
                 priority=0,
             )

@@ -1,0 +1,203 @@
+"""The offline demo: a generated hub, served by the Hub emulator, crawled into the
+database, with a deep merge's lineage and one kinship measurement.
+
+Everything the demo makes stays in its own directory: the generated hub in
+``<dir>/hub`` and a Hugging Face cache in ``<dir>/hf_home`` (``HF_HOME`` points
+there while the demo runs and is restored afterwards), so the generated repos
+never land in the user's real cache where later commands would read them as if
+they were Hub models.  The kinship step is injected (``crawler`` may not import
+``kinship``); the CLI passes the kinship service.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kinhub.crawler.crawl import CrawlReport, Scope
+from kinhub.db.answers.lineage import Lineage, lineage_sql
+from kinhub.db.engine import Database
+from kinhub.hub.ratelimit import Plan
+from kinhub.pipeline.crawl import CrawlSettings, ProgressWithCalls, run_crawl
+from kinhub.sandbox.emulator import HubEmulator
+from kinhub.sandbox.synthetic import MANIFEST_NAME, HubManifest, ManifestRepo, generate_hub
+
+logger = logging.getLogger(__name__)
+
+HUB_SUBDIR = "hub"
+HF_HOME_SUBDIR = "hf_home"
+# Methods whose base is a task-vector anchor, so two ingredients share a base.
+_KINSHIP_METHODS = ("dare_ties", "ties", "task_arithmetic")
+# Set for the demo's duration: its own cache and endpoint, and no credentials
+# (the demo only ever talks to its own emulator).
+_ISOLATED_VARS = ("HF_HOME", "HF_HUB_CACHE", "HF_ENDPOINT", "HF_TOKEN")
+
+
+@dataclass(frozen=True)
+class KinshipRequest:
+    """One kinship for the injected step to measure and store: ``a`` and ``b``
+    against ``base``, read from ``endpoint`` into the demo's ``cache_dir``."""
+
+    a: str
+    b: str
+    base: str
+    endpoint: str
+    cache_dir: Path
+
+
+MeasureKinship = Callable[[KinshipRequest], Any]
+# The kinship worker step: (database, Hub endpoint) -> its counts.
+AfterCrawl = Callable[[Database, str], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class DemoReport:
+    """What the demo did; ``kinship`` is whatever the injected step returned."""
+
+    directory: Path
+    hub_dir: Path
+    hf_home: Path
+    crawl: CrawlReport
+    lineage: Lineage
+    kinship: Any = None
+    worker: dict[str, Any] | None = None
+
+
+@contextmanager
+def isolated_hub_env(hf_home: Path, *, endpoint: str | None = None) -> Iterator[None]:
+    """``HF_HOME`` (and ``HF_HUB_CACHE``) inside ``hf_home``, ``HF_ENDPOINT`` set to
+    ``endpoint`` and no ``HF_TOKEN`` for the block; the old values come back after."""
+    saved = {name: os.environ.get(name) for name in _ISOLATED_VARS}
+    wanted: Mapping[str, str | None] = {
+        "HF_HOME": str(hf_home),
+        "HF_HUB_CACHE": str(hf_home / "hub"),
+        "HF_ENDPOINT": endpoint,
+        "HF_TOKEN": None,
+    }
+    try:
+        for name, value in wanted.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def demo_hub(root: Path, *, n_models: int) -> HubManifest:
+    """Reuse a generated hub of at least ``n_models`` repos, else generate one
+    (deterministic, with real tiny weights)."""
+    if (root / MANIFEST_NAME).is_file():
+        manifest = HubManifest.load(root)
+        if manifest.weights and len(manifest.ids()) >= n_models:
+            return manifest
+    return generate_hub(root, n_models=n_models, seed=0, weights=True)
+
+
+def deepest_merge(manifest: HubManifest) -> ManifestRepo:
+    """The merge with the most merge generations above it (ties: the last id)."""
+    merges = {r.id: r for r in manifest.repos.values() if r.kind == "merge"}
+
+    def depth(repo_id: str) -> int:
+        repo = merges.get(repo_id)
+        return 0 if repo is None else 1 + max((depth(p) for p in repo.parents), default=0)
+
+    return max(merges.values(), key=lambda r: (depth(r.id), r.id))
+
+
+def kinship_triple(manifest: HubManifest) -> tuple[str, str, str] | None:
+    """Two fine-tuned ingredients of a task-arithmetic-style merge, and its base."""
+    finetunes = {r.id for r in manifest.repos.values() if r.kind == "finetune"}
+    for repo in manifest.repos.values():
+        if repo.kind != "merge" or repo.method not in _KINSHIP_METHODS or not repo.base:
+            continue
+        ingredients = [p for p in repo.parents if p in finetunes]
+        if len(ingredients) >= 2:
+            return ingredients[0], ingredients[1], repo.base
+    return None
+
+
+def run_demo(
+    database: Database,
+    *,
+    directory: Path,
+    n_models: int,
+    measure: MeasureKinship | None = None,
+    after_crawl: AfterCrawl | None = None,
+    progress: ProgressWithCalls | None = None,
+    notify: Callable[[str], None] | None = None,
+) -> DemoReport:
+    """Generate (or reuse) a hub under ``directory``, serve it, crawl it into
+    ``database``, run ``after_crawl`` (the kinship worker, injected by the CLI: crawler
+    and kinship never import each other) with the emulator's URL, read a
+    third-generation merge's lineage (its merge edges carry the kinship the worker
+    stored) and, with ``measure``, the kinship of two merge ingredients.  A second
+    run is incremental.
+
+    ``notify`` receives one-line status messages (where the hub is, the emulator URL).
+
+    Raises:
+        KinhubError: whatever the crawl, the database or ``measure`` raises.
+    """
+    say = notify or (lambda message: logger.info("%s", message))
+    hub_dir, hf_home = directory / HUB_SUBDIR, directory / HF_HOME_SUBDIR
+    hf_home.mkdir(parents=True, exist_ok=True)
+    say(f"demo directory {directory} (Hugging Face cache: {hf_home})")
+    say(f"generating a synthetic hub of {n_models} repos in {hub_dir}")
+    manifest = demo_hub(hub_dir, n_models=n_models)
+    with HubEmulator(hub_dir) as emu, isolated_hub_env(hf_home, endpoint=emu.url):
+        say(f"Hub emulator serving {hub_dir} at {emu.url}")
+        settings = CrawlSettings(
+            scope=Scope.parse("merges"),
+            plan=Plan.pro,
+            endpoint=emu.url,
+            retry_base_delay=0.2,
+            cache_dir=hf_home / "hub",
+        )
+        report = run_crawl(database, settings=settings, progress=progress)
+        worker = None
+        if after_crawl is not None:
+            say("kinship worker: computing the queued jobs")
+            worker = after_crawl(database, emu.url)
+        with database.session() as session:
+            lineage = lineage_sql(session, deepest_merge(manifest).id, direction="up")
+        kinship = None
+        triple = kinship_triple(manifest)
+        if measure is not None and triple is not None:
+            a, b, base = triple
+            request = KinshipRequest(
+                a=a, b=b, base=base, endpoint=emu.url, cache_dir=hf_home / "hub"
+            )
+            kinship = measure(request)
+    return DemoReport(
+        directory=directory,
+        hub_dir=hub_dir,
+        hf_home=hf_home,
+        crawl=report,
+        lineage=lineage,
+        kinship=kinship,
+        worker=worker,
+    )
+
+
+__all__ = [
+    "AfterCrawl",
+    "DemoReport",
+    "KinshipRequest",
+    "MeasureKinship",
+    "deepest_merge",
+    "demo_hub",
+    "isolated_hub_env",
+    "kinship_triple",
+    "run_demo",
+]
