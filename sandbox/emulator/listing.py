@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kinhub.sandbox.emulator.errors import BadRequestError
-from kinhub.sandbox.emulator.store import RepoMeta
+from kinhub.sandbox.emulator.repo import RepoMeta
 
 SORT_KEYS = ("createdAt", "downloads", "lastModified", "likes", "trendingScore")
 EXPAND_KEYS = frozenset(

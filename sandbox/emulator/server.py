@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import Any
 
 from kinhub.sandbox.emulator import listing
+from kinhub.sandbox.emulator.app import EmulatorApp, EmulatorServer
 from kinhub.sandbox.emulator.errors import EmulatorError
 from kinhub.sandbox.emulator.faults import (
     UNLIMITED_QUOTA,
@@ -17,7 +18,7 @@ from kinhub.sandbox.emulator.faults import (
     RateLimiter,
     ScriptedFault,
 )
-from kinhub.sandbox.emulator.handler import EmulatorApp, EmulatorServer
+from kinhub.sandbox.emulator.handler import HubRequestHandler
 from kinhub.sandbox.emulator.store import RepoStore
 
 logger = logging.getLogger(__name__)
@@ -124,7 +125,7 @@ class HubEmulator:
         if self._server is not None:
             return self
         try:
-            self._server = EmulatorServer((self._host, self._port), self.app)
+            self._server = EmulatorServer((self._host, self._port), self.app, HubRequestHandler)
         except OSError as exc:
             raise EmulatorError(f"cannot listen on {self._host}:{self._port}: {exc}") from exc
         self._thread = threading.Thread(

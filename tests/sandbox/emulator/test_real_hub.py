@@ -15,7 +15,7 @@ from huggingface_hub import HfApi, hf_hub_download
 from huggingface_hub.errors import GatedRepoError
 from huggingface_hub.utils import parse_ratelimit_headers
 from kinhub.sandbox.emulator import HubEmulator
-from kinhub.sandbox.emulator.store import object_id
+from kinhub.sandbox.emulator.repo import object_id
 
 
 def test_small_file_download_is_three_resolver_requests(emu: HubEmulator) -> None:
