@@ -25,7 +25,7 @@ from kinhub.db.engine import Database
 from kinhub.hub.ratelimit import Plan
 from kinhub.pipeline.crawl import CrawlSettings, ProgressWithCalls, run_crawl
 from kinhub.sandbox.emulator import HubEmulator
-from kinhub.sandbox.synthetic import MANIFEST_NAME, HubManifest, ManifestRepo, generate_hub
+from kinhub.sandbox.hub import MANIFEST_NAME, HubManifest, ManifestRepo, generate_hub
 
 logger = logging.getLogger(__name__)
 

@@ -75,7 +75,7 @@ def _emulator_call(url: str, path: str, *, post: bool = False) -> dict[str, Any]
 
 def _ensure_hub(root: Path, models: int) -> list[str]:
     """The ids of the hub's merge repos (generating the hub if needed)."""
-    from kinhub.sandbox.synthetic import MANIFEST_NAME, HubManifest, generate_hub
+    from kinhub.sandbox.hub import MANIFEST_NAME, HubManifest, generate_hub
 
     if (root / MANIFEST_NAME).is_file():
         manifest = HubManifest.load(root)

@@ -34,7 +34,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
-from kinhub.sandbox.synth import write_streaming  # noqa: E402
+from kinhub.sandbox.weights import write_streaming_model  # noqa: E402
 
 
 def llama_shapes(n: int) -> dict[str, tuple[int, ...]]:
@@ -72,25 +72,9 @@ def _tensor(name: str, shape: tuple[int, ...], role: str) -> torch.Tensor:
 
 
 def write_model(path: Path, shapes: dict[str, tuple[int, ...]], role: str, shard_bytes: int) -> int:
-    path.mkdir(parents=True)
-    shards: list[list[str]] = [[]]
-    size = 0
-    for name, shape in shapes.items():
-        nbytes = math.prod(shape) * 2
-        if shards[-1] and size + nbytes > shard_bytes:
-            shards.append([])
-            size = 0
-        shards[-1].append(name)
-        size += nbytes
-    weight_map, total = {}, 0
-    for i, names in enumerate(shards):
-        fname = f"model-{i + 1:05d}-of-{len(shards):05d}.safetensors"
-        total += write_streaming(
-            path / fname, [(n, shapes[n]) for n in names], lambda n, s: _tensor(n, s, role)
-        )
-        weight_map.update(dict.fromkeys(names, fname))
-    index = {"metadata": {"total_size": total}, "weight_map": weight_map}
-    (path / "model.safetensors.index.json").write_text(json.dumps(index))
+    total = write_streaming_model(
+        path, shapes.items(), lambda n, s: _tensor(n, s, role), max_shard_bytes=shard_bytes
+    )
     (path / "config.json").write_text(json.dumps({"model_type": "llama"}))
     return total
 

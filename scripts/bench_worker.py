@@ -33,7 +33,8 @@ from kinhub.db.engine import open_database
 from kinhub.db.jobs.keys import JobTarget, enqueue
 from kinhub.kinship.worker import Worker, WorkerSettings
 from kinhub.sandbox.emulator import HubEmulator
-from kinhub.sandbox.synth import Arch, base_state, finetune, save_model
+from kinhub.sandbox.tensors import Arch, base_state, finetune
+from kinhub.sandbox.weights import save_model
 
 ARCH = Arch(vocab=8192, hidden=384, layers=4, intermediate=1024)
 

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from kinhub.sandbox.synthetic import generate_hub
+from kinhub.sandbox.hub import generate_hub
 
 
 def main(argv: list[str] | None = None) -> int:

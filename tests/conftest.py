@@ -1,16 +1,25 @@
-"""Shared fixtures: real databases on both backends, a clean Hub environment."""
+"""Shared fixtures: real databases on both backends, a clean Hub environment, and
+generated hubs and model families (session-scoped and shared: tests read them and
+never write into them)."""
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pytest
 from kinhub.db.engine import Database, open_database
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
+if TYPE_CHECKING:  # the generator imports torch: only when a fixture asks for it
+    from kinhub.sandbox.families import Family, MergeFamily
+    from kinhub.sandbox.hub import HubManifest
 
 PG_ADMIN_URL = os.environ.get("KINHUB_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -76,3 +85,74 @@ def database(database_url: str) -> Iterator[Database]:
         yield db
     finally:
         db.dispose()
+
+
+# ---------------------------------------------------------------- generated hubs and weights
+
+
+@pytest.fixture(scope="session")
+def synthetic_hub(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Callable[..., HubManifest]:
+    """``synthetic_hub(n_models=…, seed=…, weights=False)``: a generated hub
+    (:func:`kinhub.sandbox.hub.generate_hub`), made once per session for each set of
+    arguments.  Shared: read it, never write into it."""
+    from kinhub.sandbox.hub import generate_hub
+
+    made: dict[tuple[int, int, bool], HubManifest] = {}
+
+    def get(*, n_models: int, seed: int = 0, weights: bool = False) -> HubManifest:
+        key = (n_models, seed, weights)
+        if key not in made:
+            root = tmp_path_factory.mktemp(f"hub-{n_models}-{seed}-{'w' if weights else 'nw'}")
+            made[key] = generate_hub(root, n_models=n_models, seed=seed, weights=weights)
+        return made[key]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def merge_family(tmp_path_factory: pytest.TempPathFactory) -> MergeFamily:
+    """The fixed three-generation merge family with weights
+    (:func:`kinhub.sandbox.families.generate_merge_family`).  Shared: read only."""
+    from kinhub.sandbox.families import generate_merge_family
+
+    return generate_merge_family(tmp_path_factory.mktemp("merge-family"), weights=True)
+
+
+FAMILY_KINDS: dict[str, dict[str, Any]] = {
+    "fp32-single": {"dtype": "fp32", "shards": 1},
+    "bf16-sharded": {"dtype": "bf16", "shards": 3},
+    "bf16-tied": {"dtype": "bf16", "shards": 1, "tied": True},
+    "fp32-resized-sharded": {"dtype": "fp32", "shards": 2, "resized": 24},
+}
+
+
+@pytest.fixture(scope="session")
+def families(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Family]:
+    """Model families with real merges (:func:`kinhub.sandbox.families.make_family`), one
+    per :data:`FAMILY_KINDS` entry.  Shared: read only."""
+    from kinhub.sandbox.families import make_family
+
+    root = tmp_path_factory.mktemp("families")
+    return {
+        kind: make_family(root / kind, seed=i * 10, **kw)
+        for i, (kind, kw) in enumerate(FAMILY_KINDS.items())
+    }
+
+
+def load_f64(path: Path) -> dict[str, np.ndarray]:
+    """Every tensor of a model folder, fully loaded and converted to float64 (test oracle)."""
+    from safetensors.torch import load_file
+
+    index = path / "model.safetensors.index.json"
+    files = (
+        sorted(set(json.loads(index.read_text())["weight_map"].values()))
+        if index.exists()
+        else ["model.safetensors"]
+    )
+    out: dict[str, np.ndarray] = {}
+    for f in files:
+        for k, t in load_file(str(path / f)).items():
+            out[k] = t.double().numpy()
+    return out

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from kinhub.cli.app import app
-from kinhub.sandbox.synthetic import HubManifest, generate_hub
+from kinhub.sandbox.hub import HubManifest, generate_hub
 from typer.testing import CliRunner
 
 ORM_AND_HEAVY = (

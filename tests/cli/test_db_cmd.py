@@ -10,7 +10,7 @@ from kinhub.cli.app import app
 from kinhub.crawler import version
 from kinhub.db.crawl_state import finish_run, record_run, start_run
 from kinhub.db.engine import head_revision, open_database
-from kinhub.sandbox.synthetic import generate_hub
+from kinhub.sandbox.hub import generate_hub
 from typer.testing import CliRunner
 
 runner = CliRunner()

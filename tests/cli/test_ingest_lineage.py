@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from kinhub.cli.app import app
 from kinhub.db.engine import open_database
-from kinhub.sandbox.synthetic import HubManifest, generate_hub
+from kinhub.sandbox.hub import HubManifest, generate_hub
 from sqlalchemy import text
 from typer.testing import CliRunner
 

@@ -14,7 +14,7 @@ from kinhub.db.jobs.keys import JobTarget, find_job
 from kinhub.db.models import Model
 from kinhub.kinship.service import measure_kinship
 from kinhub.sandbox.emulator import HubEmulator
-from kinhub.sandbox.synthetic_family import MergeFamily, generate_merge_family
+from kinhub.sandbox.families import MergeFamily, generate_merge_family
 from sqlmodel import select
 from typer.testing import CliRunner
 

@@ -11,7 +11,7 @@ from kinhub.cli.app import app
 from kinhub.db.engine import open_database
 from kinhub.db.models import CrawlRun
 from kinhub.sandbox.emulator import HubEmulator
-from kinhub.sandbox.synthetic import HubManifest, generate_hub
+from kinhub.sandbox.hub import HubManifest, generate_hub
 from sqlmodel import select
 from typer.testing import CliRunner
 

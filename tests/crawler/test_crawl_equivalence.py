@@ -28,7 +28,7 @@ from kinhub.db.engine import Database, open_database
 from kinhub.db.ids import is_repo_id
 from kinhub.db.models import Edge, Evaluation, Model, Recipe
 from kinhub.sandbox.emulator import HubEmulator
-from kinhub.sandbox.synthetic import HubManifest, generate_hub
+from kinhub.sandbox.hub import HubManifest, generate_hub
 from sqlmodel import select
 
 from tests.crawler.crawl_support import ingest_folders, run_crawl

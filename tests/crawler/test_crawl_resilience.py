@@ -16,7 +16,7 @@ from kinhub.db.models import CrawlState, Edge, Model
 from kinhub.hub.client import RetryPolicy
 from kinhub.hub.ratelimit import RateLimits
 from kinhub.sandbox.emulator import HubEmulator
-from kinhub.sandbox.synthetic import HubManifest, generate_hub
+from kinhub.sandbox.hub import HubManifest, generate_hub
 from sqlalchemy import func
 from sqlmodel import col, select
 

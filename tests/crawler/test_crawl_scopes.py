@@ -10,7 +10,7 @@ from kinhub.crawler.crawl import MERGE_TAGS, Scope, ScopeError
 from kinhub.db.engine import open_database
 from kinhub.db.models import Edge, Model
 from kinhub.sandbox.emulator import HubEmulator
-from kinhub.sandbox.synthetic import FOUNDATIONS, generate_hub
+from kinhub.sandbox.hub import FOUNDATIONS, generate_hub
 from sqlmodel import select
 
 from tests.crawler.crawl_support import run_crawl, table_snapshot

@@ -23,7 +23,8 @@ from kinhub.crawler.emit import (
 from kinhub.crawler.methods import get_method
 from kinhub.db.errors import InvalidRepoIdError
 from kinhub.sandbox.emulator import HubEmulator
-from kinhub.sandbox.synth import Arch, make_family
+from kinhub.sandbox.families import make_family
+from kinhub.sandbox.tensors import Arch
 from safetensors.torch import load_file
 
 mergekit_config = pytest.importorskip("mergekit.config")

@@ -17,7 +17,7 @@ from kinhub.db.engine import Database
 from kinhub.db.models import Edge, Model, ModelText
 from kinhub.db.store import upsert_model
 from kinhub.sandbox.emulator import HubEmulator
-from kinhub.sandbox.synthetic import FOUNDATIONS, generate_hub
+from kinhub.sandbox.hub import FOUNDATIONS, generate_hub
 from safetensors.numpy import save_file
 from sqlalchemy import text
 from sqlmodel import SQLModel, col, select

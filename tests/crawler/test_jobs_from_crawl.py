@@ -1,6 +1,6 @@
 """A crawl queues exactly the kinship jobs the planning rule (db/jobs/plan.py) describes.
 
-The family (sandbox/synthetic_family.py) has SLERP (written with ``slices:`` and
+The family (sandbox/families.py) has SLERP (written with ``slices:`` and
 with ``models:``), linear, TIES, DARE-TIES, task arithmetic, Model Stock,
 passthrough and MoE merges over three generations, a merge across unrelated
 families and two cards naming local paths and URLs.  The jobs are listed here by
@@ -18,7 +18,7 @@ from kinhub.db.engine import Database
 from kinhub.db.jobs.plan import ANCHOR_NOT_HUB, NO_COMMON_ANCESTOR
 from kinhub.db.models import KinshipJob, Model
 from kinhub.sandbox.emulator import HubEmulator
-from kinhub.sandbox.synthetic_family import HOSTILE_REFS, MergeFamily, generate_merge_family
+from kinhub.sandbox.families import HOSTILE_REFS, MergeFamily, generate_merge_family
 from sqlmodel import select
 
 from tests.crawler.crawl_support import run_crawl

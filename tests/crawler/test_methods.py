@@ -18,7 +18,7 @@ from kinhub.crawler.parse import parse_card, parse_config
 from kinhub.crawler.prose import normalize_method
 from kinhub.db.errors import KinhubError
 from kinhub.db.records import RecipeRecord
-from kinhub.sandbox.synthetic import generate_hub
+from kinhub.sandbox.hub import generate_hub
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 

@@ -21,7 +21,7 @@ from kinhub.db.models import CrawlRun, RunLock
 from kinhub.db.timeutil import utcnow
 from kinhub.pipeline.tick import LOCK_NAME, TickSettings, run_tick
 from kinhub.sandbox.emulator import HubEmulator
-from kinhub.sandbox.synthetic import generate_hub
+from kinhub.sandbox.hub import generate_hub
 from sqlmodel import col, select
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ from kinhub.db.models import KinshipJob
 from kinhub.db.records import EdgeRecord
 from kinhub.db.store import upsert_model
 from kinhub.pipeline.crawl import ingest_folder
-from kinhub.sandbox.synthetic_family import MergeFamily, generate_merge_family
+from kinhub.sandbox.families import MergeFamily, generate_merge_family
 from sqlalchemy import delete
 from sqlmodel import select
 
@@ -169,7 +169,7 @@ def test_jobs_of_a_generated_hub_name_hub_repos_at_their_shas(
 ) -> None:
     from kinhub.db.ids import is_repo_id
     from kinhub.db.models import Model
-    from kinhub.sandbox.synthetic import generate_hub
+    from kinhub.sandbox.hub import generate_hub
 
     from tests.crawler.crawl_support import ingest_folders
 

@@ -15,7 +15,7 @@ from kinhub.db.models import Edge, Model, ModelText, Recipe
 from kinhub.db.records import ModelRecord
 from kinhub.db.store import upsert_model
 from kinhub.sandbox.emulator import HubEmulator
-from kinhub.sandbox.synthetic import HubManifest, generate_hub
+from kinhub.sandbox.hub import HubManifest, generate_hub
 from sqlalchemy import text
 from sqlmodel import SQLModel, col, select
 

@@ -15,7 +15,7 @@ from kinhub.db.answers.export_graph import Selection
 from kinhub.db.answers.lineage import lineage_sql
 from kinhub.db.engine import Database
 from kinhub.export.service import ExportFormat, export_genealogy
-from kinhub.sandbox.synthetic import HubManifest, generate_hub
+from kinhub.sandbox.hub import HubManifest, generate_hub
 
 from tests.crawler.crawl_support import ingest_folders
 

@@ -1,6 +1,6 @@
 """A generated Hub family with card evaluations, for ``partners`` and ``plan`` tests.
 
-Real tiny llama weights (``kinhub.sandbox.synth``): fine-tunes of ``fam/base`` made
+Real tiny llama weights (``kinhub.sandbox.tensors``): fine-tunes of ``fam/base`` made
 with a chosen share ``rho`` of one common direction, so the kinship of two fine-tunes
 is about ``sqrt(rho_a * rho_b)`` (pcc) and the order of kinship is known in advance.
 
@@ -31,14 +31,8 @@ import json
 from pathlib import Path
 
 import numpy as np
-from kinhub.sandbox.synth import (
-    Arch,
-    base_state,
-    finetune,
-    merge_linear,
-    merge_ties,
-    save_model,
-)
+from kinhub.sandbox.tensors import Arch, base_state, finetune, merge_linear, merge_ties
+from kinhub.sandbox.weights import save_model
 
 ARCH = Arch(vocab=128, hidden=32, layers=2, intermediate=64)
 RHO = {"fam/ft-a": 0.8, "fam/ft-b": 0.8, "fam/ft-c": 0.05, "fam/ft-d": 0.01, "fam/ft-nc": 0.5}

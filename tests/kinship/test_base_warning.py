@@ -11,7 +11,7 @@ from kinhub.db.engine import Database
 from kinhub.db.kinship_store import stored_metrics, stored_warnings
 from kinhub.db.models import Kinship
 from kinhub.sandbox.emulator import HubEmulator
-from kinhub.sandbox.synthetic_family import MergeFamily, generate_merge_family
+from kinhub.sandbox.families import MergeFamily, generate_merge_family
 from sqlmodel import select
 from typer.testing import CliRunner
 

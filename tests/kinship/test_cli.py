@@ -13,7 +13,7 @@ from kinhub.db.engine import open_database
 from kinhub.db.models import Kinship
 from kinhub.kinship.weights import open_folder
 from kinhub.sandbox.emulator import HubEmulator
-from kinhub.sandbox.synth import Family
+from kinhub.sandbox.families import Family
 from sqlmodel import select
 from typer.testing import CliRunner
 

@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from kinhub.kinship.engine import compute_kinship
-from kinhub.sandbox.synth import Family, save_model
+from kinhub.sandbox.families import Family
+from kinhub.sandbox.weights import save_model
 
-from tests.kinship.conftest import FAMILY_KINDS, load_f64, tied
+from tests.conftest import FAMILY_KINDS, load_f64
+from tests.kinship.conftest import tied
 
 PAIRS = [("ft1", "ft2"), ("ft1", "ft3"), ("linear", "ties"), ("task_arithmetic", "ft2")]
 

@@ -16,7 +16,7 @@ from kinhub.kinship.engine import compute_kinship, plan_kinship
 from kinhub.kinship.errors import ModelSourceError
 from kinhub.sandbox.emulator import HubEmulator
 from kinhub.sandbox.emulator.faults import ScriptedFault
-from kinhub.sandbox.synth import Family
+from kinhub.sandbox.families import Family
 from typer.testing import CliRunner
 
 

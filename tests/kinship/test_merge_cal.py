@@ -14,10 +14,12 @@ import pytest
 from kinhub.cli.merge_cal import app
 from kinhub.kinship.engine import compute_kinship
 from kinhub.sandbox.emulator import HubEmulator
-from kinhub.sandbox.synth import Family, save_model
+from kinhub.sandbox.families import Family
+from kinhub.sandbox.weights import save_model
 from typer.testing import CliRunner
 
-from tests.kinship.conftest import FAMILY_KINDS, load_f64, tied
+from tests.conftest import FAMILY_KINDS, load_f64
+from tests.kinship.conftest import tied
 
 
 def _reference_state(path: Path) -> dict[str, np.ndarray]:

@@ -10,7 +10,7 @@ import pytest
 from kinhub.kinship.engine import compute_kinship
 from kinhub.kinship.errors import ModelSourceError
 from kinhub.sandbox.emulator import HubEmulator
-from kinhub.sandbox.synth import Family
+from kinhub.sandbox.families import Family
 
 FRACTION = 0.02
 

@@ -21,7 +21,7 @@ from kinhub.kinship.service import (
     measure_kinship,
 )
 from kinhub.sandbox.emulator import HubEmulator
-from kinhub.sandbox.synth import Family
+from kinhub.sandbox.families import Family
 from sqlalchemy import func, select
 from sqlmodel import Session
 

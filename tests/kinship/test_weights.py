@@ -12,7 +12,7 @@ import torch
 from kinhub.kinship.engine import compute_kinship
 from kinhub.kinship.errors import PickleRefusedError, WeightsFormatError
 from kinhub.kinship.weights import open_folder
-from kinhub.sandbox.synth import Family
+from kinhub.sandbox.families import Family
 
 
 def _copy(fam: Family, role: str, dst: Path) -> Path:

@@ -14,7 +14,7 @@ from kinhub.db.engine import Database
 from kinhub.db.jobs.queue import list_jobs
 from kinhub.db.models import Kinship
 from kinhub.sandbox.emulator import HubEmulator
-from kinhub.sandbox.synthetic_family import MergeFamily, generate_merge_family
+from kinhub.sandbox.families import MergeFamily, generate_merge_family
 from sqlmodel import select
 from typer.testing import CliRunner
 

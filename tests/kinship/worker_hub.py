@@ -14,7 +14,8 @@ from pathlib import Path
 
 from kinhub.db.engine import Database
 from kinhub.db.jobs.keys import JobTarget, enqueue
-from kinhub.sandbox.synth import Arch, base_state, finetune, save_model
+from kinhub.sandbox.tensors import Arch, base_state, finetune
+from kinhub.sandbox.weights import save_model
 
 TINY = Arch(vocab=64, hidden=16, layers=1, intermediate=32)
 ORG = "kin"

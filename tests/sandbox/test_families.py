@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from kinhub.sandbox.synth import Arch, Family, base_state, finetune, merge_ties
+from kinhub.sandbox.families import Family
+from kinhub.sandbox.tensors import Arch, base_state, finetune, merge_ties
 
-from tests.kinship.conftest import load_f64
+from tests.conftest import load_f64
 
 
 def test_merges_follow_their_formulas(families: dict[str, Family]) -> None:

@@ -8,6 +8,11 @@ quantizations, gated repos, merges naming repos that do not exist and broken
 cards — each with ``.hub.json`` dates, downloads and likes.  The returned
 :class:`HubManifest` (also saved as ``root/.manifest.json``, a dotfile the
 emulator ignores) lists every repo with the parents it was made from.
+
+Cards and recipes come from :mod:`~kinhub.sandbox.cards`; weights are stand-ins with
+the right names and shapes (:func:`~kinhub.sandbox.tensors.noisy_mean` of the
+parents), written by :mod:`~kinhub.sandbox.weights`.  :func:`write_repo` writes one
+repo folder and is shared with :mod:`~kinhub.sandbox.families`.
 """
 
 from __future__ import annotations
@@ -21,8 +26,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from kinhub.sandbox import synthetic_cards as cards
+from kinhub.sandbox import cards
+from kinhub.sandbox.emulator.repo import HUB_JSON
 from kinhub.sandbox.emulator.store import INDEX_NAME
+from kinhub.sandbox.tensors import Arch, State, base_state, noisy_mean
+from kinhub.sandbox.weights import write_safetensors
 
 MANIFEST_NAME = ".manifest.json"
 FOUNDATIONS = ("found-a/base-7b", "found-b/base-7b")
@@ -67,7 +75,15 @@ _SHARES = {
     "broken_card": 0.06,
 }
 _EPOCH = datetime(2023, 3, 1, tzinfo=UTC)
-_VOCAB, _HIDDEN, _LAYERS, _FFN = 32, 8, 2, 16
+# The two families' shape (tiny, so a 300-repo hub with weights takes seconds).
+HUB_ARCHS = {
+    "a": Arch(vocab=32, hidden=8, layers=2, intermediate=16, heads=2),
+    "b": Arch(
+        vocab=32, hidden=8, layers=2, intermediate=16, heads=2,
+        architecture="MistralForCausalLM", model_type="mistral",
+    ),
+}  # fmt: skip
+_LORA_RANK = 8
 
 
 @dataclass
@@ -144,7 +160,7 @@ class _Writer:
         self.np_rng = np.random.default_rng(seed)
         self.weights = weights
         self.manifest = HubManifest(root=root, seed=seed, weights=weights)
-        self.tensors: dict[str, dict[str, np.ndarray]] = {}
+        self.tensors: dict[str, State] = {}
         self.counter = 0
 
     # -- ids, dates, files --------------------------------------------------------------
@@ -166,10 +182,8 @@ class _Writer:
         files: Mapping[str, str | bytes],
         *,
         config: bool = True,
-        model_tensors: dict[str, np.ndarray] | None = None,
+        model_tensors: State | None = None,
     ) -> None:
-        repo_dir = self.root / entry.id
-        repo_dir.mkdir(parents=True, exist_ok=True)
         created, modified = self.dates(entry.generation)
         entry.last_modified = modified
         hub: dict[str, Any] = {
@@ -180,37 +194,28 @@ class _Writer:
         }
         if entry.gated:
             hub["gated"] = "manual"
-        files = {**files, ".hub.json": json.dumps(hub)}
-        if config:
-            files["config.json"] = _config_json(entry.family)
-        for name, content in files.items():
-            path = repo_dir / name
-            if isinstance(content, bytes):
-                path.write_bytes(content)
-            else:
-                path.write_text(content, encoding="utf-8")
-        if self.weights and model_tensors is not None:
-            _write_weights(repo_dir, model_tensors, sharded=entry.sharded)
+        write_repo(
+            self.root / entry.id,
+            files,
+            hub=hub,
+            config=config_json(entry.family) if config else None,
+            tensors=model_tensors if self.weights else None,
+            shards=2 if entry.sharded else 1,
+        )
         self.manifest.repos[entry.id] = entry
 
     # -- tensors ------------------------------------------------------------------------
 
-    def derive_tensors(
-        self, parents: list[str], *, family: str, noise: float
-    ) -> dict[str, np.ndarray] | None:
+    def derive_tensors(self, parents: list[str], *, family: str, noise: float) -> State | None:
         """Weights for a new model: mean of its known parents plus noise."""
         if not self.weights:
             return None
         known = [self.tensors[p] for p in parents if p in self.tensors]
         if not known:
             known = [self.tensors[_foundation(family)]]
-        out = {}
-        for name in known[0]:
-            mean = np.mean([k[name] for k in known if name in k], axis=0)
-            out[name] = (mean + self.np_rng.normal(0, noise, mean.shape)).astype(np.float32)
-        return out
+        return noisy_mean(known, rng=self.np_rng, noise=noise)
 
-    def remember(self, repo_id: str, tensors: dict[str, np.ndarray] | None) -> None:
+    def remember(self, repo_id: str, tensors: State | None) -> None:
         if tensors is not None:
             self.tensors[repo_id] = tensors
 
@@ -223,64 +228,39 @@ def _foundation(family: str) -> str:
     return FOUNDATIONS[0] if family == "a" else FOUNDATIONS[1]
 
 
-def _config_json(family: str) -> str:
-    arch, model_type = (
-        ("LlamaForCausalLM", "llama") if family == "a" else ("MistralForCausalLM", "mistral")
-    )
-    return json.dumps(
-        {
-            "architectures": [arch],
-            "model_type": model_type,
-            "hidden_size": _HIDDEN,
-            "intermediate_size": _FFN,
-            "num_hidden_layers": _LAYERS,
-            "num_attention_heads": 2,
-            "num_key_value_heads": 2,
-            "vocab_size": _VOCAB,
-            "torch_dtype": "float32",
-            "tie_word_embeddings": False,
-        },
-        indent=2,
-    )
+def config_json(family: str) -> str:
+    """``config.json`` of a model of family ``a`` (llama) or ``b`` (mistral)."""
+    return json.dumps(HUB_ARCHS[family].config(dtype="float32"), indent=2)
 
 
-def _random_tensors(rng: np.random.Generator) -> dict[str, np.ndarray]:
-    shapes: dict[str, tuple[int, ...]] = {
-        "model.embed_tokens.weight": (_VOCAB, _HIDDEN),
-        "model.norm.weight": (_HIDDEN,),
-        "lm_head.weight": (_VOCAB, _HIDDEN),
-    }
-    for i in range(_LAYERS):
-        p = f"model.layers.{i}."
-        for proj in ("q_proj", "k_proj", "v_proj", "o_proj"):
-            shapes[f"{p}self_attn.{proj}.weight"] = (_HIDDEN, _HIDDEN)
-        shapes[f"{p}mlp.gate_proj.weight"] = (_FFN, _HIDDEN)
-        shapes[f"{p}mlp.up_proj.weight"] = (_FFN, _HIDDEN)
-        shapes[f"{p}mlp.down_proj.weight"] = (_HIDDEN, _FFN)
-        shapes[f"{p}input_layernorm.weight"] = (_HIDDEN,)
-        shapes[f"{p}post_attention_layernorm.weight"] = (_HIDDEN,)
-    return {k: rng.normal(0, 0.02, s).astype(np.float32) for k, s in shapes.items()}
+def write_repo(
+    folder: Path,
+    files: Mapping[str, str | bytes],
+    *,
+    hub: Mapping[str, Any],
+    config: str | None = None,
+    tensors: State | None = None,
+    shards: int = 1,
+) -> None:
+    """Write one repo folder: ``files``, the Hub fields ``hub`` as ``.hub.json`` (dates,
+    downloads, gating: what the emulator serves), ``config.json`` and, given
+    ``tensors``, float32 weights in ``shards`` files.
 
-
-def _write_weights(repo_dir: Path, tensors: dict[str, np.ndarray], *, sharded: bool) -> None:
-    from safetensors.numpy import save_file
-
-    if not sharded:
-        save_file(tensors, str(repo_dir / "model.safetensors"), metadata={"format": "pt"})
-        return
-    names = sorted(tensors)
-    halves = [names[: len(names) // 2], names[len(names) // 2 :]]
-    weight_map: dict[str, str] = {}
-    for i, part in enumerate(halves, start=1):
-        shard = f"model-{i:05d}-of-{len(halves):05d}.safetensors"
-        save_file({n: tensors[n] for n in part}, str(repo_dir / shard), metadata={"format": "pt"})
-        weight_map.update(dict.fromkeys(part, shard))
-    total = sum(t.nbytes for t in tensors.values())
-    index = {
-        "metadata": {"total_size": total, "mergekit_version": "0.1.5"},
-        "weight_map": weight_map,
-    }
-    (repo_dir / "model.safetensors.index.json").write_text(json.dumps(index, indent=2))
+    Raises:
+        OSError: the folder cannot be written.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    extra = {HUB_JSON: json.dumps(dict(hub))}
+    if config is not None:
+        extra["config.json"] = config
+    for name, content in {**files, **extra}.items():
+        path = folder / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    if tensors is not None:
+        write_safetensors(folder, tensors, shards=shards)
 
 
 def _gguf_stub() -> bytes:
@@ -318,7 +298,7 @@ def generate_hub(
 
     for repo_id, family in zip(FOUNDATIONS, ("a", "b"), strict=True):
         entry = ManifestRepo(id=repo_id, kind="foundation", relation=None, family=family)
-        tensors = _random_tensors(w.np_rng) if weights else None
+        tensors = base_state(HUB_ARCHS[family], seed=w.np_rng) if weights else None
         name = repo_id.split("/")[1]
         w.write_repo(entry, {"README.md": cards.foundation_card(name)}, model_tensors=tensors)
         w.remember(repo_id, tensors)
@@ -394,7 +374,8 @@ def generate_hub(
         params = [
             (round(w.rng.uniform(0.2, 0.8), 2), round(w.rng.uniform(0.3, 0.7), 2)) for _ in models
         ]
-        config_yaml = cards.recipe(method, models=models, base=base, params=params, layers=_LAYERS)
+        layers = HUB_ARCHS[family].layers
+        config_yaml = cards.recipe(method, models=models, base=base, params=params, layers=layers)
         broken = style in ("unclosed", "bad-yaml")
         name = repo_id.split("/")[1]
         if style == "lazymergekit":
@@ -466,7 +447,7 @@ def generate_hub(
         adapter_cfg = {
             "base_model_name_or_path": base,
             "peft_type": "LORA",
-            "r": 8,
+            "r": _LORA_RANK,
             "lora_alpha": 16,
             "target_modules": ["q_proj", "v_proj"],
             "task_type": "CAUSAL_LM",
@@ -477,17 +458,15 @@ def generate_hub(
         }
         w.write_repo(entry, files, config=False)
         if weights:
-            from safetensors.numpy import save_file
-
+            hidden = HUB_ARCHS[family].hidden
+            prefix = "base_model.model.model.layers.0.self_attn.q_proj."
             lora = {
-                "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight": w.np_rng.normal(
-                    0, 0.02, (8, _HIDDEN)
-                ).astype(np.float32),
-                "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight": np.zeros(
-                    (_HIDDEN, 8), dtype=np.float32
+                f"{prefix}lora_A.weight": w.np_rng.normal(0, 0.02, (_LORA_RANK, hidden)).astype(
+                    np.float32
                 ),
+                f"{prefix}lora_B.weight": np.zeros((hidden, _LORA_RANK), dtype=np.float32),
             }
-            save_file(lora, str(w.root / repo_id / "adapter_model.safetensors"))
+            write_safetensors(w.root / repo_id, lora, basename="adapter_model")
 
     def quantized() -> None:
         family = w.rng.choice("ab")

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from huggingface_hub import HfApi
 from kinhub.sandbox.emulator import HubEmulator
-from kinhub.sandbox.synthetic import FOUNDATIONS, MANIFEST_NAME, HubManifest, generate_hub
+from kinhub.sandbox.hub import FOUNDATIONS, MANIFEST_NAME, HubManifest, generate_hub
 
 
 def test_small_hub_is_deterministic_and_weightless(tmp_path: Path) -> None:

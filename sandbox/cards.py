@@ -1,9 +1,11 @@
-"""Text templates for the synthetic hub: merge recipes and model cards as tools write them.
+"""Text templates for generated repos: merge recipes and model cards as tools write them.
 
 mergekit's card layout (front matter from ``yaml.dump`` of ``base_model``,
 ``library_name`` and ``tags``; "Merge Details" sections; the recipe verbatim
 in a yaml fence) and the LazyMergekit notebook's layout are reproduced here as
-format facts so that genealogy parsers meet realistic input.
+format facts so that genealogy parsers meet realistic input.  Recipes come in the
+forms users write (SLERP with ``slices:`` or ``models:``, passthrough stacks,
+``mergekit_moe_config.yml``), including hostile ones naming local paths.
 """
 
 from __future__ import annotations
@@ -88,6 +90,23 @@ def recipe(
         lines += ["parameters:", "  normalize: true" if method == "ties" else "  int8_mask: true"]
     lines.append("dtype: bfloat16" if method != "linear" else "dtype: float16")
     return "\n".join(lines) + "\n"
+
+
+def slerp_models_recipe(a: str, b: str) -> str:
+    """SLERP written with ``models:`` and a scalar ``t`` (the other common way)."""
+    return (
+        f"models:\n  - model: {a}\n  - model: {b}\n"
+        f"merge_method: slerp\nbase_model: {a}\nparameters:\n  t: 0.4\ndtype: bfloat16\n"
+    )
+
+
+def plain_linear_recipe(models: Sequence[str]) -> str:
+    """A ``linear`` recipe listing ``models`` verbatim, whatever they are (local paths,
+    URLs): what a card-only recipe from an untrusted repo can hold."""
+    lines = ["models:"]
+    for model in models:
+        lines += [f"  - model: {model}", "    parameters:", "      weight: 0.5"]
+    return "\n".join([*lines, "merge_method: linear", "dtype: float16"]) + "\n"
 
 
 def mergekit_card(
