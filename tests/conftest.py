@@ -1,19 +1,29 @@
-"""Shared fixtures: real databases on both backends, a clean Hub environment, and
-generated hubs and model families (session-scoped and shared: tests read them and
-never write into them)."""
+"""Shared fixtures: real databases on both backends, a clean Hub environment, the Hub
+emulator fixture family, and generated hubs and model families.
+
+The emulator family: :class:`HubEmulators` starts :class:`HubEmulator` s over real
+HTTP — over a snapshot folder or over contents given inline, with latency, faults,
+quotas and bandwidth as parameters — sets ``HF_ENDPOINT`` when asked, and stops
+them all when its scope ends.  ``hub_emulator`` is one per test,
+``module_hub_emulator`` one per module (for module-scoped fixtures).  The
+generated hubs and families (``synthetic_hub``, ``merge_family``, ``families``) are
+session-scoped and shared: tests read them and never write into them.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
 from kinhub.db.engine import Database, open_database
+from kinhub.sandbox.emulator import HubEmulator, ScriptedFault
+from kinhub.sandbox.emulator.listing import DEFAULT_MAX_PAGE, HEAVY_PAGE_LIMIT
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -85,6 +95,107 @@ def database(database_url: str) -> Iterator[Database]:
         yield db
     finally:
         db.dispose()
+
+
+# ---------------------------------------------------------------- the Hub emulator
+
+# Repo id → file name → text or bytes; ``.hub.json`` may be given as a dict of Hub fields.
+HubContents = Mapping[str, Mapping[str, str | bytes | Mapping[str, Any]]]
+
+
+def write_hub(root: Path, contents: HubContents) -> Path:
+    """Write ``contents`` as a snapshot folder the emulator serves; returns ``root``."""
+    for repo_id, files in contents.items():
+        for name, content in files.items():
+            path = root / repo_id / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            elif isinstance(content, str):
+                path.write_text(content, encoding="utf-8")
+            else:
+                path.write_text(json.dumps(dict(content)), encoding="utf-8")
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+class HubEmulators:
+    """Starts Hub emulators over real HTTP and stops them all at :meth:`close`.
+
+    Call it with a snapshot folder (``root/<org>/<name>/``) or with
+    :data:`HubContents` (written to a fresh temporary folder), and the emulator's
+    knobs; the emulator comes back started.  ``set_endpoint`` points
+    ``HF_ENDPOINT`` at it until :meth:`close`.  Using the result as a context
+    manager (``with hub_emulator(root) as emu:``) stops it at the end of the block.
+    """
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self._tmp = tmp_path_factory
+        self._running: list[HubEmulator] = []
+        self._env = pytest.MonkeyPatch()
+
+    def __call__(
+        self,
+        hub: Path | HubContents,
+        *,
+        latency_ms: float = 0,
+        fail_rate: float = 0.0,
+        seed: int = 0,
+        rate_limit: int | None = None,
+        rate_window_s: float = 300.0,
+        rate_quotas: dict[str, int] | None = None,
+        bandwidth_bps: float | None = None,
+        page_size: int = DEFAULT_MAX_PAGE,
+        heavy_page_limit: int | None = HEAVY_PAGE_LIMIT,
+        script: list[ScriptedFault] | None = None,
+        set_endpoint: bool = False,
+    ) -> HubEmulator:
+        """A started emulator over ``hub``; the keywords are :class:`HubEmulator`'s."""
+        root = hub if isinstance(hub, Path) else write_hub(self._tmp.mktemp("hub"), hub)
+        emulator = HubEmulator(
+            root,
+            latency_ms=latency_ms,
+            fail_rate=fail_rate,
+            seed=seed,
+            rate_limit=rate_limit,
+            rate_window_s=rate_window_s,
+            rate_quotas=rate_quotas,
+            bandwidth_bps=bandwidth_bps,
+            page_size=page_size,
+            heavy_page_limit=heavy_page_limit,
+            script=script,
+        )
+        self._running.append(emulator.start())
+        if set_endpoint:
+            self._env.setenv("HF_ENDPOINT", emulator.url)
+        return emulator
+
+    def close(self) -> None:
+        """Stop every emulator started here and restore ``HF_ENDPOINT``."""
+        while self._running:
+            self._running.pop().close()
+        self._env.undo()
+
+
+@pytest.fixture
+def hub_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubEmulators]:
+    """Start emulators for this test: ``hub_emulator(root_or_contents, latency_ms=…,
+    fail_rate=…, rate_limit=…, set_endpoint=True, …)``; all stop at teardown."""
+    emulators = HubEmulators(tmp_path_factory)
+    try:
+        yield emulators
+    finally:
+        emulators.close()
+
+
+@pytest.fixture(scope="module")
+def module_hub_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubEmulators]:
+    """:func:`hub_emulator` for module-scoped fixtures: all stop when the module ends."""
+    emulators = HubEmulators(tmp_path_factory)
+    try:
+        yield emulators
+    finally:
+        emulators.close()
 
 
 # ---------------------------------------------------------------- generated hubs and weights

@@ -14,13 +14,16 @@ from kinhub.db.jobs.queue import claim_job
 from kinhub.sandbox.emulator import HubEmulator
 from typer.testing import CliRunner
 
+from tests.conftest import HubEmulators
 from tests.kinship.worker_hub import pair_targets, queue, write_bad_repos, write_family
 
 runner = CliRunner()
 
 
 @pytest.fixture
-def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, HubEmulator]:
+def setup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hub_emulator: HubEmulators
+) -> tuple[str, HubEmulator]:
     root = tmp_path / "hub"
     write_family(root, n=3)
     write_bad_repos(root)
@@ -36,8 +39,7 @@ def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, HubEmul
     finally:
         database.dispose()
     monkeypatch.setenv("KINHUB_DB", url)
-    emu = HubEmulator(root).start()
-    monkeypatch.setenv("HF_ENDPOINT", emu.url)
+    emu = hub_emulator(root, set_endpoint=True)
     return url, emu
 
 

@@ -13,19 +13,19 @@ from kinhub.db.engine import Database
 from kinhub.db.jobs.keys import JobTarget, find_job
 from kinhub.db.models import Model
 from kinhub.kinship.service import measure_kinship
-from kinhub.sandbox.emulator import HubEmulator
-from kinhub.sandbox.families import MergeFamily, generate_merge_family
+from kinhub.sandbox.families import MergeFamily
 from sqlmodel import select
 from typer.testing import CliRunner
 
+from tests.conftest import HubEmulators
 from tests.crawler.crawl_support import run_crawl
 
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def family(tmp_path_factory: pytest.TempPathFactory) -> MergeFamily:
-    return generate_merge_family(tmp_path_factory.mktemp("hub"), weights=True)
+def family(merge_family: MergeFamily) -> MergeFamily:
+    return merge_family  # shared by the session (tests/conftest.py): read only
 
 
 def _lineage(url: str, *args: str) -> str:
@@ -48,8 +48,9 @@ def test_lineage_shows_edge_kinship(
     family: MergeFamily,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    hub_emulator: HubEmulators,
 ) -> None:
-    with HubEmulator(family.root) as emu:
+    with hub_emulator(family.root) as emu:
         run_crawl(database, emu.url, tmp_path / "crawl", scope="full")
         with database.session() as session:
             sha = {m.repo_id: m.sha for m in session.exec(select(Model))}

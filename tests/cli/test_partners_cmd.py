@@ -12,9 +12,9 @@ import yaml
 from kinhub.cli.app import app
 from kinhub.cli.partners_cmd import EmitMethod
 from kinhub.db.engine import Database
-from kinhub.sandbox.emulator import HubEmulator
 from typer.testing import CliRunner
 
+from tests.conftest import HubEmulators
 from tests.crawler.crawl_support import run_crawl
 from tests.kinship.partners_hub import generate_partner_hub
 
@@ -33,12 +33,11 @@ def url(
     database_url: str,
     hub_root: Path,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    hub_emulator: HubEmulators,
 ) -> Iterator[str]:
     """A crawled database; the emulator stays up as the Hub (``HF_ENDPOINT``)."""
-    with HubEmulator(hub_root) as emu:
+    with hub_emulator(hub_root, set_endpoint=True) as emu:
         run_crawl(database, emu.url, tmp_path / "crawl", scope="full")
-        monkeypatch.setenv("HF_ENDPOINT", emu.url)
         yield database_url
 
 

@@ -11,9 +11,9 @@ import pytest
 import yaml
 from kinhub.cli.app import app
 from kinhub.db.engine import Database
-from kinhub.sandbox.emulator import HubEmulator
 from typer.testing import CliRunner
 
+from tests.conftest import HubEmulators
 from tests.crawler.crawl_support import run_crawl
 from tests.kinship.partners_hub import generate_partner_hub
 
@@ -32,11 +32,10 @@ def url(
     database_url: str,
     hub_root: Path,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    hub_emulator: HubEmulators,
 ) -> Iterator[str]:
-    with HubEmulator(hub_root) as emu:
+    with hub_emulator(hub_root, set_endpoint=True) as emu:
         run_crawl(database, emu.url, tmp_path / "crawl", scope="full")
-        monkeypatch.setenv("HF_ENDPOINT", emu.url)
         yield database_url
 
 

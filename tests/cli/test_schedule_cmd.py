@@ -4,21 +4,23 @@ takes MODEL the way `crawl` does."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from kinhub.cli.app import app
 from kinhub.db.engine import open_database
 from kinhub.db.models import CrawlRun
-from kinhub.sandbox.emulator import HubEmulator
-from kinhub.sandbox.hub import HubManifest, generate_hub
+from kinhub.sandbox.hub import HubManifest
 from sqlmodel import select
 from typer.testing import CliRunner
 
+from tests.conftest import HubEmulators
+
 
 @pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> HubManifest:
-    return generate_hub(tmp_path_factory.mktemp("hub"), n_models=20, seed=3, weights=False)
+def hub(synthetic_hub: Callable[..., HubManifest]) -> HubManifest:
+    return synthetic_hub(n_models=20, seed=3)
 
 
 def _once(url: str, endpoint: str, *extra: str) -> dict[str, object]:
@@ -32,9 +34,11 @@ def _once(url: str, endpoint: str, *extra: str) -> dict[str, object]:
     return data
 
 
-def test_once_runs_the_kinship_worker_after_the_crawl(hub: HubManifest, tmp_path: Path) -> None:
+def test_once_runs_the_kinship_worker_after_the_crawl(
+    hub: HubManifest, tmp_path: Path, hub_emulator: HubEmulators
+) -> None:
     url = f"sqlite:///{tmp_path / 'k.db'}"
-    with HubEmulator(hub.root) as emu:
+    with hub_emulator(hub.root) as emu:
         summary = _once(url, emu.url)
     assert summary["status"] == "ok"
     crawl, kinship = summary["crawl"], summary["kinship"]
@@ -50,9 +54,11 @@ def test_once_runs_the_kinship_worker_after_the_crawl(hub: HubManifest, tmp_path
         database.dispose()
 
 
-def test_model_is_an_argument_like_crawl(hub: HubManifest, tmp_path: Path) -> None:
+def test_model_is_an_argument_like_crawl(
+    hub: HubManifest, tmp_path: Path, hub_emulator: HubEmulators
+) -> None:
     base = next(r.id for r in hub.repos.values() if r.kind == "foundation")
-    with HubEmulator(hub.root) as emu:
+    with hub_emulator(hub.root) as emu:
         positional = _once(
             f"sqlite:///{tmp_path / 'a.db'}", emu.url, base, "--scope", "children-of"
         )

@@ -19,6 +19,7 @@ architectures — must match exactly.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,18 +28,18 @@ from kinhub.crawler.crawl import Scope
 from kinhub.db.engine import Database, open_database
 from kinhub.db.ids import is_repo_id
 from kinhub.db.models import Edge, Evaluation, Model, Recipe
-from kinhub.sandbox.emulator import HubEmulator
-from kinhub.sandbox.hub import HubManifest, generate_hub
+from kinhub.sandbox.hub import HubManifest
 from sqlmodel import select
 
+from tests.conftest import HubEmulators
 from tests.crawler.crawl_support import ingest_folders, run_crawl
 
 N_MODELS = 300
 
 
 @pytest.fixture(scope="module")
-def snapshot(tmp_path_factory: pytest.TempPathFactory) -> HubManifest:
-    return generate_hub(tmp_path_factory.mktemp("hub"), n_models=N_MODELS, seed=11, weights=False)
+def snapshot(synthetic_hub: Callable[..., HubManifest]) -> HubManifest:
+    return synthetic_hub(n_models=N_MODELS, seed=11)
 
 
 def _genealogy(database: Database) -> dict[str, Any]:
@@ -81,11 +82,11 @@ def _genealogy(database: Database) -> dict[str, Any]:
 
 
 def test_crawl_equals_direct_ingest_and_recrawl_is_free(
-    database: Database, snapshot: HubManifest, tmp_path: Path
+    database: Database, snapshot: HubManifest, tmp_path: Path, hub_emulator: HubEmulators
 ) -> None:
     gated = {r.id for r in snapshot.repos.values() if r.gated}
     assert len(snapshot.repos) >= 300 and gated
-    with HubEmulator(snapshot.root, latency_ms=0) as emu:
+    with hub_emulator(snapshot.root, latency_ms=0) as emu:
         first = run_crawl(database, emu.url, tmp_path / "cache1", scope="full", page_size=100)
         assert first.complete and first.status == "ok"
         assert first.counts["listing_pages"] == -(-len(snapshot.repos) // 100)

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,30 +16,32 @@ from kinhub.db.engine import Database, open_database
 from kinhub.db.models import CrawlState, Edge, Model
 from kinhub.hub.client import RetryPolicy
 from kinhub.hub.ratelimit import RateLimits
-from kinhub.sandbox.emulator import HubEmulator
 from kinhub.sandbox.hub import HubManifest, generate_hub
 from sqlalchemy import func
 from sqlmodel import col, select
 
+from tests.conftest import HubEmulators
 from tests.crawler.crawl_support import hub_client, run_crawl, table_snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def small_hub(tmp_path_factory: pytest.TempPathFactory) -> HubManifest:
-    return generate_hub(tmp_path_factory.mktemp("hub"), n_models=60, seed=5, weights=False)
+def small_hub(synthetic_hub: Callable[..., HubManifest]) -> HubManifest:
+    return synthetic_hub(n_models=60, seed=5)
 
 
 @pytest.fixture(scope="module")
 def clean_snapshot(
-    small_hub: HubManifest, tmp_path_factory: pytest.TempPathFactory
+    small_hub: HubManifest,
+    tmp_path_factory: pytest.TempPathFactory,
+    module_hub_emulator: HubEmulators,
 ) -> dict[str, list[tuple[object, ...]]]:
     """The tables after a fault-free crawl (SQLite), the reference for the others."""
     tmp = tmp_path_factory.mktemp("clean")
     database = open_database(f"sqlite:///{tmp / 'clean.db'}")
     try:
-        with HubEmulator(small_hub.root) as emu:
+        with module_hub_emulator(small_hub.root) as emu:
             report = run_crawl(database, emu.url, tmp / "cache", scope="merges", page_size=10)
         assert report.complete and not report.counts["errors"].get("error")
         return table_snapshot(database)
@@ -50,9 +53,10 @@ def test_faulty_hub_gives_the_same_database(
     small_hub: HubManifest,
     clean_snapshot: dict[str, list[tuple[object, ...]]],
     tmp_path: Path,
+    hub_emulator: HubEmulators,
 ) -> None:
     database = open_database(f"sqlite:///{tmp_path / 'faulty.db'}")
-    with HubEmulator(small_hub.root, fail_rate=0.2, seed=3) as emu:
+    with hub_emulator(small_hub.root, fail_rate=0.2, seed=3) as emu:
         # More threads: the client's own retries sleep whole seconds.
         report = run_crawl(
             database, emu.url, tmp_path / "cache", scope="merges", page_size=10, concurrency=16
@@ -75,11 +79,12 @@ def test_sigkill_mid_crawl_then_resume(
     small_hub: HubManifest,
     clean_snapshot: dict[str, list[tuple[object, ...]]],
     tmp_path: Path,
+    hub_emulator: HubEmulators,
 ) -> None:
     url = f"sqlite:///{tmp_path / 'killed.db'}"
     database = open_database(url)
     env = {**os.environ, "HF_HOME": str(tmp_path / "hf")}
-    with HubEmulator(small_hub.root, latency_ms=15) as emu:
+    with hub_emulator(small_hub.root, latency_ms=15) as emu:
         command = [
             sys.executable, "-m", "kinhub.cli", "--db", url, "crawl", "--scope", "merges",
             "--endpoint", emu.url, "--page-size", "10", "--concurrency", "2", "-q",
@@ -116,11 +121,11 @@ def test_sigkill_mid_crawl_then_resume(
     database.dispose()
 
 
-def test_rate_limited_hub_completes(tmp_path: Path) -> None:
+def test_rate_limited_hub_completes(tmp_path: Path, hub_emulator: HubEmulators) -> None:
     manifest = generate_hub(tmp_path / "hub", n_models=24, seed=8, weights=False)
     database = open_database(f"sqlite:///{tmp_path / 'limited.db'}")
     try:
-        with HubEmulator(manifest.root, rate_limit=12, rate_window_s=1.0) as emu:
+        with hub_emulator(manifest.root, rate_limit=12, rate_window_s=1.0) as emu:
             hub = hub_client(
                 emu.url,
                 tmp_path / "cache",

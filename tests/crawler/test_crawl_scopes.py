@@ -9,10 +9,10 @@ import pytest
 from kinhub.crawler.crawl import MERGE_TAGS, Scope, ScopeError
 from kinhub.db.engine import open_database
 from kinhub.db.models import Edge, Model
-from kinhub.sandbox.emulator import HubEmulator
 from kinhub.sandbox.hub import FOUNDATIONS, generate_hub
 from sqlmodel import select
 
+from tests.conftest import HubEmulators
 from tests.crawler.crawl_support import run_crawl, table_snapshot
 
 
@@ -25,14 +25,14 @@ def test_scope_parsing() -> None:
             Scope.parse(*bad)
 
 
-def test_children_of_and_limit_resume(tmp_path: Path) -> None:
+def test_children_of_and_limit_resume(tmp_path: Path, hub_emulator: HubEmulators) -> None:
     manifest = generate_hub(tmp_path / "hub", n_models=25, seed=4, weights=False)
     foundation = FOUNDATIONS[0]
     children = open_database(f"sqlite:///{tmp_path / 'children.db'}")
     limited = open_database(f"sqlite:///{tmp_path / 'limited.db'}")
     whole = open_database(f"sqlite:///{tmp_path / 'whole.db'}")
     try:
-        with HubEmulator(manifest.root) as emu:
+        with hub_emulator(manifest.root) as emu:
             report = run_crawl(
                 children, emu.url, tmp_path / "c1", scope="children-of:" + foundation
             )
@@ -65,7 +65,7 @@ def test_children_of_and_limit_resume(tmp_path: Path) -> None:
             database.dispose()
 
 
-def test_crawl_cli_json_summary_and_run_row(tmp_path: Path) -> None:
+def test_crawl_cli_json_summary_and_run_row(tmp_path: Path, hub_emulator: HubEmulators) -> None:
     from kinhub.cli.app import app
     from kinhub.db.models import CrawlRun
     from typer.testing import CliRunner
@@ -73,7 +73,7 @@ def test_crawl_cli_json_summary_and_run_row(tmp_path: Path) -> None:
     manifest = generate_hub(tmp_path / "hub", n_models=20, seed=9, weights=False)
     url = f"sqlite:///{tmp_path / 'k.db'}"
     runner = CliRunner()
-    with HubEmulator(manifest.root) as emu:
+    with hub_emulator(manifest.root) as emu:
         args = ["--db", url, "crawl", "--endpoint", emu.url, "--format", "json", "-q"]
         result = runner.invoke(app, args)
         assert result.exit_code == 0, result.output
@@ -92,7 +92,9 @@ def test_crawl_cli_json_summary_and_run_row(tmp_path: Path) -> None:
         database.dispose()
 
 
-def test_cursor_of_another_endpoint_restarts_the_listing(tmp_path: Path) -> None:
+def test_cursor_of_another_endpoint_restarts_the_listing(
+    tmp_path: Path, hub_emulator: HubEmulators
+) -> None:
     from kinhub.db.crawl_state import save_checkpoint
 
     manifest = generate_hub(tmp_path / "hub", n_models=12, seed=1, weights=False)
@@ -105,7 +107,7 @@ def test_cursor_of_another_endpoint_restarts_the_listing(tmp_path: Path) -> None
                 cursor="http://elsewhere.invalid/api/models?cursor=abc",
                 high_water=None,
             )
-        with HubEmulator(manifest.root) as emu:
+        with hub_emulator(manifest.root) as emu:
             report = run_crawl(database, emu.url, tmp_path / "cache")
         assert report.complete
         # Every generated repo is listed (missing parents are not repos).
@@ -114,7 +116,7 @@ def test_cursor_of_another_endpoint_restarts_the_listing(tmp_path: Path) -> None
         database.dispose()
 
 
-def test_since_stops_the_listing_at_a_date(tmp_path: Path) -> None:
+def test_since_stops_the_listing_at_a_date(tmp_path: Path, hub_emulator: HubEmulators) -> None:
     from kinhub.db.timeutil import parse_hub_time
 
     manifest = generate_hub(tmp_path / "hub", n_models=20, seed=6, weights=False)
@@ -123,7 +125,7 @@ def test_since_stops_the_listing_at_a_date(tmp_path: Path) -> None:
     assert since is not None
     database = open_database(f"sqlite:///{tmp_path / 'k.db'}")
     try:
-        with HubEmulator(manifest.root) as emu:
+        with hub_emulator(manifest.root) as emu:
             report = run_crawl(
                 database, emu.url, tmp_path / "cache", since=since, follow_references=False
             )

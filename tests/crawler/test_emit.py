@@ -22,10 +22,11 @@ from kinhub.crawler.emit import (
 )
 from kinhub.crawler.methods import get_method
 from kinhub.db.errors import InvalidRepoIdError
-from kinhub.sandbox.emulator import HubEmulator
 from kinhub.sandbox.families import make_family
 from kinhub.sandbox.tensors import Arch
 from safetensors.torch import load_file
+
+from tests.conftest import HubEmulators
 
 mergekit_config = pytest.importorskip("mergekit.config")
 
@@ -97,7 +98,7 @@ def test_yaml_is_plain_and_safe() -> None:
     assert text.splitlines()[0] == "# two lines"
 
 
-def test_emitted_config_runs_in_mergekit(tmp_path: Path) -> None:
+def test_emitted_config_runs_in_mergekit(tmp_path: Path, hub_emulator: HubEmulators) -> None:
     """``mergekit-yaml config.yml out/`` as a user runs it, reading the models from the
     Hub emulator by id; the merged weights follow the TIES arithmetic on the inputs."""
     exe = Path(sys.executable).parent / "mergekit-yaml"
@@ -118,7 +119,7 @@ def test_emitted_config_runs_in_mergekit(tmp_path: Path) -> None:
     config = tmp_path / "config.yml"
     config.write_text(text)
     out = tmp_path / "merged"
-    with HubEmulator(root) as emu:
+    with hub_emulator(root) as emu:
         env = {
             **os.environ,
             "HF_ENDPOINT": emu.url,

@@ -16,13 +16,13 @@ from kinhub.crawler.ingest import folder_files, read_local_model
 from kinhub.db.engine import Database
 from kinhub.db.models import Edge, Model, ModelText
 from kinhub.db.store import upsert_model
-from kinhub.sandbox.emulator import HubEmulator
 from kinhub.sandbox.hub import FOUNDATIONS, generate_hub
 from safetensors.numpy import save_file
 from sqlalchemy import text
 from sqlmodel import SQLModel, col, select
 from typer.testing import CliRunner
 
+from tests.conftest import HubEmulators
 from tests.crawler.crawl_support import run_crawl
 
 BASE = FOUNDATIONS[0]
@@ -128,9 +128,9 @@ def _reparse_all(database: Database) -> dict[str, Any]:
 
 
 def test_crawl_reads_adapter_and_full_weights_and_reparse_agrees(
-    database: Database, hub_root: Path, tmp_path: Path
+    database: Database, hub_root: Path, tmp_path: Path, hub_emulator: HubEmulators
 ) -> None:
-    with HubEmulator(hub_root, latency_ms=0) as emu:
+    with hub_emulator(hub_root, latency_ms=0) as emu:
         report = run_crawl(database, emu.url, tmp_path / "cache", scope="full")
     assert report.complete and report.status == "ok"
 

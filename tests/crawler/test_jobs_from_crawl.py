@@ -17,10 +17,10 @@ import pytest
 from kinhub.db.engine import Database
 from kinhub.db.jobs.plan import ANCHOR_NOT_HUB, NO_COMMON_ANCESTOR
 from kinhub.db.models import KinshipJob, Model
-from kinhub.sandbox.emulator import HubEmulator
 from kinhub.sandbox.families import HOSTILE_REFS, MergeFamily, generate_merge_family
 from sqlmodel import select
 
+from tests.conftest import HubEmulators
 from tests.crawler.crawl_support import run_crawl
 
 BASE, FT_A, FT_B, FT_C, FT_D = "fam/base", "fam/ft-a", "fam/ft-b", "fam/ft-c", "fam/ft-d"
@@ -115,9 +115,9 @@ def _touch(family: MergeFamily, repo_id: str) -> None:
 
 
 def test_crawl_queues_the_rules_jobs_once_and_again_after_a_new_sha(
-    database: Database, family: MergeFamily, tmp_path: Path
+    database: Database, family: MergeFamily, tmp_path: Path, hub_emulator: HubEmulators
 ) -> None:
-    with HubEmulator(family.root) as emu:
+    with hub_emulator(family.root) as emu:
         # Small pages: children are listed (newest first) before their parents, so
         # their jobs wait for the parents' shas and are planned when those arrive.
         first = run_crawl(database, emu.url, tmp_path / "c1", scope="full", page_size=4)

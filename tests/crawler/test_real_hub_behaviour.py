@@ -14,9 +14,9 @@ from kinhub.db.engine import Database, open_database
 from kinhub.db.models import Edge, Model
 from kinhub.hub.client import LEGACY_LISTING_EXPAND, HubClient, RetryPolicy
 from kinhub.hub.ratelimit import RateLimits
-from kinhub.sandbox.emulator import HubEmulator
 from sqlmodel import select
 
+from tests.conftest import HubEmulators
 from tests.crawler.crawl_support import table_snapshot
 
 FAST = RetryPolicy(base_delay_s=0.01, max_delay_s=0.2)
@@ -104,10 +104,12 @@ def _client(url: str, cache: Path, slept: list[float] | None = None, **kw: objec
     )
 
 
-def _clean(hub_root: Path, tmp_path: Path) -> dict[str, list[tuple[object, ...]]]:
+def _clean(
+    hub_root: Path, tmp_path: Path, hub_emulator: HubEmulators
+) -> dict[str, list[tuple[object, ...]]]:
     database = open_database(f"sqlite:///{tmp_path / 'clean.db'}")
     try:
-        with HubEmulator(hub_root, heavy_page_limit=None) as emu:
+        with hub_emulator(hub_root, heavy_page_limit=None) as emu:
             report = crawl(
                 database,
                 _client(emu.url, tmp_path / "clean-cache"),
@@ -120,11 +122,11 @@ def _clean(hub_root: Path, tmp_path: Path) -> dict[str, list[tuple[object, ...]]
 
 
 def test_crawl_through_the_real_hub_behaviour(
-    hub_root: Path, tmp_path: Path, database: Database
+    hub_root: Path, tmp_path: Path, database: Database, hub_emulator: HubEmulators
 ) -> None:
-    clean = _clean(hub_root, tmp_path)
+    clean = _clean(hub_root, tmp_path, hub_emulator)
     slept: list[float] = []
-    with HubEmulator(hub_root, heavy_page_limit=12) as emu:
+    with hub_emulator(hub_root, heavy_page_limit=12) as emu:
         # 429s with requests left in the window (t=290): on a model_info and on a file.
         emu.add_fault(r"^GET /api/models/org/ft-b\b", "429r")
         emu.add_fault(r"^GET /org/merge/resolve/[^/]+/README\.md", "429r")
@@ -169,7 +171,7 @@ def test_crawl_through_the_real_hub_behaviour(
 
 
 def test_yesterdays_strategy_stores_the_same_with_more_resolver_requests(
-    hub_root: Path, tmp_path: Path
+    hub_root: Path, tmp_path: Path, hub_emulator: HubEmulators
 ) -> None:
     served = {}
     snapshots = {}
@@ -180,7 +182,7 @@ def test_yesterdays_strategy_stores_the_same_with_more_resolver_requests(
     for name, kw in strategies.items():
         database = open_database(f"sqlite:///{tmp_path / f'{name}.db'}")
         try:
-            with HubEmulator(hub_root, heavy_page_limit=None) as emu:
+            with hub_emulator(hub_root, heavy_page_limit=None) as emu:
                 hub = _client(emu.url, tmp_path / f"cache-{name}", **kw)
                 options = CrawlOptions(
                     scope=Scope.parse("full"), page_size=10, legacy_strategy=name == "legacy"
@@ -199,12 +201,12 @@ def test_yesterdays_strategy_stores_the_same_with_more_resolver_requests(
 
 
 def test_a_file_the_hub_names_unchanged_is_not_downloaded_again(
-    hub_root: Path, tmp_path: Path
+    hub_root: Path, tmp_path: Path, hub_emulator: HubEmulators
 ) -> None:
     database = open_database(f"sqlite:///{tmp_path / 'nightly.db'}")
     options = CrawlOptions(scope=Scope.parse("full"), page_size=10)
     try:
-        with HubEmulator(hub_root, heavy_page_limit=None) as emu:
+        with hub_emulator(hub_root, heavy_page_limit=None) as emu:
             crawl(database, _client(emu.url, tmp_path / "cache"), options)
             # ft-a: a new commit that leaves its card alone; base: its card edited.
             (hub_root / "org/ft-a/notes.txt").write_text("a new file\n")
@@ -225,18 +227,20 @@ def test_a_file_the_hub_names_unchanged_is_not_downloaded_again(
     assert served["resolve"] == 1 + 2
     fresh = open_database(f"sqlite:///{tmp_path / 'fresh.db'}")
     try:
-        with HubEmulator(hub_root, heavy_page_limit=None) as emu:
+        with hub_emulator(hub_root, heavy_page_limit=None) as emu:
             crawl(fresh, _client(emu.url, tmp_path / "cache-fresh"), options)
         assert table_snapshot(fresh) == nightly
     finally:
         fresh.dispose()
 
 
-def test_a_stored_repo_listed_under_a_new_id_is_one_model(hub_root: Path, tmp_path: Path) -> None:
+def test_a_stored_repo_listed_under_a_new_id_is_one_model(
+    hub_root: Path, tmp_path: Path, hub_emulator: HubEmulators
+) -> None:
     database = open_database(f"sqlite:///{tmp_path / 'renamed.db'}")
     options = CrawlOptions(scope=Scope.parse("full"), page_size=10)
     try:
-        with HubEmulator(hub_root, heavy_page_limit=None) as emu:
+        with hub_emulator(hub_root, heavy_page_limit=None) as emu:
             crawl(database, _client(emu.url, tmp_path / "cache"), options)
             # ft-a is renamed, then gets a commit: the listing shows it under its new id.
             (hub_root / "org/ft-a").rename(hub_root / "org/ft-a-v2")

@@ -20,9 +20,10 @@ from kinhub.db.locks import acquire, is_locked, run_lock
 from kinhub.db.models import CrawlRun, RunLock
 from kinhub.db.timeutil import utcnow
 from kinhub.pipeline.tick import LOCK_NAME, TickSettings, run_tick
-from kinhub.sandbox.emulator import HubEmulator
 from kinhub.sandbox.hub import generate_hub
 from sqlmodel import col, select
+
+from tests.conftest import HubEmulators
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,7 +60,9 @@ def test_expired_sqlite_lock_is_taken_over(tmp_path: Path) -> None:
         database.dispose()
 
 
-def test_two_concurrent_scheduled_runs_one_is_skipped(database: Database, tmp_path: Path) -> None:
+def test_two_concurrent_scheduled_runs_one_is_skipped(
+    database: Database, tmp_path: Path, hub_emulator: HubEmulators
+) -> None:
     manifest = generate_hub(tmp_path / "hub", n_models=30, seed=2, weights=False)
     entered, leave = threading.Event(), threading.Event()
 
@@ -70,7 +73,7 @@ def test_two_concurrent_scheduled_runs_one_is_skipped(database: Database, tmp_pa
         return {"status": "held"}
 
     results: list[dict[str, Any]] = []
-    with HubEmulator(manifest.root) as emu:
+    with hub_emulator(manifest.root) as emu:
         settings = TickSettings(
             scope=Scope.parse("merges"), endpoint=emu.url, retry_base_delay=0.01
         )
@@ -95,14 +98,14 @@ def test_two_concurrent_scheduled_runs_one_is_skipped(database: Database, tmp_pa
 
 
 def test_tick_that_fails_unexpectedly_is_recorded_failed(
-    database: Database, tmp_path: Path
+    database: Database, tmp_path: Path, hub_emulator: HubEmulators
 ) -> None:
     manifest = generate_hub(tmp_path / "hub", n_models=20, seed=3, weights=False)
 
     def broken_step(db: Database, budget_s: float) -> dict[str, Any]:
         raise RuntimeError("worker bug")
 
-    with HubEmulator(manifest.root) as emu:
+    with hub_emulator(manifest.root) as emu:
         settings = TickSettings(
             scope=Scope.parse("merges"), endpoint=emu.url, retry_base_delay=0.01
         )

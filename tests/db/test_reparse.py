@@ -14,11 +14,11 @@ from kinhub.db.engine import Database
 from kinhub.db.models import Edge, Model, ModelText, Recipe
 from kinhub.db.records import ModelRecord
 from kinhub.db.store import upsert_model
-from kinhub.sandbox.emulator import HubEmulator
 from kinhub.sandbox.hub import HubManifest, generate_hub
 from sqlalchemy import text
 from sqlmodel import SQLModel, col, select
 
+from tests.conftest import HubEmulators
 from tests.crawler.crawl_support import ingest_folders, run_crawl
 
 
@@ -151,13 +151,13 @@ def test_older_versions_are_reparsed(database: Database, hub: HubManifest) -> No
 
 
 def test_crawl_stores_texts_and_reparse_follows(
-    tmp_path: Path, hub: HubManifest, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, hub: HubManifest, monkeypatch: pytest.MonkeyPatch, hub_emulator: HubEmulators
 ) -> None:
     from kinhub.db.engine import open_database
 
     database = open_database(f"sqlite:///{tmp_path / 'k.db'}")
     try:
-        with HubEmulator(hub.root, latency_ms=0) as emu:
+        with hub_emulator(hub.root, latency_ms=0) as emu:
             run_crawl(database, emu.url, tmp_path / "cache", scope="full")
         with database.session() as session:
             ok = set(session.exec(select(Model.id).where(col(Model.status).in_(["ok", "gated"]))))

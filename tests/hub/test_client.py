@@ -14,7 +14,8 @@ from kinhub.hub import config
 from kinhub.hub.client import HubClient, RetryPolicy, shared_client
 from kinhub.hub.errors import HubError, RepoUnavailableError
 from kinhub.hub.ratelimit import RateLimits
-from kinhub.sandbox.emulator import HubEmulator
+
+from tests.conftest import HubEmulators
 
 BLOB = bytes(range(256)) * 64  # 16 KiB of known content
 FAST = RetryPolicy(base_delay_s=0.01, max_delay_s=0.05, max_attempts=8)
@@ -36,8 +37,8 @@ def client(url: str, *, retry: RetryPolicy = FAST) -> HubClient:
     return HubClient(endpoint=url, retry=retry, limits=RateLimits.unlimited())
 
 
-def test_range_reads_and_sizes(hub_root: Path) -> None:
-    with HubEmulator(hub_root) as emu:
+def test_range_reads_and_sizes(hub_root: Path, hub_emulator: HubEmulators) -> None:
+    with hub_emulator(hub_root) as emu:
         hub = client(emu.url)
         assert hub.file_size("org/repo", "data.bin", revision="main") == len(BLOB)
         assert (
@@ -50,8 +51,8 @@ def test_range_reads_and_sizes(hub_root: Path) -> None:
     assert served["bytes"]["resolve"] < 400  # the range, not the file
 
 
-def test_range_reads_survive_faults(hub_root: Path) -> None:
-    with HubEmulator(hub_root, fail_rate=0.4, seed=11) as emu:
+def test_range_reads_survive_faults(hub_root: Path, hub_emulator: HubEmulators) -> None:
+    with hub_emulator(hub_root, fail_rate=0.4, seed=11) as emu:
         hub = client(emu.url)
         for offset in range(0, len(BLOB), 1024):
             got = hub.read_range("org/repo", "data.bin", revision="main", offset=offset, length=999)
@@ -61,8 +62,10 @@ def test_range_reads_survive_faults(hub_root: Path) -> None:
     assert {"500", "503", "reset"} & set(faults)
 
 
-def test_range_reads_pause_when_the_headers_say_the_window_is_spent(hub_root: Path) -> None:
-    with HubEmulator(hub_root, rate_limit=3, rate_window_s=1.0) as emu:
+def test_range_reads_pause_when_the_headers_say_the_window_is_spent(
+    hub_root: Path, hub_emulator: HubEmulators
+) -> None:
+    with hub_emulator(hub_root, rate_limit=3, rate_window_s=1.0) as emu:
         hub = client(emu.url)
         for offset in range(8):
             got = hub.read_range("org/repo", "data.bin", revision="main", offset=offset, length=5)
@@ -73,8 +76,8 @@ def test_range_reads_pause_when_the_headers_say_the_window_is_spent(hub_root: Pa
     assert hub.limits.resolve.waited_s > 0
 
 
-def test_range_reads_wait_out_429(hub_root: Path) -> None:
-    with HubEmulator(hub_root, rate_limit=3, rate_window_s=1.0) as emu:
+def test_range_reads_wait_out_429(hub_root: Path, hub_emulator: HubEmulators) -> None:
+    with hub_emulator(hub_root, rate_limit=3, rate_window_s=1.0) as emu:
         hub = client(emu.url)
         # Another client spends the window: the first answer this one sees is a 429.
         for _ in range(3):
@@ -86,8 +89,8 @@ def test_range_reads_wait_out_429(hub_root: Path) -> None:
     assert hub.stats()["rate_limited"]["resolve"] == statuses["429"]
 
 
-def test_missing_repo_and_file_are_typed(hub_root: Path) -> None:
-    with HubEmulator(hub_root) as emu:
+def test_missing_repo_and_file_are_typed(hub_root: Path, hub_emulator: HubEmulators) -> None:
+    with hub_emulator(hub_root) as emu:
         hub = client(emu.url)
         with pytest.raises(RepoUnavailableError) as repo:
             hub.read_range("org/nope", "data.bin", revision="main", offset=0, length=4)
@@ -108,9 +111,9 @@ def test_retries_exhausted_is_a_hub_error(hub_root: Path) -> None:
 
 
 def test_configuration_is_read_at_call_time(
-    hub_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    hub_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hub_emulator: HubEmulators
 ) -> None:
-    with HubEmulator(hub_root) as emu:
+    with hub_emulator(hub_root) as emu:
         monkeypatch.setenv("HF_ENDPOINT", emu.url + "/")
         monkeypatch.setenv("HF_HOME", str(tmp_path / "later_home"))
         assert config.endpoint() == emu.url

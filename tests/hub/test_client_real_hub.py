@@ -12,7 +12,8 @@ import pytest
 from kinhub.hub.client import HubClient, RetryPolicy
 from kinhub.hub.errors import RepoUnavailableError
 from kinhub.hub.ratelimit import RateLimits
-from kinhub.sandbox.emulator import HubEmulator
+
+from tests.conftest import HubEmulators
 
 FAST = RetryPolicy(base_delay_s=0.01, max_delay_s=0.05, max_attempts=8)
 
@@ -40,9 +41,9 @@ def client(url: str, **kwargs: object) -> HubClient:
 
 @pytest.mark.parametrize(("files", "requests"), [("direct", 2), ("hf_hub_download", 3)])
 def test_a_small_file_is_counted_on_the_resolvers_bucket(
-    hub_root: Path, files: str, requests: int
+    hub_root: Path, files: str, requests: int, hub_emulator: HubEmulators
 ) -> None:
-    with HubEmulator(hub_root) as emu:
+    with hub_emulator(hub_root) as emu:
         hub = client(emu.url, files=files)
         assert hub.read_text("org/m01", "README.md", revision="main") == (
             "---\nlicense: mit\n---\n# m1\n"
@@ -56,9 +57,11 @@ def test_a_small_file_is_counted_on_the_resolvers_bucket(
     assert stats["calls"]["api"] == 0
 
 
-def test_a_429_with_requests_remaining_is_not_a_spent_window(hub_root: Path) -> None:
+def test_a_429_with_requests_remaining_is_not_a_spent_window(
+    hub_root: Path, hub_emulator: HubEmulators
+) -> None:
     slept: list[float] = []
-    with HubEmulator(hub_root) as emu:
+    with hub_emulator(hub_root) as emu:
         emu.add_fault(r"^GET /api/models/org/m02", "429r", times=2)
         hub = HubClient(
             endpoint=emu.url, retry=FAST, limits=RateLimits.for_plan("free"), sleep=slept.append
@@ -72,8 +75,10 @@ def test_a_429_with_requests_remaining_is_not_a_spent_window(hub_root: Path) -> 
     assert hub.limits.api.waited_s == 0
 
 
-def test_a_spent_window_pauses_the_bucket_for_its_reset(hub_root: Path) -> None:
-    with HubEmulator(hub_root) as emu:
+def test_a_spent_window_pauses_the_bucket_for_its_reset(
+    hub_root: Path, hub_emulator: HubEmulators
+) -> None:
+    with hub_emulator(hub_root) as emu:
         emu.add_fault(r"^GET /api/models/org/m03", "429")  # r=0;t=0
         hub = client(emu.url)
         assert hub.model_info("org/m03").repo_id == "org/m03"
@@ -81,8 +86,10 @@ def test_a_spent_window_pauses_the_bucket_for_its_reset(hub_root: Path) -> None:
     assert hub.limits.api.waited_s > 0  # the bucket paused (base delay, as t=0)
 
 
-def test_a_timed_out_listing_page_is_fetched_smaller(hub_root: Path) -> None:
-    with HubEmulator(hub_root, heavy_page_limit=12) as emu:
+def test_a_timed_out_listing_page_is_fetched_smaller(
+    hub_root: Path, hub_emulator: HubEmulators
+) -> None:
+    with hub_emulator(hub_root, heavy_page_limit=12) as emu:
         hub = client(emu.url)
         url: str | None = hub.listing_url(page_size=40)
         ids: list[str] = []
@@ -99,11 +106,13 @@ def test_a_timed_out_listing_page_is_fetched_smaller(hub_root: Path) -> None:
     assert hub.listing_url(page_size=1000).count("limit=10") == 1  # remembered
 
 
-def test_a_malformed_item_does_not_abort_its_page(hub_root: Path) -> None:
+def test_a_malformed_item_does_not_abort_its_page(
+    hub_root: Path, hub_emulator: HubEmulators
+) -> None:
     (hub_root / "org" / "m07" / ".hub.json").write_text(
         json.dumps({"listingOverrides": {"siblings": [{"name": "README.md"}]}})
     )
-    with HubEmulator(hub_root) as emu:
+    with hub_emulator(hub_root) as emu:
         hub = client(emu.url)
         page = hub.list_page(hub.listing_url(page_size=100))
         info = hub.model_info("org/m07")
@@ -114,8 +123,8 @@ def test_a_malformed_item_does_not_abort_its_page(hub_root: Path) -> None:
     assert hub.stats()["malformed_items"] == 1
 
 
-def test_gated_is_gated_anonymous_or_logged_in(hub_root: Path) -> None:
-    with HubEmulator(hub_root) as emu:
+def test_gated_is_gated_anonymous_or_logged_in(hub_root: Path, hub_emulator: HubEmulators) -> None:
+    with hub_emulator(hub_root) as emu:
         anonymous = client(emu.url, token=False)
         logged_in = client(emu.url, token="hf_not_a_real_token")
         assert anonymous.anonymous and not logged_in.anonymous
@@ -127,9 +136,11 @@ def test_gated_is_gated_anonymous_or_logged_in(hub_root: Path) -> None:
     assert (statuses["401"], statuses["403"]) == (1, 1)
 
 
-def test_a_renamed_repo_answers_under_its_new_name(hub_root: Path) -> None:
+def test_a_renamed_repo_answers_under_its_new_name(
+    hub_root: Path, hub_emulator: HubEmulators
+) -> None:
     (hub_root / ".renames.json").write_text(json.dumps({"org/old-name": "org/m09"}))
-    with HubEmulator(hub_root) as emu:
+    with hub_emulator(hub_root) as emu:
         hub = client(emu.url)
         model = hub.model_info("org/old-name")
         text = hub.read_text("org/old-name", "README.md", revision=model.sha)

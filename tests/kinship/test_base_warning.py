@@ -10,19 +10,19 @@ from kinhub.cli.app import app
 from kinhub.db.engine import Database
 from kinhub.db.kinship_store import stored_metrics, stored_warnings
 from kinhub.db.models import Kinship
-from kinhub.sandbox.emulator import HubEmulator
-from kinhub.sandbox.families import MergeFamily, generate_merge_family
+from kinhub.sandbox.families import MergeFamily
 from sqlmodel import select
 from typer.testing import CliRunner
 
+from tests.conftest import HubEmulators
 from tests.crawler.crawl_support import run_crawl
 
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def family(tmp_path_factory: pytest.TempPathFactory) -> MergeFamily:
-    return generate_merge_family(tmp_path_factory.mktemp("hub"), weights=True)
+def family(merge_family: MergeFamily) -> MergeFamily:
+    return merge_family  # shared by the session (tests/conftest.py): read only
 
 
 def test_wrong_base_is_warned_and_recorded(
@@ -30,7 +30,7 @@ def test_wrong_base_is_warned_and_recorded(
     database_url: str,
     family: MergeFamily,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    hub_emulator: HubEmulators,
 ) -> None:
     def kinship(a: str, b: str, base: str) -> tuple[dict[str, object], str]:
         args = ["--db", database_url, "kinship", a, b, "--base", base, "--format", "json"]
@@ -38,8 +38,7 @@ def test_wrong_base_is_warned_and_recorded(
         assert result.exit_code == 0, result.output
         return json.loads(result.stdout), result.stderr
 
-    with HubEmulator(family.root) as emu:
-        monkeypatch.setenv("HF_ENDPOINT", emu.url)
+    with hub_emulator(family.root, set_endpoint=True) as emu:
         # Before the crawl the genealogy knows nothing: no warning.
         unknown, err = kinship("fam/ft-a", "fam/ft-b", "other/base")
         assert unknown["warnings"] == [] and "warning" not in err

@@ -12,10 +12,11 @@ from kinhub.cli.app import app
 from kinhub.db.engine import open_database
 from kinhub.db.models import Kinship
 from kinhub.kinship.weights import open_folder
-from kinhub.sandbox.emulator import HubEmulator
 from kinhub.sandbox.families import Family
 from sqlmodel import select
 from typer.testing import CliRunner
+
+from tests.conftest import HubEmulators
 
 runner = CliRunner()
 
@@ -125,7 +126,9 @@ def test_allow_pickle_flag(families: dict[str, Family], tmp_path: Path) -> None:
 
 
 def test_hub_cache_follows_the_repo_commit(
-    families: dict[str, Family], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    families: dict[str, Family],
+    tmp_path: Path,
+    hub_emulator: HubEmulators,
 ) -> None:
     fam = families["bf16-sharded"]
     root = tmp_path / "hub"
@@ -133,8 +136,7 @@ def test_hub_cache_follows_the_repo_commit(
         shutil.copytree(fam[role], root / "kin" / role)
     url = f"sqlite:///{tmp_path / 'k.db'}"
     args = ["--db", url, "kinship", "kin/ft1", "kin/ft3", "--base", "kin/base", "--format", "json"]
-    with HubEmulator(root, port=0) as emu:
-        monkeypatch.setenv("HF_ENDPOINT", emu.url)
+    with hub_emulator(root, set_endpoint=True) as emu:
         first = json.loads(runner.invoke(app, args).stdout)
         again = json.loads(runner.invoke(app, args).stdout)
         assert (first["cached"], again["cached"]) == (False, True)

@@ -14,10 +14,11 @@ from kinhub.hub.client import shared_client
 from kinhub.hub.errors import RepoUnavailableError
 from kinhub.kinship.engine import compute_kinship, plan_kinship
 from kinhub.kinship.errors import ModelSourceError
-from kinhub.sandbox.emulator import HubEmulator
 from kinhub.sandbox.emulator.faults import ScriptedFault
 from kinhub.sandbox.families import Family
 from typer.testing import CliRunner
+
+from tests.conftest import HubEmulators
 
 
 @pytest.fixture
@@ -41,12 +42,14 @@ def fresh_org(hub_root: Path) -> str:
     return org
 
 
-def test_rate_limited_range_reads_wait_and_succeed(hub_root: Path) -> None:
+def test_rate_limited_range_reads_wait_and_succeed(
+    hub_root: Path, hub_emulator: HubEmulators
+) -> None:
     refs = ("kin/ft1", "kin/ft2", "kin/base")
-    with HubEmulator(hub_root) as free:
+    with hub_emulator(hub_root) as free:
         want = compute_kinship(*refs, sample=0.1, seed=1, endpoint=free.url)
     # About 85 resolve requests against 30 per second: the emulator answers 429s.
-    with HubEmulator(hub_root, rate_limit=30, rate_window_s=1.0) as emu:
+    with hub_emulator(hub_root, rate_limit=30, rate_window_s=1.0) as emu:
         got = compute_kinship(*refs, sample=0.1, seed=1, endpoint=emu.url)
         served = emu.stats()
         client = shared_client(emu.url).stats()
@@ -59,14 +62,14 @@ def test_rate_limited_range_reads_wait_and_succeed(hub_root: Path) -> None:
     assert got.revisions == want.revisions
 
 
-def test_a_429_on_a_range_read_is_waited_out(hub_root: Path) -> None:
+def test_a_429_on_a_range_read_is_waited_out(hub_root: Path, hub_emulator: HubEmulators) -> None:
     """Deterministic: the emulator answers the first three weight Range reads with 429
     (window spent, ``r=0``); the kinship read waits, retries and gets the same numbers."""
     refs = ("kin/ft1", "kin/ft2", "kin/base")
-    with HubEmulator(hub_root) as free:
+    with hub_emulator(hub_root) as free:
         want = compute_kinship(*refs, sample=0.1, seed=1, endpoint=free.url)
     script = [ScriptedFault(r"^GET .*\.safetensors", "429", times=3)]
-    with HubEmulator(hub_root, script=script) as emu:
+    with hub_emulator(hub_root, script=script) as emu:
         got = compute_kinship(*refs, sample=0.1, seed=1, endpoint=emu.url)
         served = emu.stats()
         client = shared_client(emu.url).stats()
@@ -76,8 +79,10 @@ def test_a_429_on_a_range_read_is_waited_out(hub_root: Path) -> None:
 
 
 @pytest.mark.parametrize("sample", [None, 0.1])
-def test_missing_repo_is_a_typed_not_found(hub_root: Path, sample: float | None) -> None:
-    with HubEmulator(hub_root) as emu, pytest.raises(ModelSourceError, match="kin/nope") as info:
+def test_missing_repo_is_a_typed_not_found(
+    hub_root: Path, sample: float | None, hub_emulator: HubEmulators
+) -> None:
+    with hub_emulator(hub_root) as emu, pytest.raises(ModelSourceError, match="kin/nope") as info:
         compute_kinship("kin/ft1", "kin/nope", "kin/base", sample=sample, endpoint=emu.url)
     cause = info.value.__cause__
     assert isinstance(cause, RepoUnavailableError)
@@ -85,21 +90,25 @@ def test_missing_repo_is_a_typed_not_found(hub_root: Path, sample: float | None)
     assert "\n" not in str(info.value)
 
 
-def test_missing_repo_in_a_plan_is_typed(hub_root: Path) -> None:
-    with HubEmulator(hub_root) as emu, pytest.raises(ModelSourceError) as info:
+def test_missing_repo_in_a_plan_is_typed(hub_root: Path, hub_emulator: HubEmulators) -> None:
+    with hub_emulator(hub_root) as emu, pytest.raises(ModelSourceError) as info:
         plan_kinship("kin/ft1", "kin/ft2", "kin/nope", endpoint=emu.url)
     assert isinstance(info.value.__cause__, RepoUnavailableError)
     assert info.value.__cause__.status == "not_found"
 
 
 def test_dry_run_plan_reads_headers_only(
-    hub_root: Path, fresh_org: str, families: dict[str, Family], tmp_path: Path
+    hub_root: Path,
+    fresh_org: str,
+    families: dict[str, Family],
+    tmp_path: Path,
+    hub_emulator: HubEmulators,
 ) -> None:
     fam = families["fp32-single"]
     local = plan_kinship(str(fam["ft1"]), str(fam["ft2"]), str(fam["base"]))
     weights = sum(f.stat().st_size for f in (hub_root / fresh_org).rglob("*.safetensors"))
     refs = (f"{fresh_org}/ft1", f"{fresh_org}/ft2", f"{fresh_org}/base")
-    with HubEmulator(hub_root) as emu:
+    with hub_emulator(hub_root) as emu:
         plan = plan_kinship(*refs, endpoint=emu.url)
         served = emu.stats()["bytes"]["resolve"]
     assert plan.to_dict() == local.to_dict()
@@ -110,8 +119,10 @@ def test_dry_run_plan_reads_headers_only(
     assert not [p for p in cache.rglob("blobs/*") if p.stat().st_size > 1024]
 
 
-def test_exact_mode_downloads_into_the_configured_cache(hub_root: Path, tmp_path: Path) -> None:
-    with HubEmulator(hub_root) as emu:
+def test_exact_mode_downloads_into_the_configured_cache(
+    hub_root: Path, tmp_path: Path, hub_emulator: HubEmulators
+) -> None:
+    with hub_emulator(hub_root) as emu:
         r = compute_kinship("kin/ft1", "kin/ft2", "kin/base", endpoint=emu.url)
     assert r.mode == "exact"
     snapshots = list((tmp_path / "hf_home" / "hub").glob("models--kin--*/snapshots/*"))
@@ -120,12 +131,14 @@ def test_exact_mode_downloads_into_the_configured_cache(hub_root: Path, tmp_path
 
 
 def test_cli_dry_run_on_hub_models_downloads_nothing(
-    hub_root: Path, fresh_org: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    hub_root: Path,
+    fresh_org: str,
+    tmp_path: Path,
+    hub_emulator: HubEmulators,
 ) -> None:
     """``kinhub kinship --dry-run`` on Hub ids: the plan from headers, no weights fetched."""
     weights = sum(f.stat().st_size for f in (hub_root / fresh_org).rglob("*.safetensors"))
-    with HubEmulator(hub_root) as emu:
-        monkeypatch.setenv("HF_ENDPOINT", emu.url)
+    with hub_emulator(hub_root, set_endpoint=True) as emu:
         args = ["kinship", f"{fresh_org}/ft1", f"{fresh_org}/ft2", "--base", f"{fresh_org}/base"]
         args.append("--dry-run")
         result = CliRunner().invoke(app, [*args, "--format", "json"])

@@ -13,12 +13,11 @@ import numpy as np
 import pytest
 from kinhub.cli.merge_cal import app
 from kinhub.kinship.engine import compute_kinship
-from kinhub.sandbox.emulator import HubEmulator
 from kinhub.sandbox.families import Family
 from kinhub.sandbox.weights import save_model
 from typer.testing import CliRunner
 
-from tests.conftest import FAMILY_KINDS, load_f64
+from tests.conftest import FAMILY_KINDS, HubEmulators, load_f64
 from tests.kinship.conftest import tied
 
 
@@ -164,14 +163,15 @@ def test_split_skips_nan_tensors_like_the_reference(
 
 
 def test_merge_cal_reads_hub_repos(
-    families: dict[str, Family], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    families: dict[str, Family],
+    tmp_path: Path,
+    hub_emulator: HubEmulators,
 ) -> None:
     fam = families["bf16-tied"]
     root = tmp_path / "hub"
     for role in ("base", "ft1", "ft3"):
         shutil.copytree(fam[role], root / "kin" / role)
     local = _run([str(fam["ft1"]), str(fam["ft3"]), str(fam["base"]), "cs,pcc,ed"])
-    with HubEmulator(root, port=0) as emu:
-        monkeypatch.setenv("HF_ENDPOINT", emu.url)
+    with hub_emulator(root, set_endpoint=True):
         hub = _run(["kin/ft1", "kin/ft3", "kin/base@main", "cs,pcc,ed"])
     assert hub == pytest.approx(local, rel=1e-12)

@@ -25,9 +25,9 @@ from kinhub.kinship.partners import (
 )
 from kinhub.kinship.service import measure_kinship
 from kinhub.kinship.signature import read_signature
-from kinhub.sandbox.emulator import HubEmulator
 from sqlmodel import select
 
+from tests.conftest import HubEmulators
 from tests.crawler.crawl_support import run_crawl
 from tests.kinship.partners_hub import RHO, generate_partner_hub
 
@@ -67,9 +67,13 @@ class Crawled:
 
 @pytest.fixture
 def crawled(
-    database: Database, database_url: str, hub_root: Path, tmp_path: Path
+    database: Database,
+    database_url: str,
+    hub_root: Path,
+    tmp_path: Path,
+    hub_emulator: HubEmulators,
 ) -> Iterator[Crawled]:
-    with HubEmulator(hub_root) as emu:
+    with hub_emulator(hub_root) as emu:
         run_crawl(database, emu.url, tmp_path / "crawl", scope="full")
         yield Crawled(database, database_url, emu.url, tmp_path / "weights")
 
@@ -77,10 +81,12 @@ def crawled(
 # ---------------------------------------------------------------- signatures
 
 
-def test_signature_from_headers_local_and_by_range(hub_root: Path, tmp_path: Path) -> None:
+def test_signature_from_headers_local_and_by_range(
+    hub_root: Path, tmp_path: Path, hub_emulator: HubEmulators
+) -> None:
     local = read_signature(str(hub_root / "fam/ft-a"))
     assert local.signature.source == "local"
-    with HubEmulator(hub_root) as emu:
+    with hub_emulator(hub_root) as emu:
         remote = read_signature("fam/ft-a", endpoint=emu.url, cache_dir=str(tmp_path))
         vocab = read_signature("fam/ft-vocab", endpoint=emu.url)
         wide = read_signature("fam/ft-wide", endpoint=emu.url)
@@ -100,8 +106,10 @@ def test_signature_from_headers_local_and_by_range(hub_root: Path, tmp_path: Pat
     assert sig.compatibility(sig) == "same"
 
 
-def test_signature_from_the_hf_cache(hub_root: Path, tmp_path: Path) -> None:
-    with HubEmulator(hub_root) as emu:
+def test_signature_from_the_hf_cache(
+    hub_root: Path, tmp_path: Path, hub_emulator: HubEmulators
+) -> None:
+    with hub_emulator(hub_root) as emu:
         remote = read_signature("fam/ft-b", endpoint=emu.url)
         snapshot = tmp_path / "models--fam--ft-b" / "snapshots" / str(remote.revision)
         snapshot.mkdir(parents=True)

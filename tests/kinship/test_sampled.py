@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from kinhub.kinship.engine import compute_kinship
 from kinhub.kinship.errors import ModelSourceError
-from kinhub.sandbox.emulator import HubEmulator
 from kinhub.sandbox.families import Family
+
+from tests.conftest import HubEmulators
 
 FRACTION = 0.02
 
@@ -59,12 +60,14 @@ def test_reads_about_the_fraction(big_family: Family, exact: dict) -> None:
         assert r.bytes_read < 2 * FRACTION * total_bytes
 
 
-def test_hub_reads_only_sampled_ranges(big_family: Family, exact: dict, tmp_path: Path) -> None:
+def test_hub_reads_only_sampled_ranges(
+    big_family: Family, exact: dict, tmp_path: Path, hub_emulator: HubEmulators
+) -> None:
     root = tmp_path / "hub"
     for role in ("base", "ft1", "ft2"):
         shutil.copytree(big_family[role], root / "kin" / role)
     weights = sum(f.stat().st_size for f in root.rglob("*.safetensors"))
-    with HubEmulator(root, port=0) as emu:
+    with hub_emulator(root) as emu:
         r = compute_kinship(
             "kin/ft1", "kin/ft2", "kin/base", sample=FRACTION, seed=3, endpoint=emu.url
         )
@@ -79,13 +82,15 @@ def test_hub_reads_only_sampled_ranges(big_family: Family, exact: dict, tmp_path
     assert not [p for p in cache.rglob("*") if ".safetensors" in p.name]
 
 
-def test_hub_exact_downloads_into_cache(families: dict[str, Family], tmp_path: Path) -> None:
+def test_hub_exact_downloads_into_cache(
+    families: dict[str, Family], tmp_path: Path, hub_emulator: HubEmulators
+) -> None:
     fam = families["bf16-sharded"]
     root = tmp_path / "hub"
     for role in ("base", "ft1", "ft3"):
         shutil.copytree(fam[role], root / "kin" / role)
     local = compute_kinship(str(fam["ft1"]), str(fam["ft3"]), str(fam["base"]))
-    with HubEmulator(root, port=0) as emu:
+    with hub_emulator(root) as emu:
         r = compute_kinship("kin/ft1", "kin/ft3", "kin/base@main", endpoint=emu.url)
     assert r.metrics == pytest.approx(local.metrics, rel=1e-12)
     assert r.revisions["base"] is not None and len(r.revisions["base"]) == 40
@@ -94,12 +99,14 @@ def test_hub_exact_downloads_into_cache(families: dict[str, Family], tmp_path: P
     assert [p.name for p in cached.iterdir()] == [r.revisions["base"]]
 
 
-def test_hub_missing_repo_is_typed(families: dict[str, Family], tmp_path: Path) -> None:
+def test_hub_missing_repo_is_typed(
+    families: dict[str, Family], tmp_path: Path, hub_emulator: HubEmulators
+) -> None:
     fam = families["fp32-single"]
     root = tmp_path / "hub"
     for role in ("base", "ft1"):
         shutil.copytree(fam[role], root / "kin" / role)
-    with HubEmulator(root, port=0) as emu:
+    with hub_emulator(root) as emu:
         for sample in (None, 0.1):
             with pytest.raises(ModelSourceError, match="kin/nope"):
                 compute_kinship("kin/ft1", "kin/nope", "kin/base", sample=sample, endpoint=emu.url)

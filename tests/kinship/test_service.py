@@ -20,11 +20,11 @@ from kinhub.kinship.service import (
     looks_local,
     measure_kinship,
 )
-from kinhub.sandbox.emulator import HubEmulator
 from kinhub.sandbox.families import Family
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from tests.conftest import HubEmulators
 from tests.kinship.worker_hub import write_family
 
 
@@ -132,9 +132,11 @@ def test_either_order_is_one_row_answered_in_the_order_asked(
     assert (row.model_a, row.model_b) == (first, second)  # stored in key order
 
 
-def test_a_full_commit_sha_is_its_own_fingerprint(tmp_path: Path) -> None:
+def test_a_full_commit_sha_is_its_own_fingerprint(
+    tmp_path: Path, hub_emulator: HubEmulators
+) -> None:
     write_family(tmp_path, n=1)
-    with HubEmulator(tmp_path) as emu:
+    with hub_emulator(tmp_path) as emu:
         sha = shared_client(emu.url).model_info("kin/ft00").sha
         assert sha is not None and len(sha) == 40
         emu.reset_stats()

@@ -13,19 +13,19 @@ from kinhub.cli.app import app
 from kinhub.db.engine import Database
 from kinhub.db.jobs.queue import list_jobs
 from kinhub.db.models import Kinship
-from kinhub.sandbox.emulator import HubEmulator
-from kinhub.sandbox.families import MergeFamily, generate_merge_family
+from kinhub.sandbox.families import MergeFamily
 from sqlmodel import select
 from typer.testing import CliRunner
 
+from tests.conftest import HubEmulators
 from tests.crawler.crawl_support import run_crawl
 
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def family(tmp_path_factory: pytest.TempPathFactory) -> MergeFamily:
-    return generate_merge_family(tmp_path_factory.mktemp("hub"), weights=True)
+def family(merge_family: MergeFamily) -> MergeFamily:
+    return merge_family  # shared by the session (tests/conftest.py): read only
 
 
 def _run(*args: str) -> dict[str, Any]:
@@ -41,8 +41,9 @@ def test_crawl_then_worker_computes_every_queued_job(
     family: MergeFamily,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    hub_emulator: HubEmulators,
 ) -> None:
-    with HubEmulator(family.root) as emu:
+    with hub_emulator(family.root) as emu:
         run_crawl(database, emu.url, tmp_path / "crawl", scope="full")
         with database.session() as session:
             queued = list_jobs(session, status="pending")

@@ -23,6 +23,7 @@ from kinhub.sandbox.emulator import HubEmulator
 from sqlmodel import select
 from typer.testing import CliRunner
 
+from tests.conftest import HubEmulators
 from tests.kinship.worker_hub import queue, write_family
 
 runner = CliRunner()
@@ -39,8 +40,8 @@ def hub_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def emu(hub_root: Path) -> Iterator[HubEmulator]:
-    with HubEmulator(hub_root) as server:
+def emu(hub_root: Path, hub_emulator: HubEmulators) -> Iterator[HubEmulator]:
+    with hub_emulator(hub_root) as server:
         yield server
 
 

@@ -20,7 +20,7 @@ from kinhub.kinship.worker import Worker, WorkerSettings
 from kinhub.sandbox.emulator import HubEmulator
 from sqlmodel import select
 
-from tests.conftest import _fresh_postgres
+from tests.conftest import HubEmulators, _fresh_postgres
 from tests.kinship.worker_hub import pair_targets, queue, worker_process, write_family
 
 
@@ -32,8 +32,8 @@ def hub_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def emu(hub_root: Path) -> Iterator[HubEmulator]:
-    with HubEmulator(hub_root) as server:
+def emu(hub_root: Path, hub_emulator: HubEmulators) -> Iterator[HubEmulator]:
+    with hub_emulator(hub_root) as server:
         yield server
 
 
@@ -122,12 +122,12 @@ def test_four_postgres_workers_compute_200_jobs_exactly_once(
 
 
 def test_a_killed_workers_job_is_taken_over_after_its_lease_expires(
-    pg_url: str, hub_root: Path, emu: HubEmulator, tmp_path: Path
+    pg_url: str, hub_root: Path, emu: HubEmulator, tmp_path: Path, hub_emulator: HubEmulators
 ) -> None:
     database = open_database(pg_url)
     try:
         queue(database, pair_targets(MODELS[:3]))  # 3 pair + 3 edge jobs, 3 measurements
-        with HubEmulator(hub_root, latency_ms=300) as slow:
+        with hub_emulator(hub_root, latency_ms=300) as slow:
             proc = worker_process(
                 "--until-empty", "--worker-id", "doomed", "--lease", "1",
                 db_url=pg_url, endpoint=slow.url, hf_home=tmp_path / "hf",
@@ -182,12 +182,14 @@ def test_two_sqlite_workers_never_take_the_same_job(emu: HubEmulator, tmp_path: 
         database.dispose()
 
 
-def test_sigterm_releases_the_current_job_and_exits_cleanly(hub_root: Path, tmp_path: Path) -> None:
+def test_sigterm_releases_the_current_job_and_exits_cleanly(
+    hub_root: Path, tmp_path: Path, hub_emulator: HubEmulators
+) -> None:
     url = f"sqlite:///{tmp_path / 'k.db'}"
     database = open_database(url)
     try:
         queue(database, pair_targets(MODELS[:2], limit=1))
-        with HubEmulator(hub_root, latency_ms=300) as slow:
+        with hub_emulator(hub_root, latency_ms=300) as slow:
             proc = worker_process(
                 "--until-empty", "--mode", "exact",
                 db_url=url, endpoint=slow.url, hf_home=tmp_path / "hf",

@@ -28,8 +28,8 @@ from kinhub.hub.cache import cached_revisions, cached_weights, enforce_budget, p
 from kinhub.hub.errors import HubError, RepoUnavailableError
 from kinhub.kinship.errors import ModelSourceError, PlanError, WeightsFormatError
 from kinhub.kinship.worker import JobInputError, Worker, WorkerSettings, classify
-from kinhub.sandbox.emulator import HubEmulator
 
+from tests.conftest import HubEmulators
 from tests.kinship.worker_hub import pair_targets, queue, write_family
 
 MODELS = ["kin/ft00", "kin/ft01", "kin/ft02", "kin/ft03"]
@@ -164,13 +164,14 @@ def test_which_failures_are_permanent(error: Exception, permanent: bool) -> None
 
 def test_cache_budget_deletes_least_recently_used_revisions_not_in_use(
     tmp_path: Path,
+    hub_emulator: HubEmulators,
 ) -> None:
     root = tmp_path / "hub"
     write_family(root, n=3)
     cache = tmp_path / "cache"
     database = open_database(f"sqlite:///{tmp_path / 'k.db'}")
     try:
-        with HubEmulator(root) as emu:
+        with hub_emulator(root) as emu:
             queue(database, pair_targets(["kin/ft00", "kin/ft01"], limit=1))
             settings = WorkerSettings(endpoint=emu.url, cache_dir=str(cache))
             assert Worker(database, settings).run(until_empty=True).done == 1
@@ -208,13 +209,15 @@ def test_parse_size(text: str, size: int) -> None:
     assert parse_size(text) == size
 
 
-def test_worker_cache_budget_keeps_what_running_jobs_need(tmp_path: Path) -> None:
+def test_worker_cache_budget_keeps_what_running_jobs_need(
+    tmp_path: Path, hub_emulator: HubEmulators
+) -> None:
     root = tmp_path / "hub"
     write_family(root, n=4)
     cache = tmp_path / "cache"
     database = open_database(f"sqlite:///{tmp_path / 'k.db'}")
     try:
-        with HubEmulator(root) as emu:
+        with hub_emulator(root) as emu:
             settings = WorkerSettings(endpoint=emu.url, cache_dir=str(cache))
             queue(
                 database,

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 from huggingface_hub import HfApi
-from kinhub.sandbox.emulator import HubEmulator
 from kinhub.sandbox.hub import FOUNDATIONS, MANIFEST_NAME, HubManifest, generate_hub
+
+from tests.conftest import HubEmulators
 
 
 def test_small_hub_is_deterministic_and_weightless(tmp_path: Path) -> None:
@@ -32,12 +33,14 @@ def test_small_hub_is_deterministic_and_weightless(tmp_path: Path) -> None:
         generate_hub(tmp_path / "c", n_models=1)
 
 
-def test_three_hundred_repo_hub_through_the_client(tmp_path: Path) -> None:
+def test_three_hundred_repo_hub_through_the_client(
+    tmp_path: Path, hub_emulator: HubEmulators
+) -> None:
     root = tmp_path / "hub"
     manifest = generate_hub(root, n_models=300, seed=1)
     assert (root / MANIFEST_NAME).is_file() and len(manifest.repos) == 300
     repos = manifest.repos
-    with HubEmulator(root, page_size=64) as emu:
+    with hub_emulator(root, page_size=64) as emu:
         api = HfApi(endpoint=emu.url)
         listed = {
             m.id: m

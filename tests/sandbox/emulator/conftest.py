@@ -17,6 +17,8 @@ os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
 from huggingface_hub import constants
 from kinhub.sandbox.emulator import HubEmulator
 
+from tests.conftest import HubEmulators
+
 MERGE_CARD = """---
 base_model:
 - org-a/ft-one
@@ -164,6 +166,6 @@ def snapshot(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def emu(snapshot: Path) -> Iterator[HubEmulator]:
-    with HubEmulator(snapshot, page_size=4) as server:
+def emu(snapshot: Path, hub_emulator: HubEmulators) -> Iterator[HubEmulator]:
+    with hub_emulator(snapshot, page_size=4) as server:
         yield server

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import time
 import urllib.request
-from pathlib import Path
 
-from kinhub.sandbox.emulator import HubEmulator
-
-from tests.sandbox.emulator.conftest import write_repo
+from tests.conftest import HubEmulators
 
 
 def _get(url: str, headers: dict[str, str] | None = None) -> tuple[bytes, float]:
@@ -19,10 +16,9 @@ def _get(url: str, headers: dict[str, str] | None = None) -> tuple[bytes, float]
     return body, time.perf_counter() - t0
 
 
-def test_file_bodies_are_sent_no_faster_than_the_cap(tmp_path: Path) -> None:
+def test_file_bodies_are_sent_no_faster_than_the_cap(hub_emulator: HubEmulators) -> None:
     data = bytes(range(256)) * 4000  # 1,024,000 bytes
-    write_repo(tmp_path / "hub", "org/big", {"weights.bin": data})
-    with HubEmulator(tmp_path / "hub", bandwidth_bps=2_000_000) as emu:
+    with hub_emulator({"org/big": {"weights.bin": data}}, bandwidth_bps=2_000_000) as emu:
         url = f"{emu.url}/org/big/resolve/main/weights.bin"
         body, seconds = _get(url)
         part, part_seconds = _get(url, {"Range": "bytes=0-99999"})
@@ -32,7 +28,6 @@ def test_file_bodies_are_sent_no_faster_than_the_cap(tmp_path: Path) -> None:
     assert part_seconds >= 100_000 / 2_000_000 * 0.9
 
 
-def test_no_cap_by_default(tmp_path: Path) -> None:
-    write_repo(tmp_path / "hub", "org/small", {"a.txt": "x"})
-    with HubEmulator(tmp_path / "hub") as emu:
+def test_no_cap_by_default(hub_emulator: HubEmulators) -> None:
+    with hub_emulator({"org/small": {"a.txt": "x"}}) as emu:
         assert emu.app.bandwidth_bps is None

@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 from huggingface_hub import HfApi
 from huggingface_hub.errors import HfHubHTTPError
-from kinhub.sandbox.emulator import HubEmulator
 from kinhub.sandbox.emulator.faults import FaultInjector, RateLimiter
 
+from tests.conftest import HubEmulators
 
-def test_rate_limit_headers_and_client_error(snapshot: Path) -> None:
+
+def test_rate_limit_headers_and_client_error(snapshot: Path, hub_emulator: HubEmulators) -> None:
     # A window long enough that a loaded CI machine still sends the burst inside it.
-    with HubEmulator(snapshot, rate_limit=3, rate_window_s=4.0) as emu:
+    with hub_emulator(snapshot, rate_limit=3, rate_window_s=4.0) as emu:
         url = f"{emu.url}/api/models/org-a/base"
         for remaining in (2, 1, 0):
             with urllib.request.urlopen(url) as resp:
@@ -73,8 +74,8 @@ def test_fault_injector_is_seeded() -> None:
     assert FaultInjector(0.0).draw() is None
 
 
-def test_listing_survives_faults(snapshot: Path) -> None:
-    with HubEmulator(snapshot, page_size=3, fail_rate=0.3, seed=3) as emu:
+def test_listing_survives_faults(snapshot: Path, hub_emulator: HubEmulators) -> None:
+    with hub_emulator(snapshot, page_size=3, fail_rate=0.3, seed=3) as emu:
         ids = [m.id for m in HfApi(endpoint=emu.url).list_models()]
         stats = emu.stats()
     assert len(ids) == len(set(ids)) == 10
@@ -83,8 +84,8 @@ def test_listing_survives_faults(snapshot: Path) -> None:
     assert "_emulator" not in str(stats)
 
 
-def test_truncated_bodies_and_resets_are_real(snapshot: Path) -> None:
-    with HubEmulator(snapshot, fail_rate=1.0, seed=0) as emu:
+def test_truncated_bodies_and_resets_are_real(snapshot: Path, hub_emulator: HubEmulators) -> None:
+    with hub_emulator(snapshot, fail_rate=1.0, seed=0) as emu:
         seen = set()
         for _ in range(12):
             try:

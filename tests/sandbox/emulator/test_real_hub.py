@@ -17,6 +17,8 @@ from huggingface_hub.utils import parse_ratelimit_headers
 from kinhub.sandbox.emulator import HubEmulator
 from kinhub.sandbox.emulator.repo import object_id
 
+from tests.conftest import HubEmulators
+
 
 def test_small_file_download_is_three_resolver_requests(emu: HubEmulator) -> None:
     emu.reset_stats()
@@ -56,8 +58,8 @@ def test_rate_limit_headers_on_every_answer_with_the_hub_policy_names(emu: HubEm
     assert missing.status_code == 404 and "RateLimit" in missing.headers
 
 
-def test_a_429_can_leave_requests_remaining(snapshot: Path) -> None:
-    with HubEmulator(snapshot, rate_quotas={"api": 1000, "resolve": 5000}) as emu:
+def test_a_429_can_leave_requests_remaining(snapshot: Path, hub_emulator: HubEmulators) -> None:
+    with hub_emulator(snapshot, rate_quotas={"api": 1000, "resolve": 5000}) as emu:
         emu.add_fault(r"^GET /api/models/org-a/base$", "429r")
         refused = httpx2.get(f"{emu.url}/api/models/org-a/base")
         again = httpx2.get(f"{emu.url}/api/models/org-a/base")
@@ -72,8 +74,8 @@ def test_a_429_can_leave_requests_remaining(snapshot: Path) -> None:
     assert resolvers is not None and resolvers.limit == 5000
 
 
-def test_heavy_listing_pages_time_out(snapshot: Path) -> None:
-    with HubEmulator(snapshot, heavy_page_limit=3) as emu:
+def test_heavy_listing_pages_time_out(snapshot: Path, hub_emulator: HubEmulators) -> None:
+    with hub_emulator(snapshot, heavy_page_limit=3) as emu:
         heavy = httpx2.get(f"{emu.url}/api/models", params={"limit": 10, "expand": "config"})
         small = httpx2.get(f"{emu.url}/api/models", params={"limit": 3, "expand": "config"})
         light = httpx2.get(f"{emu.url}/api/models", params={"limit": 10, "expand": "sha"})
@@ -132,10 +134,12 @@ def test_several_base_models_give_merge_and_plain_tags(emu: HubEmulator) -> None
         assert {f"base_model:{parent}", f"base_model:merge:{parent}"} <= tags
 
 
-def test_listing_overrides_serve_a_malformed_item(snapshot: Path) -> None:
+def test_listing_overrides_serve_a_malformed_item(
+    snapshot: Path, hub_emulator: HubEmulators
+) -> None:
     hub_json = snapshot / "org-c/blob/.hub.json"
     hub_json.write_text(json.dumps({"listingOverrides": {"siblings": [{"name": "x"}]}}))
-    with HubEmulator(snapshot) as emu:
+    with hub_emulator(snapshot) as emu:
         url = f"{emu.url}/api/models?author=org-c&expand=siblings"
         with urllib.request.urlopen(url) as response:
             items = {i["id"]: i for i in json.loads(response.read())}
