@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 from kinhub.sandbox import cards
-from kinhub.sandbox.emulator.repo import HUB_JSON
+from kinhub.sandbox.emulator.repo import HUB_JSON, hub_time
 from kinhub.sandbox.emulator.store import INDEX_NAME
 from kinhub.sandbox.tensors import Arch, State, base_state, noisy_mean
 from kinhub.sandbox.weights import write_safetensors
@@ -174,7 +174,7 @@ class _Writer:
         start = _EPOCH + timedelta(days=120 * generation)
         created = start + timedelta(seconds=self.rng.randrange(0, 400 * 86400))
         modified = created + timedelta(seconds=self.rng.randrange(0, 60 * 86400))
-        return _fmt(created), _fmt(modified)
+        return hub_time(created), hub_time(modified)
 
     def write_repo(
         self,
@@ -218,10 +218,6 @@ class _Writer:
     def remember(self, repo_id: str, tensors: State | None) -> None:
         if tensors is not None:
             self.tensors[repo_id] = tensors
-
-
-def _fmt(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
 def _foundation(family: str) -> str:
