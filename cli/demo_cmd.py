@@ -70,7 +70,7 @@ def _kinship_step(database: Database) -> MeasureKinship:
 
 
 def _worker_step(database: Database, endpoint: str) -> dict[str, Any]:
-    from kinhub.kinship.worker import drain
+    from kinhub.pipeline.worker import drain
 
     # The emulator has no quotas to keep to: the PRO tier's limits are never reached.
     return drain(database, budget_s=DEMO_WORKER_BUDGET_S, endpoint=endpoint, plan="pro")

@@ -42,10 +42,10 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_CRON = "0 3 * * *"  # the same as kinhub.pipeline.tick.DEFAULT_CRON
 
-# The kinship worker's entry point, once kinship/worker.py exists:
+# The kinship worker's entry point (pipeline/worker.py):
 #     drain(database, *, budget_s: float, endpoint: str | None, plan: str | None) -> dict
 # takes jobs until the queue is empty or the budget is spent and returns its counts.
-KINSHIP_WORKER_MODULE = "kinhub.kinship.worker"
+KINSHIP_WORKER_MODULE = "kinhub.pipeline.worker"
 KINSHIP_WORKER_FUNCTION = "drain"
 
 
