@@ -1,7 +1,7 @@
 """``kinhub demo``: the whole pipeline, offline, on a generated hub.
 
-The steps live in :func:`kinhub.pipeline.demo.run_demo`; this module wires the
-kinship service in as the measurement step and renders the result.
+The steps live in :func:`kinhub.pipeline.demo.run_demo`; this module reads the
+options, calls it with a live progress line, and renders the result.
 """
 
 from __future__ import annotations
@@ -29,9 +29,8 @@ from kinhub.cli.render import (
 )
 
 if TYPE_CHECKING:
-    from kinhub.db.engine import Database
     from kinhub.pipeline.crawl import ProgressWithCalls
-    from kinhub.pipeline.demo import DemoReport, KinshipRequest, MeasureKinship
+    from kinhub.pipeline.demo import DemoReport
 
 DEMO_HELP = """\
 Run kinhub end to end, offline: generate a hub, serve it, crawl it, compute
@@ -47,33 +46,6 @@ downloads in its own Hugging Face cache, `DIR/hf_home` — never in yours.
 Running it again is incremental: the crawl finds nothing changed, no job is
 queued, and the kinship comes from the database.
 """
-
-# The worker's time budget in the demo (the generated models are tiny: far less is used).
-DEMO_WORKER_BUDGET_S = 300.0
-
-
-def _kinship_step(database: Database) -> MeasureKinship:
-    from kinhub.kinship.service import measure_kinship
-
-    def measure(request: KinshipRequest) -> Any:
-        return measure_kinship(
-            database,
-            a=request.a,
-            b=request.b,
-            base=request.base,
-            metrics=["cs", "pcc", "ed"],
-            endpoint=request.endpoint,
-            cache_dir=str(request.cache_dir),
-        )
-
-    return measure
-
-
-def _worker_step(database: Database, endpoint: str) -> dict[str, Any]:
-    from kinhub.kinship.worker import drain
-
-    # The emulator has no quotas to keep to: the PRO tier's limits are never reached.
-    return drain(database, budget_s=DEMO_WORKER_BUDGET_S, endpoint=endpoint, plan="pro")
 
 
 def demo(
@@ -103,8 +75,6 @@ def demo(
                 database,
                 directory=root,
                 n_models=models,
-                measure=_kinship_step(database),
-                after_crawl=_worker_step,
                 progress=progress,
                 notify=lambda message: stderr.print(message, highlight=False),
             )

@@ -1,7 +1,7 @@
 """``kinhub partners MODEL``: ranked merge partners, optionally a mergekit config.
 
-The one place that combines the two sides: the ranking comes from
-``kinhub.kinship.partners``, the YAML from ``kinhub.crawler.emit``.
+The ranking comes from ``kinhub.kinship.partners``, the YAML from
+``kinhub.kinship.emit``.
 """
 
 from __future__ import annotations
@@ -146,7 +146,7 @@ def partners(
 
 def emit_models(report: PartnerReport) -> tuple[Any, Any, Any]:
     """(MODEL, best partner, shared base) as ``EmitModel`` values."""
-    from kinhub.crawler.emit import EmitModel
+    from kinhub.kinship.emit import EmitModel
 
     best = report.candidates[0]
     own = report.model_signature
@@ -161,7 +161,7 @@ def emit_models(report: PartnerReport) -> tuple[Any, Any, Any]:
 
 
 def _emit(report: PartnerReport, method: str, output: Path | None) -> dict[str, Any]:
-    from kinhub.crawler.emit import emit_yaml
+    from kinhub.kinship.emit import emit_yaml
 
     mine, other, base = emit_models(report)
     text = emit_yaml(

@@ -1,7 +1,7 @@
 """``kinhub plan POOL...``: Top-k greedy merging with kinship-guided exploration, planned.
 
 The planner (``kinhub.kinship.planner``) proposes merges; the configs come from
-``kinhub.crawler.emit``; this command joins them and writes the files.
+``kinhub.kinship.emit``; this command joins them and writes the files.
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def write_configs(result: MergePlan, *, method: str, out: Path) -> list[str]:
     Raises:
         EmitError: ``method`` cannot be written.
     """
-    from kinhub.crawler.emit import EmitError, EmitModel, emit_yaml
+    from kinhub.kinship.emit import EmitError, EmitModel, emit_yaml
 
     out.mkdir(parents=True, exist_ok=True)
     notes: list[str] = []

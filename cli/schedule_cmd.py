@@ -1,14 +1,12 @@
 """``kinhub schedule``: the nightly crawl, then the kinship worker, on a cron schedule.
 
-The tick itself — lock, crawl, post-crawl step, run record — is
-:func:`kinhub.pipeline.tick.run_tick`; this module wires the kinship worker
-in as the post-crawl step (``crawler`` may not import ``kinship``), runs ticks
-on a cron trigger and renders their summaries.
+The tick itself — lock, crawl, kinship worker within its budget, run record — is
+:func:`kinhub.pipeline.tick.run_tick`; this module reads the options, runs ticks on
+a cron trigger (or one with ``--once``) and renders their summaries.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from datetime import UTC
 from typing import TYPE_CHECKING, Annotated, Any
@@ -36,37 +34,11 @@ from kinhub.hub.ratelimit import Plan
 
 if TYPE_CHECKING:
     from kinhub.db.engine import Database
-    from kinhub.pipeline.tick import AfterCrawl, TickSettings
+    from kinhub.pipeline.tick import TickSettings
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_CRON = "0 3 * * *"  # the same as kinhub.pipeline.tick.DEFAULT_CRON
-
-# The kinship worker's entry point, once kinship/worker.py exists:
-#     drain(database, *, budget_s: float, endpoint: str | None, plan: str | None) -> dict
-# takes jobs until the queue is empty or the budget is spent and returns its counts.
-KINSHIP_WORKER_MODULE = "kinhub.kinship.worker"
-KINSHIP_WORKER_FUNCTION = "drain"
-
-
-def kinship_step(endpoint: str | None = None, plan: str | None = None) -> AfterCrawl | None:
-    """The kinship worker as the tick's post-crawl step, or None while the worker
-    is not built (the tick then records ``kinship: not available``)."""
-    try:
-        module = importlib.import_module(KINSHIP_WORKER_MODULE)
-    except ModuleNotFoundError as exc:
-        if exc.name != KINSHIP_WORKER_MODULE:
-            raise  # the worker exists but one of its imports is missing
-        return None
-    drain = getattr(module, KINSHIP_WORKER_FUNCTION, None)
-    if not callable(drain):
-        return None
-
-    def after_crawl(database: Database, budget_s: float) -> dict[str, Any]:
-        result: dict[str, Any] = drain(database, budget_s=budget_s, endpoint=endpoint, plan=plan)
-        return result
-
-    return after_crawl
 
 
 def _print(summary: dict[str, Any], fmt: OutputFormat) -> None:
@@ -146,9 +118,7 @@ def schedule_command(
 def _tick(database: Database, settings: TickSettings, fmt: OutputFormat) -> None:
     from kinhub.pipeline.tick import run_tick
 
-    summary = run_tick(
-        database, settings, after_crawl=kinship_step(settings.endpoint, settings.plan)
-    )
+    summary = run_tick(database, settings)
     _print(summary, fmt)
     if summary["status"] == "failed":
         raise typer.Exit(1)
@@ -165,12 +135,7 @@ def _run_forever(database: Database, settings: TickSettings, cron: str, fmt: Out
         raise typer.BadParameter(str(exc), param_hint="--cron") from exc
     scheduler = BlockingScheduler(timezone=UTC)
     scheduler.add_job(
-        lambda: _print(
-            run_tick(
-                database, settings, after_crawl=kinship_step(settings.endpoint, settings.plan)
-            ),
-            fmt,
-        ),
+        lambda: _print(run_tick(database, settings), fmt),
         trigger,
         id="kinhub-nightly",
         max_instances=1,

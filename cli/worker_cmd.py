@@ -1,6 +1,6 @@
 """``kinhub worker``: take kinship jobs from the database and compute them.
 
-The loop is :class:`kinhub.kinship.worker.Worker`; this module reads the options,
+The loop is :class:`kinhub.pipeline.worker.Worker`; this module reads the options,
 turns SIGINT/SIGTERM into a clean stop, shows progress on stderr (a Rich bar on a
 terminal, one log line per event otherwise) and prints the run's counts.
 """
@@ -31,7 +31,7 @@ from kinhub.hub.ratelimit import Plan
 from rich.markup import escape
 
 if TYPE_CHECKING:
-    from kinhub.kinship.worker import WorkerEvent
+    from kinhub.pipeline.worker import WorkerEvent
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
 _SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -247,7 +247,7 @@ def worker_command(
 ) -> None:
     import os
 
-    from kinhub.kinship.worker import Worker, WorkerSettings, stop_on_signals
+    from kinhub.pipeline.worker import Worker, WorkerSettings, stop_on_signals
 
     budget_s = parse_duration(time_budget) if time_budget is not None else None
     if sample <= 0:

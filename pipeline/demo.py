@@ -1,12 +1,12 @@
-"""The offline demo: a generated hub, served by the Hub emulator, crawled into the
-database, with a deep merge's lineage and one kinship measurement.
+"""The offline demo, top to bottom: a generated hub, served by the Hub emulator,
+crawled into the database, the queued kinship jobs computed by the worker, a deep
+merge's lineage (kinship on its merge edges) and one kinship measurement.
 
 Everything the demo makes stays in its own directory: the generated hub in
 ``<dir>/hub`` and a Hugging Face cache in ``<dir>/hf_home`` (``HF_HOME`` points
 there while the demo runs and is restored afterwards), so the generated repos
 never land in the user's real cache where later commands would read them as if
-they were Hub models.  The kinship step is injected (``crawler`` may not import
-``kinship``); the CLI passes the kinship service.
+they were Hub models.
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ from kinhub.crawler.crawl import CrawlReport, Scope
 from kinhub.db.answers.lineage import Lineage, lineage_sql
 from kinhub.db.engine import Database
 from kinhub.hub.ratelimit import Plan
+from kinhub.kinship.service import Measurement, measure_kinship
 from kinhub.pipeline.crawl import CrawlSettings, ProgressWithCalls, run_crawl
+from kinhub.pipeline.worker import drain
 from kinhub.sandbox.emulator import HubEmulator
 from kinhub.sandbox.hub import MANIFEST_NAME, HubManifest, ManifestRepo, generate_hub
 
@@ -36,35 +38,23 @@ _KINSHIP_METHODS = ("dare_ties", "ties", "task_arithmetic")
 # Set for the demo's duration: its own cache and endpoint, and no credentials
 # (the demo only ever talks to its own emulator).
 _ISOLATED_VARS = ("HF_HOME", "HF_HUB_CACHE", "HF_ENDPOINT", "HF_TOKEN")
-
-
-@dataclass(frozen=True)
-class KinshipRequest:
-    """One kinship for the injected step to measure and store: ``a`` and ``b``
-    against ``base``, read from ``endpoint`` into the demo's ``cache_dir``."""
-
-    a: str
-    b: str
-    base: str
-    endpoint: str
-    cache_dir: Path
-
-
-MeasureKinship = Callable[[KinshipRequest], Any]
-# The kinship worker step: (database, Hub endpoint) -> its counts.
-AfterCrawl = Callable[[Database, str], dict[str, Any]]
+# The worker's time budget in the demo (the generated models are tiny: far less is used).
+DEMO_WORKER_BUDGET_S = 300.0
+DEMO_METRICS = ("cs", "pcc", "ed")
 
 
 @dataclass(frozen=True)
 class DemoReport:
-    """What the demo did; ``kinship`` is whatever the injected step returned."""
+    """What the demo did: the crawl, the worker's counts, the lineage of the deepest
+    merge and the kinship of two merge ingredients (None when the hub has no such
+    pair)."""
 
     directory: Path
     hub_dir: Path
     hf_home: Path
     crawl: CrawlReport
     lineage: Lineage
-    kinship: Any = None
+    kinship: Measurement | None = None
     worker: dict[str, Any] | None = None
 
 
@@ -132,22 +122,19 @@ def run_demo(
     *,
     directory: Path,
     n_models: int,
-    measure: MeasureKinship | None = None,
-    after_crawl: AfterCrawl | None = None,
     progress: ProgressWithCalls | None = None,
     notify: Callable[[str], None] | None = None,
 ) -> DemoReport:
     """Generate (or reuse) a hub under ``directory``, serve it, crawl it into
-    ``database``, run ``after_crawl`` (the kinship worker, injected by the CLI: crawler
-    and kinship never import each other) with the emulator's URL, read a
-    third-generation merge's lineage (its merge edges carry the kinship the worker
-    stored) and, with ``measure``, the kinship of two merge ingredients.  A second
-    run is incremental.
+    ``database`` (which queues kinship jobs for its merges), compute those jobs with the
+    worker, read a third-generation merge's lineage (its merge edges carry the kinship
+    the worker stored) and measure the kinship of two merge ingredients (answered from
+    the worker's row).  A second run is incremental.
 
     ``notify`` receives one-line status messages (where the hub is, the emulator URL).
 
     Raises:
-        KinhubError: whatever the crawl, the database or ``measure`` raises.
+        KinhubError: whatever the crawl, the database or the kinship service raises.
     """
     say = notify or (lambda message: logger.info("%s", message))
     hub_dir, hf_home = directory / HUB_SUBDIR, directory / HF_HOME_SUBDIR
@@ -165,20 +152,27 @@ def run_demo(
             cache_dir=hf_home / "hub",
         )
         report = run_crawl(database, settings=settings, progress=progress)
-        worker = None
-        if after_crawl is not None:
-            say("kinship worker: computing the queued jobs")
-            worker = after_crawl(database, emu.url)
+
+        say("kinship worker: computing the queued jobs")
+        # The emulator has no quotas to keep to: the PRO tier's limits are never reached.
+        worker = drain(database, budget_s=DEMO_WORKER_BUDGET_S, endpoint=emu.url, plan="pro")
+
         with database.session() as session:
             lineage = lineage_sql(session, deepest_merge(manifest).id, direction="up")
+
         kinship = None
         triple = kinship_triple(manifest)
-        if measure is not None and triple is not None:
+        if triple is not None:
             a, b, base = triple
-            request = KinshipRequest(
-                a=a, b=b, base=base, endpoint=emu.url, cache_dir=hf_home / "hub"
+            kinship = measure_kinship(
+                database,
+                a=a,
+                b=b,
+                base=base,
+                metrics=list(DEMO_METRICS),
+                endpoint=emu.url,
+                cache_dir=str(hf_home / "hub"),
             )
-            kinship = measure(request)
     return DemoReport(
         directory=directory,
         hub_dir=hub_dir,
@@ -191,10 +185,8 @@ def run_demo(
 
 
 __all__ = [
-    "AfterCrawl",
+    "DEMO_WORKER_BUDGET_S",
     "DemoReport",
-    "KinshipRequest",
-    "MeasureKinship",
     "deepest_merge",
     "demo_hub",
     "isolated_hub_env",

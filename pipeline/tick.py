@@ -1,12 +1,18 @@
-"""The scheduled tick: crawl, then a post-crawl step (the kinship worker), as one
-recorded run under the ``kinhub-schedule`` lock.
+"""The nightly tick — what happens at 3 a.m.: under the ``kinhub-schedule`` lock, crawl
+(which queues kinship jobs for what changed), then run the kinship worker within a time
+budget, recorded as one run.
 
-One *tick* takes the database lock (or records ``skipped: locked`` and returns),
-crawls, then runs ``after_crawl`` within a time budget, and records the whole
-run as a CrawlRun of kind ``schedule``.  The post-crawl step is injected:
-``crawler`` may not import ``kinship``, so the CLI hands in the kinship worker's
-entry point.  Every run record ends ``ok``, ``failed`` or ``skipped`` — never
-left ``running`` — whatever the tick raises.
+:func:`run_tick` reads in that order:
+
+1. take the database lock, or record a ``skipped: locked`` run and return;
+2. open the run record (a CrawlRun of kind ``schedule``);
+3. crawl, as ``kinhub crawl`` does (:func:`kinhub.pipeline.crawl.run_crawl`);
+4. compute the queued jobs with the worker until none is due or the budget is spent
+   (:func:`kinhub.pipeline.worker.drain`);
+5. close the run record with the crawl's and the worker's counts, and release the lock.
+
+Every run record ends ``ok``, ``failed`` or ``skipped`` — never left ``running`` —
+whatever the tick raises.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from kinhub.db.errors import KinhubError, LockHeldError
 from kinhub.db.locks import acquire
 from kinhub.hub.ratelimit import Plan
 from kinhub.pipeline.crawl import CrawlSettings, run_crawl
+from kinhub.pipeline.worker import drain
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +39,8 @@ DEFAULT_CRON = "0 3 * * *"
 _MAX_ERROR_CHARS = 1000
 
 AfterCrawl = Callable[[Database, float], dict[str, Any]]
-"""The post-crawl step: ``(database, budget_s) -> counts``.  The CLI wires the
-kinship worker here; its result is recorded under the run's ``kinship`` key."""
+"""A stand-in for the worker step, ``(database, budget_s) -> counts`` (tests use one to
+hold a tick inside its lock, or to fail it); its result is recorded under ``kinship``."""
 
 
 @dataclass(frozen=True)
@@ -67,10 +74,12 @@ def run_tick(
 ) -> dict[str, Any]:
     """One scheduled run, recorded in the ``crawl_run`` table.
 
+    ``after_crawl`` replaces the kinship worker (None: the worker, on the crawl's Hub
+    and account tier, for ``settings.kinship_budget_s`` seconds).
+
     Returns the run's summary: ``run_id``, ``status`` (ok | failed | skipped),
-    ``crawl`` (the crawl report), ``kinship`` (what ``after_crawl`` returned, or
-    ``{"status": "not available"}`` without one), ``seconds``, and ``error`` when
-    it failed.  A kinhub error fails the run and is returned, not raised.
+    ``crawl`` (the crawl report), ``kinship`` (the worker's counts), ``seconds``, and
+    ``error`` when it failed.  A kinhub error fails the run and is returned, not raised.
 
     Raises:
         Exception: anything that is not a kinhub error (a bug, an interrupt) is
@@ -81,16 +90,7 @@ def run_tick(
         lock = acquire(database, LOCK_NAME)
     except LockHeldError as exc:
         logger.warning("another scheduled run holds the lock; skipping")
-        with database.session() as session:
-            run_id = record_run(
-                session,
-                kind="schedule",
-                scope=settings.scope.label,
-                status="skipped",
-                counts={"reason": "locked"},
-                error="skipped: locked",
-            )
-        return {"run_id": run_id, "status": "skipped", "reason": "locked", "holder": exc.owner}
+        return _record_skipped(database, settings, holder=exc.owner)
     try:
         with database.session() as session:
             run_id = start_run(session, kind="schedule", scope=settings.scope.label)
@@ -100,7 +100,12 @@ def run_tick(
             report = run_crawl(database, settings=settings.crawl_settings())
             summary["crawl"] = report.to_dict()
             if after_crawl is None:
-                summary["kinship"] = {"status": "not available"}
+                summary["kinship"] = drain(
+                    database,
+                    budget_s=settings.kinship_budget_s,
+                    endpoint=settings.endpoint,
+                    plan=settings.plan,
+                )
             else:
                 summary["kinship"] = after_crawl(database, settings.kinship_budget_s)
         except KinhubError as exc:
@@ -126,6 +131,22 @@ def run_tick(
         return summary
     finally:
         lock.release()
+
+
+def _record_skipped(
+    database: Database, settings: TickSettings, *, holder: str | None
+) -> dict[str, Any]:
+    """The run record of a tick that found the lock taken, and its summary."""
+    with database.session() as session:
+        run_id = record_run(
+            session,
+            kind="schedule",
+            scope=settings.scope.label,
+            status="skipped",
+            counts={"reason": "locked"},
+            error="skipped: locked",
+        )
+    return {"run_id": run_id, "status": "skipped", "reason": "locked", "holder": holder}
 
 
 __all__ = ["DEFAULT_CRON", "LOCK_NAME", "AfterCrawl", "TickSettings", "run_tick"]

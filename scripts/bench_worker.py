@@ -4,7 +4,7 @@ A generated family (a base and ``--models`` fine-tunes of a small llama, bf16) i
 served by the Hub emulator with ``--latency-ms`` added to every request and every
 response body sent at most ``--bandwidth-mbps`` megabytes per second.  The same
 pair jobs (every two fine-tunes against the base) are queued in a fresh SQLite
-database for each mode; one worker (``kinhub.kinship.worker.Worker``, the loop
+database for each mode; one worker (``kinhub.pipeline.worker.Worker``, the loop
 ``kinhub worker`` runs) drains them with an empty HF cache.  Reported per mode:
 jobs, wall seconds, jobs per hour, bytes the Hub sent per job (emulator counters:
 downloads and Range reads), bytes the engine read per job, Hub requests per job.
@@ -31,7 +31,7 @@ from typing import Any
 
 from kinhub.db.engine import open_database
 from kinhub.db.jobs.keys import JobTarget, enqueue
-from kinhub.kinship.worker import Worker, WorkerSettings
+from kinhub.pipeline.worker import Worker, WorkerSettings
 from kinhub.sandbox.emulator import HubEmulator
 from kinhub.sandbox.tensors import Arch, base_state, finetune
 from kinhub.sandbox.weights import save_model

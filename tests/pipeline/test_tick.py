@@ -1,24 +1,22 @@
-"""Run locks on both backends, and scheduled runs that never overlap."""
+"""The nightly tick on both backends: scheduled runs never overlap (the second records
+"skipped: locked"), and a tick that fails unexpectedly is still recorded.  The locks
+themselves: tests/db/test_locks.py."""
 
 from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from kinhub.crawler.crawl import Scope
 from kinhub.db.engine import Database
-from kinhub.db.errors import LockHeldError
-from kinhub.db.locks import acquire, is_locked, run_lock
-from kinhub.db.models import CrawlRun, RunLock
-from kinhub.db.timeutil import utcnow
+from kinhub.db.locks import is_locked, run_lock
+from kinhub.db.models import CrawlRun
 from kinhub.pipeline.tick import LOCK_NAME, TickSettings, run_tick
 from kinhub.sandbox.hub import generate_hub
 from sqlmodel import col, select
@@ -26,38 +24,6 @@ from sqlmodel import col, select
 from tests.conftest import HubEmulators
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def test_lock_excludes_a_second_holder(database: Database) -> None:
-    with run_lock(database, "job") as held:
-        assert is_locked(database, "job")
-        with pytest.raises(LockHeldError):
-            acquire(database, "job")
-        # Other names are independent.
-        with run_lock(database, "other"):
-            pass
-        held.refresh(ttl_s=60)
-    assert not is_locked(database, "job")
-    acquire(database, "job").release()
-
-
-def test_expired_sqlite_lock_is_taken_over(tmp_path: Path) -> None:
-    from kinhub.db.engine import open_database
-
-    database = open_database(f"sqlite:///{tmp_path / 'k.db'}")
-    try:
-        with database.session() as session:
-            session.add(
-                RunLock(name="job", owner="crashed:1", expires_at=utcnow() - timedelta(seconds=1))
-            )
-        lock = acquire(database, "job", owner="me")
-        with database.session() as session:
-            assert session.get(RunLock, "job").owner == "me"  # type: ignore[union-attr]
-        lock.release()
-        with database.session() as session:
-            assert session.get(RunLock, "job") is None
-    finally:
-        database.dispose()
 
 
 def test_two_concurrent_scheduled_runs_one_is_skipped(
@@ -145,24 +111,5 @@ def test_schedule_once_cli_skips_when_locked(tmp_path: Path) -> None:
             )  # fmt: skip
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout)["status"] == "skipped"
-    finally:
-        database.dispose()
-
-
-def test_lock_of_a_killed_process_is_taken_over(tmp_path: Path) -> None:
-    from kinhub.db.engine import open_database
-
-    database = open_database(f"sqlite:///{tmp_path / 'k.db'}")
-    try:
-        dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                              capture_output=True, text=True)  # fmt: skip
-        owner = f"{socket.gethostname()}:{dead.stdout.strip()}:abc"
-        with database.session() as session:
-            session.add(RunLock(name="job", owner=owner, expires_at=utcnow() + timedelta(hours=1)))
-        acquire(database, "job", owner="me").release()
-        # A live owner keeps it.
-        live = f"{socket.gethostname()}:{os.getpid()}:x"
-        with run_lock(database, "job", owner=live), pytest.raises(LockHeldError):
-            acquire(database, "job")
     finally:
         database.dispose()

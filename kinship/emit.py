@@ -1,8 +1,12 @@
 """mergekit configurations for merges kinhub proposes (``partners --emit-config``, ``plan``).
 
 The inverse of the recipe parser: models, a method and a base in, a mergekit YAML
-out, which ``mergekit-yaml config.yml out/`` runs as it is.  What the method does
-with ``base_model`` comes from the method registry (:mod:`kinhub.crawler.methods`):
+out, which ``mergekit-yaml config.yml out/`` runs as it is.  The partner search and
+the merge planner propose the merges; this module only writes them.  Where each
+method's config puts ``base_model`` is declared here with its parameters, as
+mergekit's source defines it (the recipe parser's method registry,
+``kinhub.crawler.methods``, declares the same for reading; the tests check that the
+two agree and that mergekit accepts every config):
 
 * anchor methods (``ties``, ``dare_ties``, ``task_arithmetic``, ``della``,
   ``model_stock``) get ``base_model`` = the shared base, which is not one of the
@@ -20,14 +24,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from kinhub.crawler.methods import get_method
 from kinhub.db.errors import KinhubError
 from kinhub.db.ids import validate_repo_id
 
 EMIT_METHODS = ("slerp", "linear", "ties", "dare_ties", "task_arithmetic", "della", "model_stock")
+
+# What each method does with ``base_model``: ``anchor`` — the shared base, subtracted
+# (the models become task vectors against it); ``input`` — one of the two models
+# interpolated (the first); ``unused`` — no base_model.
+BaseUse = Literal["anchor", "input", "unused"]
+_BASE_USE: dict[str, BaseUse] = {
+    "slerp": "input",
+    "linear": "unused",
+    "ties": "anchor",
+    "dare_ties": "anchor",
+    "task_arithmetic": "anchor",
+    "della": "anchor",
+    "model_stock": "anchor",
+}
 
 # Per-model parameters (mergekit's ``models[].parameters``) and shared ones.
 _PER_MODEL: dict[str, dict[str, float]] = {
@@ -99,7 +116,7 @@ def merge_config(
     """
     if method not in EMIT_METHODS:
         raise EmitError(f"cannot write {method!r} configs; methods: {', '.join(EMIT_METHODS)}")
-    spec = get_method(method)
+    base_use = _BASE_USE[method]
     if len(models) < 2:
         raise EmitError(f"{method} needs at least two models, got {len(models)}")
     if len({m.id for m in models}) != len(models):
@@ -118,17 +135,17 @@ def merge_config(
         entries.append(entry)
     doc["models"] = entries
     doc["merge_method"] = method
-    if spec.base_use == "anchor":
+    if base_use == "anchor":
         if base is None:
             raise EmitError(f"{method} subtracts a base model; no shared base is known")
         if base.id in {m.id for m in models}:
             raise EmitError(f"{method}: the base {base.id} cannot also be a merged model")
         doc["base_model"] = base.id
-    elif spec.base_use == "input":
+    elif base_use == "input":
         doc["base_model"] = models[0].id
     if _SHARED[method]:
         doc["parameters"] = dict(_SHARED[method])
-    anchor = base if spec.base_use == "anchor" else None
+    anchor = base if base_use == "anchor" else None
     doc["dtype"] = choose_dtype([*models, *([anchor] if anchor else [])])
     if needs_tokenizer_source(models, anchor):
         doc["tokenizer_source"] = TOKENIZER_UNION

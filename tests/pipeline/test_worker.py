@@ -13,7 +13,7 @@ from kinhub.cli.app import app
 from kinhub.db.engine import Database, open_database
 from kinhub.db.jobs.queue import list_jobs
 from kinhub.db.models import Kinship
-from kinhub.kinship.worker import Worker, WorkerEvent, WorkerSettings, drain
+from kinhub.pipeline.worker import Worker, WorkerEvent, WorkerSettings, drain
 from kinhub.sandbox.emulator import HubEmulator
 from sqlmodel import select
 from typer.testing import CliRunner

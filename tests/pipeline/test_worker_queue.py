@@ -1,6 +1,6 @@
 """The queue under the worker, on both backends: claiming order and exclusivity, leases,
-retries with backoff, giving up, requeueing; which failures are permanent; the cache
-budget through huggingface_hub's cache API."""
+retries with backoff, giving up, requeueing; the cache budget through huggingface_hub's
+cache API.  Which failures are permanent: tests/kinship/test_job.py."""
 
 from __future__ import annotations
 
@@ -25,9 +25,7 @@ from kinhub.db.jobs.queue import (
 )
 from kinhub.db.timeutil import utcnow
 from kinhub.hub.cache import cached_revisions, cached_weights, enforce_budget, parse_size
-from kinhub.hub.errors import HubError, RepoUnavailableError
-from kinhub.kinship.errors import ModelSourceError, PlanError, WeightsFormatError
-from kinhub.kinship.worker import JobInputError, Worker, WorkerSettings, classify
+from kinhub.pipeline.worker import Worker, WorkerSettings
 
 from tests.conftest import HubEmulators
 from tests.kinship.worker_hub import pair_targets, queue, write_family
@@ -126,40 +124,6 @@ def test_release_gives_the_attempt_back(database: Database) -> None:
         assert release_job(session, job_id=job.id, owner="w")
     again = _claim(database, "w")
     assert again is not None and again.attempts == 1
-
-
-def _chain(outer: Exception, cause: BaseException) -> Exception:
-    outer.__cause__ = cause
-    return outer
-
-
-def _unavailable(status: str) -> Exception:
-    return _chain(
-        ModelSourceError("o/x", "cannot download"), RepoUnavailableError("o/x", status, "r")
-    )
-
-
-@pytest.mark.parametrize(
-    ("error", "permanent"),
-    [
-        (_unavailable("not_found"), True),
-        (_unavailable("gated"), True),
-        (_unavailable("private"), True),
-        (_unavailable("error"), False),
-        (_chain(ModelSourceError("o/x", "download failed"), HubError("gave up")), False),
-        (HubError("gave up"), False),
-        (WeightsFormatError("model.safetensors", "truncated"), True),
-        (PlanError("nothing comparable"), True),
-        (JobInputError("architectures do not match"), True),
-        (ModelSourceError("o/x", "no safetensors or checkpoint files found"), True),
-        (ConnectionResetError("reset"), False),
-        (RuntimeError("surprise"), False),
-    ],
-)  # fmt: skip
-def test_which_failures_are_permanent(error: Exception, permanent: bool) -> None:
-    got, reason = classify(error)
-    assert got is permanent
-    assert reason and "\n" not in reason
 
 
 def test_cache_budget_deletes_least_recently_used_revisions_not_in_use(

@@ -1,4 +1,4 @@
-"""mergekit configs from crawler/emit.py: validated by mergekit's own configuration model,
+"""mergekit configs from kinship/emit.py: validated by mergekit's own configuration model,
 and one run through ``mergekit-yaml`` on tiny generated models served by the Hub emulator."""
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from kinhub.crawler.emit import (
+from kinhub.crawler.methods import get_method
+from kinhub.db.errors import InvalidRepoIdError
+from kinhub.kinship.emit import (
     EMIT_METHODS,
     EmitError,
     EmitModel,

@@ -1,27 +1,26 @@
-"""The kinship worker: claim a job under a lease, measure, store the result and finish
-the job in one transaction; repeat.
+"""The kinship worker loop: claim a job under a lease, compute it, store the result and
+finish the job in one transaction; repeat.
 
-One loop serves ``kinhub worker`` (:class:`Worker`) and the scheduled tick
-(:func:`drain`).  A job is taken in its own transaction (``kinhub.db.jobs.queue``:
-``FOR UPDATE SKIP LOCKED`` on PostgreSQL, the write lock on SQLite) under a lease a
-background thread renews while the job computes.  The measurement goes through
-:func:`kinhub.kinship.service.measure_kinship` — the service behind ``kinhub kinship``
-— whose ``on_row`` hook marks the job done in the transaction that stores the row.
+One loop serves ``kinhub worker`` (:class:`Worker`) and the nightly tick (:func:`drain`).
+A job is taken in its own transaction (``kinhub.db.jobs.queue``: ``FOR UPDATE SKIP
+LOCKED`` on PostgreSQL, the write lock on SQLite) under a lease a background thread
+renews while the job computes.  What one job computes — the mode (exact or sampled, by
+the weights' sizes), the checks of its inputs, the measurement and whether a failure
+is permanent — is :mod:`kinhub.kinship.job`; the measurement's ``on_row`` hook marks
+the job done in the transaction that stores the row.  The mode used is recorded on the
+job.
 
-Modes: ``exact`` downloads the three models into the HF cache and streams them;
-``sampled`` reads a fraction of every tensor by HTTP Range; ``auto`` (default) is exact
-when the three models' safetensors files add up to at most ``exact_max_bytes``
-(default 30 GB, ``KINHUB_EXACT_MAX_BYTES`` or ``--exact-max-bytes``; sizes from the
-Hub's file metadata) and sampled otherwise.  The mode used is recorded on the job.
+Settings come from :class:`WorkerSettings`, whose environment defaults are
+``KINHUB_EXACT_MAX_BYTES`` (largest total of the three models computed exactly in
+``auto`` mode, default 30 GB), ``KINHUB_WORKER_LEASE_S`` and ``KINHUB_WORKER_RETRY_S``.
 
-Failures: inputs that cannot work (a missing, gated or private repo, a corrupt or
-unsupported safetensors file, pickle-only checkpoints, architectures that differ,
-nothing comparable) fail the job at once with the reason; anything else (network,
-database, the Hub giving up after its retries) is retried with exponential backoff,
-``max_attempts`` attempts in all, then fails with the last error.  A worker that dies
-leaves its lease to expire; the job is then claimable again.  :meth:`Worker.stop`
-(SIGINT/SIGTERM in ``kinhub worker``) gives the current job back at the next tensor
-(exact mode) or lets it finish (sampled), then the loop ends.
+Failures: a permanent one fails the job at once with the reason; anything else is
+retried with exponential backoff, ``max_attempts`` attempts in all, then fails with the
+last error.  A worker that dies leaves its lease to expire; the job is then claimable
+again.  :meth:`Worker.stop` (SIGINT/SIGTERM in ``kinhub worker``) gives the current job
+back at the next tensor (exact mode) or lets it finish (sampled), then the loop ends.
+After an exact job the revisions read are marked used and the HF cache is kept within
+``cache_budget``, never evicting what a running job needs.
 """
 
 from __future__ import annotations
@@ -41,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from kinhub.db.engine import Database
-from kinhub.db.errors import DatabaseError, InvalidRepoIdError, KinhubError
+from kinhub.db.errors import KinhubError
 from kinhub.db.jobs.queue import (
     ClaimedJob,
     claim_job,
@@ -52,12 +51,14 @@ from kinhub.db.jobs.queue import (
     repos_in_use,
 )
 from kinhub.db.timeutil import utcnow
-from kinhub.hub.errors import HubError, RepoUnavailableError
-from kinhub.kinship.errors import (
-    KinshipError,
-    PickleRefusedError,
-    PlanError,
-    WeightsFormatError,
+from kinhub.kinship.job import (
+    DEFAULT_EXACT_MAX_BYTES,
+    DEFAULT_SAMPLE,
+    MODES,
+    WeightSizes,
+    choose_mode,
+    explain_failure,
+    measure_job,
 )
 from kinhub.kinship.service import DEFAULT_METRICS, looks_local
 
@@ -66,19 +67,10 @@ logger = logging.getLogger(__name__)
 ENV_EXACT_MAX_BYTES = "KINHUB_EXACT_MAX_BYTES"
 ENV_LEASE_S = "KINHUB_WORKER_LEASE_S"
 ENV_RETRY_S = "KINHUB_WORKER_RETRY_S"
-DEFAULT_EXACT_MAX_BYTES = 30 * 10**9  # three ~5B-parameter bf16 models
-DEFAULT_SAMPLE = 0.02
 DEFAULT_LEASE_S = 300.0
 DEFAULT_RETRY_S = 60.0
 DEFAULT_MAX_ATTEMPTS = 3
 MAX_RETRY_S = 6 * 3600.0
-SIZE_TTL_S = 600.0
-MODES = ("auto", "exact", "sampled")
-_PERMANENT_HUB = frozenset({"not_found", "gated", "private"})
-
-
-class JobInputError(KinshipError):
-    """A job's inputs cannot be measured (pickle-only, architectures differ)."""
 
 
 class _Released(BaseException):
@@ -188,35 +180,6 @@ class WorkerReport:
         }
 
 
-def classify(exc: BaseException) -> tuple[bool, str]:
-    """(permanent, reason): whether retrying ``exc`` cannot help, and one line saying why.
-
-    Permanent: a repo the Hub answers is missing, gated or private; a corrupt or
-    unsupported weights file; pickle-only checkpoints; models that cannot be compared;
-    an invalid repo id; a model source that is not there.  Everything else — the Hub
-    giving up after its retries, the network, the database — is worth another attempt.
-    """
-    reason = " ".join(str(exc).split()) or type(exc).__name__
-    chain: list[BaseException] = []
-    seen: BaseException | None = exc
-    while seen is not None and seen not in chain:
-        chain.append(seen)
-        seen = seen.__cause__ or (None if seen.__suppress_context__ else seen.__context__)
-    for e in chain:
-        if isinstance(e, RepoUnavailableError):
-            return e.status in _PERMANENT_HUB, reason
-    if isinstance(
-        exc,
-        WeightsFormatError | PickleRefusedError | PlanError | JobInputError | InvalidRepoIdError,
-    ):
-        return True, reason
-    if any(isinstance(e, HubError | DatabaseError | OSError) for e in chain):
-        return False, reason
-    if isinstance(exc, KinhubError):  # ModelSourceError without a Hub cause, bad metric, …
-        return True, reason
-    return False, f"{type(exc).__name__}: {reason}"
-
-
 class _LeaseKeeper:
     """Renews a job's lease every third of its length on a background thread."""
 
@@ -267,7 +230,7 @@ class Worker:
         self.settings = settings or WorkerSettings()
         self.on_event = on_event
         self._stop = threading.Event()
-        self._sizes: dict[str, tuple[float, int, dict[str, Any] | None]] = {}
+        self._sizes = WeightSizes()
         if self.settings.plan is not None:
             from kinhub.hub.client import shared_client
             from kinhub.hub.ratelimit import RateLimits
@@ -373,10 +336,9 @@ class Worker:
     # -- one job ----------------------------------------------------------------------
 
     def _process(self, job: ClaimedJob, report: WorkerReport) -> None:
-        from kinhub.kinship.service import measure_kinship
-
+        settings = self.settings
         mode: str | None = None
-        with _LeaseKeeper(self.database, job, self.settings.lease_s) as lease:
+        with _LeaseKeeper(self.database, job, settings.lease_s) as lease:
 
             def progress(done: int, total: int) -> None:
                 if lease.lost.is_set():
@@ -391,19 +353,23 @@ class Worker:
                 )
 
             try:
-                mode = self._choose_mode(job)
+                mode = choose_mode(
+                    job,
+                    mode=settings.mode,
+                    exact_max_bytes=settings.exact_max_bytes,
+                    sizes=self._sizes,
+                    endpoint=settings.endpoint,
+                )
                 self._emit("mode", job, mode=mode)
-                a, b, base = job.refs
-                measurement = measure_kinship(
+                measurement = measure_job(
                     self.database,
-                    a=a,
-                    b=b,
-                    base=base,
-                    metrics=self.settings.metrics,
-                    sample=self.settings.sample if mode == "sampled" else None,
-                    seed=self.settings.seed,
-                    endpoint=self.settings.endpoint,
-                    cache_dir=self.settings.cache_dir,
+                    job,
+                    mode=mode,
+                    metrics=settings.metrics,
+                    sample=settings.sample,
+                    seed=settings.seed,
+                    endpoint=settings.endpoint,
+                    cache_dir=settings.cache_dir,
                     progress=progress,
                     on_row=finish,
                 )
@@ -455,11 +421,7 @@ class Worker:
     def _record_failure(
         self, job: ClaimedJob, report: WorkerReport, exc: Exception, mode: str | None
     ) -> None:
-        permanent, reason = classify(exc)
-        if isinstance(exc, WeightsFormatError):
-            culprit = self._corrupt_input(job)
-            if culprit is not None and not reason.startswith(culprit):
-                reason = f"{culprit}: {reason}"
+        permanent, reason = explain_failure(job, exc, endpoint=self.settings.endpoint)
         retry_at: datetime | None = None
         if not permanent and job.attempts < self.settings.max_attempts:
             delay = min(self.settings.retry_s * 4 ** (job.attempts - 1), MAX_RETRY_S)
@@ -484,22 +446,6 @@ class Worker:
             logger.info("job %s failed: %s", job.id, reason)
             self._emit("failed", job, reason=reason)
 
-    def _corrupt_input(self, job: ClaimedJob) -> str | None:
-        """Which of the job's models has the unreadable weights (the engine's error names
-        the file only): the first whose safetensors headers do not parse."""
-        from kinhub.kinship.remote import open_remote
-
-        for ref in job.refs:
-            if looks_local(ref):
-                continue
-            try:
-                open_remote(ref, endpoint=self.settings.endpoint).close()
-            except WeightsFormatError:
-                return ref
-            except Exception:  # unreadable for another reason: not the corrupt one
-                continue
-        return None
-
     def _after_exact(self, job: ClaimedJob, revisions: dict[str, str | None]) -> int:
         """Mark the revisions read as recently used; keep the cache within its budget.
         Returns the bytes evicted."""
@@ -523,86 +469,6 @@ class Worker:
             return 0
         self._emit("evicted", job, **eviction.to_dict())
         return max(0, eviction.size_before - eviction.size_after)
-
-    # -- mode -------------------------------------------------------------------------
-
-    def _choose_mode(self, job: ClaimedJob) -> str:
-        """``exact`` or ``sampled`` for this job; checks the inputs on the way (the
-        repos answer, hold safetensors weights, and have one architecture).
-
-        Raises:
-            JobInputError, RepoUnavailableError, HubError, KinshipError.
-        """
-        sizes: list[int] = []
-        configs: dict[str, dict[str, Any]] = {}
-        for ref in job.refs:
-            if Path(ref).is_dir() or looks_local(ref):
-                continue  # a local folder: the engine checks it
-            size, cfg = self._weights_size(ref)
-            sizes.append(size)
-            if cfg:
-                configs[ref] = cfg
-        _check_architectures(configs)
-        if self.settings.mode != "auto":
-            return self.settings.mode
-        total = sum(sizes)
-        mode = "exact" if total <= self.settings.exact_max_bytes else "sampled"
-        logger.info(
-            "job %s: %d bytes of weights (exact up to %d): %s",
-            job.id,
-            total,
-            self.settings.exact_max_bytes,
-            mode,
-        )
-        return mode
-
-    def _weights_size(self, ref: str) -> tuple[int, dict[str, Any] | None]:
-        """Bytes of a Hub model's safetensors files (a HEAD each) and its config.
-
-        Remembered for ``SIZE_TTL_S`` (a pinned revision never changes; a branch may
-        move, and the engine resolves it again anyway), which saves the Hub's API quota
-        when a family's base appears in many jobs.
-        """
-        from kinhub.hub.client import shared_client
-
-        now = time.monotonic()
-        known = self._sizes.get(ref)
-        if known is not None and now - known[0] < SIZE_TTL_S:
-            return known[1], known[2]
-        repo_id, _, revision = ref.partition("@")
-        hub = shared_client(self.settings.endpoint)
-        info = hub.model_info(repo_id, revision=revision or None)
-        files = [f for f in info.files or () if "/" not in f]
-        weights = [f for f in files if f.endswith(".safetensors")]
-        if not weights:
-            pickles = [f for f in files if f.endswith((".bin", ".pt", ".pth", ".ckpt"))]
-            why = (
-                f"only pickle checkpoints ({', '.join(pickles)}); the worker reads safetensors"
-                if pickles
-                else "no safetensors weights in the repo"
-            )
-            raise JobInputError(f"{ref}: {why}")
-        total = sum(hub.file_size(repo_id, f, revision=info.sha or revision) for f in weights)
-        self._sizes[ref] = (now, total, info.config)
-        return total, info.config
-
-
-def _check_architectures(configs: dict[str, dict[str, Any]]) -> None:
-    """Raises: JobInputError when the models' declared architectures differ."""
-    seen: dict[tuple[str, tuple[str, ...]], str] = {}
-    for ref, cfg in configs.items():
-        archs = cfg.get("architectures")
-        shape = (
-            str(cfg.get("model_type") or ""),
-            tuple(str(a) for a in archs) if isinstance(archs, list) else (),
-        )
-        seen.setdefault(shape, ref)
-    known = {s: r for s, r in seen.items() if s != ("", ())}
-    if len(known) > 1:
-        described = "; ".join(
-            f"{ref}: {mt or '?'} {'/'.join(ar) or '?'}" for (mt, ar), ref in known.items()
-        )
-        raise JobInputError(f"architectures do not match ({described})")
 
 
 @contextmanager
@@ -640,10 +506,25 @@ def drain(
     on_event: EventHook | None = None,
 ) -> dict[str, Any]:
     """Compute due jobs until none is left or ``budget_s`` seconds have passed (the
-    current job finishes); what ``kinhub schedule`` runs after each crawl.
+    current job finishes); what the nightly tick and the demo run after their crawl.
     ``endpoint`` and ``plan`` (the crawl's Hub and account tier) apply when
     ``settings`` are not given.  Returns the run's counts (:meth:`WorkerReport.to_dict`).
     """
     settings = settings or WorkerSettings(endpoint=endpoint, plan=plan)
     worker = Worker(database, settings, on_event=on_event)
     return worker.run(until_empty=True, time_budget_s=budget_s).to_dict()
+
+
+__all__ = [
+    "ENV_EXACT_MAX_BYTES",
+    "ENV_LEASE_S",
+    "ENV_RETRY_S",
+    "EventHook",
+    "Worker",
+    "WorkerEvent",
+    "WorkerReport",
+    "WorkerSettings",
+    "default_worker_id",
+    "drain",
+    "stop_on_signals",
+]

@@ -16,7 +16,7 @@ from kinhub.db.engine import Database, open_database
 from kinhub.db.jobs.queue import list_jobs
 from kinhub.db.models import Kinship, KinshipJob
 from kinhub.db.timeutil import to_utc, utcnow
-from kinhub.kinship.worker import Worker, WorkerSettings
+from kinhub.pipeline.worker import Worker, WorkerSettings
 from kinhub.sandbox.emulator import HubEmulator
 from sqlmodel import select
 
