@@ -61,7 +61,6 @@ def _kinship_step(database: Database) -> MeasureKinship:
             a=request.a,
             b=request.b,
             base=request.base,
-            metrics=["cs", "pcc", "ed"],
             endpoint=request.endpoint,
             cache_dir=str(request.cache_dir),
         )

@@ -24,10 +24,9 @@ from typing import Any
 
 import yaml
 from kinhub.crawler.methods import get_method
+from kinhub.crawler.names import EMIT_METHODS
 from kinhub.db.errors import KinhubError
 from kinhub.db.ids import validate_repo_id
-
-EMIT_METHODS = ("slerp", "linear", "ties", "dare_ties", "task_arithmetic", "della", "model_stock")
 
 # Per-model parameters (mergekit's ``models[].parameters``) and shared ones.
 _PER_MODEL: dict[str, dict[str, float]] = {

@@ -59,6 +59,7 @@ from kinhub.kinship.errors import (
     PlanError,
     WeightsFormatError,
 )
+from kinhub.kinship.names import WORKER_MODES
 from kinhub.kinship.service import DEFAULT_METRICS, looks_local
 
 logger = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ DEFAULT_RETRY_S = 60.0
 DEFAULT_MAX_ATTEMPTS = 3
 MAX_RETRY_S = 6 * 3600.0
 SIZE_TTL_S = 600.0
-MODES = ("auto", "exact", "sampled")
+MODES = WORKER_MODES
 _PERMANENT_HUB = frozenset({"not_found", "gated", "private"})
 
 
