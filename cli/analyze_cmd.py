@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from kinhub.cli.common import (
@@ -17,6 +16,7 @@ from kinhub.cli.common import (
     print_json,
     stdout,
 )
+from kinhub.db.answers.names import GainMetric
 
 if TYPE_CHECKING:
     from kinhub.kinship.gain import Correlation, GainReport
@@ -29,11 +29,9 @@ analyze_app = typer.Typer(
 )
 
 
-class GainMetric(StrEnum):
-    cs = "cs"
-    pcc = "pcc"
-    ed = "ed"
-    all = "all"
+# ``--metric``: the metrics the gain query reads, or ``all`` of them
+# (kinhub.kinship.gain.resolve_metrics).
+GainChoice = Literal[GainMetric, "all"]
 
 
 GAIN_HELP = """\
@@ -57,8 +55,8 @@ three merges, or a constant sample).
 def gain(
     ctx: typer.Context,
     metric: Annotated[
-        GainMetric, typer.Option("--metric", help="Kinship metric to correlate, or `all`.")
-    ] = GainMetric.all,
+        GainChoice, typer.Option("--metric", help="Kinship metric to correlate, or `all`.")
+    ] = "all",
     plot: Annotated[
         Path | None,
         typer.Option("--plot", metavar="FILE.png", dir_okay=False, help="Write a scatter plot."),
@@ -68,7 +66,7 @@ def gain(
     from kinhub.kinship.gain import analyze_gain, plot_gain
 
     with handle_errors(), database_of(ctx) as database, database.session() as session:
-        report = analyze_gain(session, metrics=(metric.value,))
+        report = analyze_gain(session, metrics=(metric,))
     if plot is not None:
         plot_gain(report, path=plot)
     if fmt is OutputFormat.json:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from kinhub.cli.coercion import plain_coercion
+from kinhub.crawler.names import ScopeKind
 from kinhub.db.errors import KinhubError
 from kinhub.hub.ratelimit import Plan
 from rich.console import Console
@@ -90,14 +91,9 @@ def log_level(verbose: int) -> int:
     return logging.WARNING - 10 * min(verbose, 2)
 
 
-class ScopeOption(StrEnum):
-    merges = "merges"
-    children_of = "children-of"
-    full = "full"
-
-
-# The crawl options ``crawl`` and ``schedule`` share.
-ScopeOpt = Annotated[ScopeOption, typer.Option("--scope", help="What to crawl.")]
+# The crawl options ``crawl`` and ``schedule`` share; the scopes (and the default,
+# DEFAULT_SCOPE) are kinhub.crawler.names's.
+ScopeOpt = Annotated[ScopeKind, typer.Option("--scope", help="What to crawl.")]
 ScopeModelArg = Annotated[
     str | None,
     typer.Argument(
@@ -112,7 +108,7 @@ ConcurrencyOpt = Annotated[
 ]
 
 
-def parse_scope(scope: ScopeOption, model: str | None) -> Scope:
+def parse_scope(scope: ScopeKind, model: str | None) -> Scope:
     """The crawl scope named on the command line.
 
     Raises:
@@ -120,7 +116,14 @@ def parse_scope(scope: ScopeOption, model: str | None) -> Scope:
     """
     from kinhub.crawler.crawl import Scope
 
-    return Scope.parse(scope.value, model)
+    return Scope.parse(scope, model)
+
+
+def one_of(names: Iterable[str]) -> str:
+    """```a`, `b` or `c```: a choice list as a help text names it (read from its owner,
+    so the text cannot drift from the choices)."""
+    quoted = [f"`{name}`" for name in names]
+    return quoted[-1] if len(quoted) < 2 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
 
 
 def flag(*names: str, help: str, hidden: bool = False) -> Any:

@@ -15,7 +15,6 @@ from kinhub.cli.common import (
     PlanOpt,
     ScopeModelArg,
     ScopeOpt,
-    ScopeOption,
     database_of,
     flag,
     handle_errors,
@@ -23,6 +22,7 @@ from kinhub.cli.common import (
     print_json,
 )
 from kinhub.cli.render import live_progress, print_crawl_summary
+from kinhub.crawler.names import DEFAULT_SCOPE
 from kinhub.hub.ratelimit import Plan
 
 CRAWL_HELP = """\
@@ -60,7 +60,7 @@ def _since(value: str | None) -> datetime | None:
 def crawl_command(
     ctx: typer.Context,
     model: ScopeModelArg = None,
-    scope: ScopeOpt = ScopeOption.merges,
+    scope: ScopeOpt = DEFAULT_SCOPE,
     limit: Annotated[
         int | None,
         typer.Option(

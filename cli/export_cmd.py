@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, get_args
 
 import typer
-from kinhub.cli.common import Command, database_of, flag, handle_errors, stderr
+from kinhub.cli.common import Command, database_of, flag, handle_errors, one_of, stderr
 from kinhub.db.errors import KinhubError
 from kinhub.db.records import Relation
 from kinhub.export.formats import ExportFormat
@@ -63,7 +63,7 @@ def export(
         typer.Option(
             "--format",
             metavar="FORMAT",
-            help="`graphml`, `gexf`, `json`, `mermaid`, `dot` or `html`.",
+            help=f"{one_of(ExportFormat)}.",
         ),
     ],
     model: Annotated[
@@ -86,7 +86,7 @@ def export(
         typer.Option(
             "--relation",
             metavar="LIST",
-            help="Only these relations, comma-separated: merge, moe, finetune, adapter, quantized.",
+            help=f"Only these relations, comma-separated: {', '.join(RELATIONS)}.",
         ),
     ] = None,
     min_downloads: Annotated[

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -18,23 +17,12 @@ from kinhub.cli.common import (
     print_json,
     stdout,
 )
+from kinhub.db.jobs.names import JobKind, JobStatus
 from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
     from kinhub.db.models import KinshipJob
-
-
-class StatusOpt(StrEnum):
-    pending = "pending"
-    running = "running"
-    done = "done"
-    failed = "failed"
-
-
-class KindOpt(StrEnum):
-    pair = "pair"
-    edge = "edge"
 
 
 jobs_app = typer.Typer(cls=Group, no_args_is_help=False, invoke_without_command=True)
@@ -79,7 +67,7 @@ def _failure(row: KinshipJob) -> dict[str, Any]:
 
 
 def _listing(
-    ctx: typer.Context, status: StatusOpt | None, kind: KindOpt | None, limit: int
+    ctx: typer.Context, status: JobStatus | None, kind: JobKind | None, limit: int
 ) -> dict[str, Any]:
     from kinhub.db.jobs.queue import job_counts, lease_holders, list_jobs
 
@@ -152,9 +140,9 @@ def _print_listing(data: dict[str, Any]) -> None:
 def jobs(
     ctx: typer.Context,
     status: Annotated[
-        StatusOpt | None, typer.Option("--status", help="Only jobs with this status.")
+        JobStatus | None, typer.Option("--status", help="Only jobs with this status.")
     ] = None,
-    kind: Annotated[KindOpt | None, typer.Option("--kind", help="Only pair or edge jobs.")] = None,
+    kind: Annotated[JobKind | None, typer.Option("--kind", help="Only pair or edge jobs.")] = None,
     limit: Annotated[
         int, typer.Option("--limit", min=1, metavar="N", help="List at most N jobs.")
     ] = 1000,

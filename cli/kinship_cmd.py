@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -20,14 +19,8 @@ from kinhub.cli.common import (
 )
 from kinhub.cli.render import json_safe, print_kinship
 from kinhub.kinship import metrics as registry
+from kinhub.kinship.names import DEFAULT_DEVICE, Device
 from rich.markup import escape
-
-
-class Device(StrEnum):
-    cpu = "cpu"
-    cuda = "cuda"
-    auto = "auto"
-
 
 KINSHIP_HELP = """\
 Kinship of A and B against `--base`: cosine (cs), Pearson (pcc), Euclidean
@@ -66,10 +59,10 @@ def kinship(
         typer.Option(
             "--metrics", metavar="LIST", help=f"Comma-separated: {', '.join(registry.known())}."
         ),
-    ] = "cs,pcc,ed",
+    ] = ",".join(registry.DEFAULT_METRICS),
     per_tensor: Annotated[bool, flag("--per-tensor", help="Include per-tensor values.")] = False,
     fmt: FormatOpt = OutputFormat.table,
-    device: Annotated[Device, typer.Option("--device", help="Where to compute.")] = Device.cpu,
+    device: Annotated[Device, typer.Option("--device", help="Where to compute.")] = DEFAULT_DEVICE,
     dry_run: Annotated[
         bool, flag("--dry-run", help="Show the plan from the weights' headers; read no tensors.")
     ] = False,
@@ -109,7 +102,7 @@ def kinship(
                 base=base,
                 metrics=names,
                 per_tensor=per_tensor,
-                device=device.value,
+                device=device,
                 sample=sample,
                 seed=seed,
                 allow_pickle=allow_pickle,

@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Literal
 
 import typer
 from kinhub.cli.common import Command, handle_errors, print_json
+from kinhub.crawler.names import TextKind
 
-if TYPE_CHECKING:
-    from kinhub.crawler.result import Kind
-
-
-class KindOption(StrEnum):
-    auto = "auto"
-    card = "card"
-    config = "config"
-
-
-_KINDS: dict[KindOption, Kind | None] = {
-    KindOption.auto: None,
-    KindOption.card: "card",
-    KindOption.config: "config",
-}
+# ``--kind``: the parser's text kinds, or ``auto`` (the parser tells them apart by name).
+KindOption = Literal["auto", TextKind]
 
 PARSE_HELP = """\
 Parse model cards (README.md) and merge configs (mergekit_config.yml) offline,
@@ -88,12 +75,13 @@ def parse_command(
     ],
     kind: Annotated[
         KindOption, typer.Option("--kind", help="Treat every file as a card or a config.")
-    ] = KindOption.auto,
+    ] = "auto",
 ) -> None:
     from kinhub.crawler.parse import parse_file
 
+    text_kind = None if kind == "auto" else kind
     with handle_errors():
-        results = [parse_file(path, kind=_KINDS[kind]).to_json() for path in paths]
+        results = [parse_file(path, kind=text_kind).to_json() for path in paths]
     print_json(results[0] if len(results) == 1 else results)
 
 

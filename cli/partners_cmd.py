@@ -6,7 +6,6 @@ The ranking comes from ``kinhub.kinship.partners``, the YAML from
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -21,44 +20,28 @@ from kinhub.cli.common import (
     stderr,
     stdout,
 )
+from kinhub.kinship.names import (
+    DEFAULT_COMPUTE,
+    DEFAULT_PARTNER_METRIC,
+    DEFAULT_STRATEGY,
+    Compute,
+    EmitMethod,
+    PartnerMetric,
+    Strategy,
+)
 from rich.markup import escape
 
 if TYPE_CHECKING:
     from kinhub.kinship.partners import PartnerReport
 
-
-class Metric(StrEnum):
-    pcc = "pcc"
-    cs = "cs"
-    ed = "ed"
-
-
-class Strategy(StrEnum):
-    explore = "explore"
-    balanced = "balanced"
-
-
-class ComputeMode(StrEnum):
-    none = "none"
-    sampled = "sampled"
-    exact = "exact"
-
-
-class EmitMethod(StrEnum):
-    slerp = "slerp"
-    linear = "linear"
-    ties = "ties"
-    dare_ties = "dare_ties"
-    task_arithmetic = "task_arithmetic"
-    della = "della"
-    model_stock = "model_stock"
-
-
+# The choices and their defaults are the owners' (kinhub.kinship.names for metrics,
+# strategies and compute modes, kinhub.crawler.names for the merge methods emitted).
 MetricOpt = Annotated[
-    Metric, typer.Option("--metric", help="Kinship metric (`ed` is a distance: lower = closer).")
+    PartnerMetric,
+    typer.Option("--metric", help="Kinship metric (`ed` is a distance: lower = closer)."),
 ]
 ComputeOpt = Annotated[
-    ComputeMode,
+    Compute,
     typer.Option(
         "--compute",
         help="Kinship not stored yet: measure it now (`sampled`: a few percent of the bytes "
@@ -97,11 +80,11 @@ def partners(
     ctx: typer.Context,
     model: Annotated[str, typer.Argument(metavar="MODEL", help="Model id (org/name) as stored.")],
     top: Annotated[int, typer.Option("--top", metavar="K", min=1, help="Candidates shown.")] = 5,
-    metric: MetricOpt = Metric.pcc,
+    metric: MetricOpt = DEFAULT_PARTNER_METRIC,
     strategy: Annotated[
         Strategy, typer.Option("--strategy", help="Ranking (see above).")
-    ] = Strategy.explore,
-    compute: ComputeOpt = ComputeMode.sampled,
+    ] = DEFAULT_STRATEGY,
+    compute: ComputeOpt = DEFAULT_COMPUTE,
     sample: SampleOpt = 0.05,
     emit_config: Annotated[
         EmitMethod | None,
@@ -116,20 +99,20 @@ def partners(
     from kinhub.kinship.partners import ComputeOptions, suggest_partners
 
     def progress(other: str) -> None:
-        stderr.print(f"measuring kinship with {escape(other)} ({compute.value})…", style="dim")
+        stderr.print(f"measuring kinship with {escape(other)} ({compute})…", style="dim")
 
     with handle_errors():
-        options = ComputeOptions(compute=compute.value, sample=sample, progress=progress)
+        options = ComputeOptions(compute=compute, sample=sample, progress=progress)
         with database_of(ctx) as database:
             report = suggest_partners(
                 database,
                 model=model,
                 top=top,
-                metric=metric.value,
-                strategy=strategy.value,
+                metric=metric,
+                strategy=strategy,
                 options=options,
             )
-        config = _emit(report, emit_config.value, output) if emit_config else None
+        config = _emit(report, emit_config, output) if emit_config else None
     doc = report.to_json()
     if config is not None:
         doc["config"] = config

@@ -21,15 +21,8 @@ from kinhub.cli.common import (
     stderr,
     stdout,
 )
-from kinhub.cli.partners_cmd import (
-    ComputeMode,
-    ComputeOpt,
-    EmitMethod,
-    Metric,
-    MetricOpt,
-    SampleOpt,
-    kinship_cell,
-)
+from kinhub.cli.partners_cmd import ComputeOpt, MetricOpt, SampleOpt, kinship_cell
+from kinhub.kinship.names import DEFAULT_COMPUTE, DEFAULT_PARTNER_METRIC, EmitMethod
 from rich.markup import escape
 
 if TYPE_CHECKING:
@@ -72,9 +65,9 @@ def plan(
     ] = None,
     method: Annotated[
         EmitMethod, typer.Option("--method", help="Merge method of the configs.")
-    ] = EmitMethod.slerp,
-    metric: MetricOpt = Metric.pcc,
-    compute: ComputeOpt = ComputeMode.sampled,
+    ] = "slerp",
+    metric: MetricOpt = DEFAULT_PARTNER_METRIC,
+    compute: ComputeOpt = DEFAULT_COMPUTE,
     sample: SampleOpt = 0.05,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
@@ -82,7 +75,7 @@ def plan(
     from kinhub.kinship.planner import plan_merges
 
     with handle_errors():
-        options = ComputeOptions(compute=compute.value, sample=sample)
+        options = ComputeOptions(compute=compute, sample=sample)
         with database_of(ctx) as database:
             result = plan_merges(
                 database,
@@ -90,10 +83,10 @@ def plan(
                 k=k,
                 generations=generations,
                 threshold=threshold,
-                metric=metric.value,
+                metric=metric,
                 options=options,
             )
-        notes = write_configs(result, method=method.value, out=out) if out is not None else []
+        notes = write_configs(result, method=method, out=out) if out is not None else []
     if fmt is OutputFormat.json:
         print_json({**result.to_json(), "notes": notes})
         return

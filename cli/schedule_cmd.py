@@ -21,7 +21,6 @@ from kinhub.cli.common import (
     PlanOpt,
     ScopeModelArg,
     ScopeOpt,
-    ScopeOption,
     database_of,
     flag,
     handle_errors,
@@ -30,15 +29,15 @@ from kinhub.cli.common import (
     stderr,
     stdout,
 )
+from kinhub.crawler.names import DEFAULT_SCOPE
 from kinhub.hub.ratelimit import Plan
+from kinhub.pipeline.names import DEFAULT_CRON
 
 if TYPE_CHECKING:
     from kinhub.db.engine import Database
     from kinhub.pipeline.tick import TickSettings
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_CRON = "0 3 * * *"  # the same as kinhub.pipeline.tick.DEFAULT_CRON
 
 
 def _print(summary: dict[str, Any], fmt: OutputFormat) -> None:
@@ -74,7 +73,7 @@ schedulers instead, see `scripts/kinhub.cron` and `scripts/kinhub.service` with
 def schedule_command(
     ctx: typer.Context,
     model: ScopeModelArg = None,
-    scope: ScopeOpt = ScopeOption.merges,
+    scope: ScopeOpt = DEFAULT_SCOPE,
     model_option: Annotated[
         str | None, typer.Option("--model", hidden=True, help="Same as MODEL (old spelling).")
     ] = None,

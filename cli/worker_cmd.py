@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -28,6 +27,7 @@ from kinhub.cli.common import (
     stdout,
 )
 from kinhub.hub.ratelimit import Plan
+from kinhub.kinship.names import DEFAULT_WORKER_MODE, WorkerMode
 from rich.markup import escape
 
 if TYPE_CHECKING:
@@ -35,12 +35,6 @@ if TYPE_CHECKING:
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
 _SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-class Mode(StrEnum):
-    auto = "auto"
-    exact = "exact"
-    sampled = "sampled"
 
 
 def parse_duration(text: str) -> float:
@@ -195,9 +189,9 @@ def worker_command(
         ),
     ] = None,
     mode: Annotated[
-        Mode,
+        WorkerMode,
         typer.Option("--mode", help="`exact`, `sampled` (HTTP Range), or `auto` by size."),
-    ] = Mode.auto,
+    ] = DEFAULT_WORKER_MODE,
     worker_id: Annotated[
         str | None,
         typer.Option(
@@ -253,7 +247,7 @@ def worker_command(
     if sample <= 0:
         raise typer.BadParameter("must be in (0, 1]", param_hint="--sample")
     options: dict[str, Any] = {
-        "mode": mode.value,
+        "mode": mode,
         "sample": sample,
         "max_attempts": max_attempts,
         "cache_budget": _size(cache_budget, "--cache-budget"),

@@ -35,6 +35,7 @@ from kinhub.crawler.errors import CrawlerError
 from kinhub.crawler.facts import model_facts
 from kinhub.crawler.hfconfig import architecture_facts
 from kinhub.crawler.ingest import CONFIG_NAMES
+from kinhub.crawler.names import DEFAULT_SCOPE, SCOPE_KINDS, ScopeKind
 from kinhub.crawler.version import PARSER_VERSION
 from kinhub.db.aliases import note_hub_ids, record_alias
 from kinhub.db.crawl_state import (
@@ -61,7 +62,6 @@ logger = logging.getLogger(__name__)
 
 MERGE_TAGS: tuple[str, ...] = ("merge", "mergekit", "lazymergekit", "moe")
 CARD_NAME = "README.md"
-ScopeKind = Literal["merges", "children-of", "full"]
 
 
 class ScopeError(CrawlerError):
@@ -80,7 +80,7 @@ class Listing:
 class Scope:
     """What to crawl: ``merges``, ``children-of`` a model, or ``full``."""
 
-    kind: ScopeKind = "merges"
+    kind: ScopeKind = DEFAULT_SCOPE
     model: str | None = None
 
     @classmethod
@@ -90,7 +90,7 @@ class Scope:
         Raises:
             ScopeError: unknown kind, or ``children-of`` without a valid model id.
         """
-        if kind not in ("merges", "children-of", "full"):
+        if kind not in SCOPE_KINDS:
             raise ScopeError(f"unknown scope {kind!r} (use merges, children-of or full)")
         if kind == "children-of":
             if not model or not is_repo_id(model):
@@ -98,7 +98,7 @@ class Scope:
             return cls(kind="children-of", model=model)
         if model:
             raise ScopeError(f"scope {kind} takes no model")
-        return cls(kind=kind)  # type: ignore[arg-type]
+        return cls(kind=kind)
 
     @property
     def label(self) -> str:

@@ -10,10 +10,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from kinhub.crawler.names import TextKind
 from kinhub.crawler.recipe import Recipe, RecipeInput, Stage
 from kinhub.db.records import EvaluationRecord, Relation
 
-Kind = Literal["card", "config"]
+Kind = TextKind
 RecipeOrigin = Literal["yaml", "prose"]
 Weights = Literal["adapter", "full"]
 

@@ -29,8 +29,7 @@ from typing import Any, Literal
 import yaml
 from kinhub.db.errors import KinhubError
 from kinhub.db.ids import validate_repo_id
-
-EMIT_METHODS = ("slerp", "linear", "ties", "dare_ties", "task_arithmetic", "della", "model_stock")
+from kinhub.kinship.names import EMIT_METHODS
 
 # What each method does with ``base_model``: ``anchor`` — the shared base, subtracted
 # (the models become task vectors against it); ``input`` — one of the two models

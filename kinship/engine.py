@@ -24,7 +24,7 @@ from kinhub.kinship.weights import ModelWeights, open_model, resolve_ref
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_METRICS = ("cs", "pcc", "ed")
+DEFAULT_METRICS = metric_registry.DEFAULT_METRICS
 
 _COMMIT = re.compile(r"[0-9a-f]{40}")
 

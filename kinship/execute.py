@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 from kinhub.kinship.errors import DeviceUnavailableError
 from kinhub.kinship.fused import moments, to_float32
+from kinhub.kinship.names import DEVICES
 from kinhub.kinship.plan import Plan, PlanEntry
 from kinhub.kinship.sums import Sums
 from kinhub.kinship.weights import LocalFiles, ModelWeights
@@ -56,10 +57,10 @@ def resolve_device(device: str) -> str:
     Raises:
         DeviceUnavailableError: CUDA requested but not available, or an unknown name.
     """
+    if device not in DEVICES:
+        raise DeviceUnavailableError(f"unknown device {device!r} ({', '.join(DEVICES)})")
     if device == "cpu":
         return "cpu"
-    if device not in ("cuda", "auto"):
-        raise DeviceUnavailableError(f"unknown device {device!r} (cpu, cuda, auto)")
     import torch
 
     if torch.cuda.is_available():

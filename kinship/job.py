@@ -38,11 +38,12 @@ from kinhub.kinship.errors import (
     PlanError,
     WeightsFormatError,
 )
+from kinhub.kinship.names import WORKER_MODES
 from kinhub.kinship.service import Measurement, RowHook, looks_local, measure_kinship
 
 logger = logging.getLogger(__name__)
 
-MODES = ("auto", "exact", "sampled")
+MODES = WORKER_MODES
 DEFAULT_EXACT_MAX_BYTES = 30 * 10**9  # three ~5B-parameter bf16 models
 DEFAULT_SAMPLE = 0.02
 SIZE_TTL_S = 600.0

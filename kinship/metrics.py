@@ -137,6 +137,11 @@ REGISTRY: dict[str, Metric] = {
 }
 
 
+DEFAULT_METRICS: tuple[str, ...] = ("cs", "pcc", "ed")
+"""The metrics measured when none are named (``kinhub kinship``, the worker, the demo):
+the kinship paper's three."""
+
+
 def known() -> list[str]:
     return list(REGISTRY)
 

@@ -31,7 +31,7 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from kinhub.db.answers.licenses import LicenseClass, classify
 from kinhub.db.answers.partners import Candidate, ModelFacts, StoredKinship, partner_candidates
@@ -40,13 +40,20 @@ from kinhub.db.errors import KinhubError
 from kinhub.db.jobs.keys import JobTarget, enqueue
 from kinhub.db.signatures import Signature
 from kinhub.kinship.errors import KinshipError
+from kinhub.kinship.names import (
+    COMPUTE_MODES,
+    DEFAULT_COMPUTE,
+    DEFAULT_PARTNER_METRIC,
+    DEFAULT_STRATEGY,
+    PARTNER_METRICS,
+    STRATEGIES,
+    Compute,
+)
 from kinhub.kinship.signature import SignatureFailure, ensure_signatures
 
 logger = logging.getLogger(__name__)
 
-Strategy = Literal["explore", "balanced"]
-Compute = Literal["none", "sampled", "exact"]
-METRICS = ("pcc", "cs", "ed")
+METRICS = PARTNER_METRICS
 DEFAULT_SAMPLE = 0.05
 BALANCED_WEIGHT = 0.5
 _COMMERCIAL = {LicenseClass.permissive, LicenseClass.copyleft, LicenseClass.restricted}
@@ -226,7 +233,7 @@ def _ref(repo_id: str, sha: str | None) -> str:
 
 @dataclass(frozen=True)
 class ComputeOptions:
-    compute: Compute = "sampled"
+    compute: Compute = DEFAULT_COMPUTE
     sample: float = DEFAULT_SAMPLE
     endpoint: str | None = None
     cache_dir: str | None = None
@@ -444,8 +451,8 @@ def suggest_partners(
     *,
     model: str,
     top: int = 5,
-    metric: str = "pcc",
-    strategy: str = "explore",
+    metric: str = DEFAULT_PARTNER_METRIC,
+    strategy: str = DEFAULT_STRATEGY,
     options: ComputeOptions | None = None,
     pool: int = 200,
     max_signature_reads: int | None = 64,
@@ -458,8 +465,8 @@ def suggest_partners(
     """
     options = options or ComputeOptions()
     check_choice("metric", metric, METRICS)
-    check_choice("strategy", strategy, ("explore", "balanced"))
-    check_choice("compute mode", options.compute, ("none", "sampled", "exact"))
+    check_choice("strategy", strategy, STRATEGIES)
+    check_choice("compute mode", options.compute, COMPUTE_MODES)
     with database.session() as session:
         query = partner_candidates(session, repo_id=model, limit=pool)
     own, kept, skipped = compatible_candidates(

@@ -41,6 +41,7 @@ from kinhub.db.answers.partners import (
 from kinhub.db.engine import Database
 from kinhub.db.errors import ModelNotFoundError
 from kinhub.db.signatures import Signature
+from kinhub.kinship.names import DEFAULT_PARTNER_METRIC
 from kinhub.kinship.partners import (
     METRICS,
     ComputeOptions,
@@ -203,7 +204,7 @@ def plan_merges(
     k: int = 3,
     generations: int = 1,
     threshold: float = 0.9,
-    metric: str = "pcc",
+    metric: str = DEFAULT_PARTNER_METRIC,
     options: ComputeOptions | None = None,
 ) -> MergePlan:
     """Plan Top-k greedy merging with kinship-guided exploration (module docstring).

@@ -32,6 +32,7 @@ from kinhub.db.kinship_store import (
 from kinhub.db.models import Kinship
 from kinhub.kinship import metrics as registry
 from kinhub.kinship.errors import KinshipError, ModelSourceError
+from kinhub.kinship.names import DEFAULT_DEVICE
 from kinhub.kinship.result import KinshipResult
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -41,7 +42,7 @@ if TYPE_CHECKING:  # plan -> torch: loaded when a measurement is made, not at im
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_METRICS = ("cs", "pcc", "ed")
+DEFAULT_METRICS = registry.DEFAULT_METRICS
 CONVENTION = "native"
 
 # Called with the session and the row inside the transaction that stored (or read) it:
@@ -171,7 +172,7 @@ def measure_kinship(
     base: str,
     metrics: Sequence[str] = DEFAULT_METRICS,
     per_tensor: bool = False,
-    device: str = "cpu",
+    device: str = DEFAULT_DEVICE,
     sample: float | None = None,
     seed: int = 0,
     allow_pickle: bool = False,

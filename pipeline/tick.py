@@ -30,12 +30,12 @@ from kinhub.db.errors import KinhubError, LockHeldError
 from kinhub.db.locks import acquire
 from kinhub.hub.ratelimit import Plan
 from kinhub.pipeline.crawl import CrawlSettings, run_crawl
+from kinhub.pipeline.names import DEFAULT_CRON
 from kinhub.pipeline.worker import drain
 
 logger = logging.getLogger(__name__)
 
 LOCK_NAME = "kinhub-schedule"
-DEFAULT_CRON = "0 3 * * *"
 _MAX_ERROR_CHARS = 1000
 
 AfterCrawl = Callable[[Database, float], dict[str, Any]]

@@ -60,6 +60,7 @@ from kinhub.kinship.job import (
     explain_failure,
     measure_job,
 )
+from kinhub.kinship.names import DEFAULT_WORKER_MODE
 from kinhub.kinship.service import DEFAULT_METRICS, looks_local
 
 logger = logging.getLogger(__name__)
@@ -99,7 +100,7 @@ def default_worker_id() -> str:
 class WorkerSettings:
     """How a worker computes; environment defaults are read when the settings are made."""
 
-    mode: str = "auto"
+    mode: str = DEFAULT_WORKER_MODE
     worker_id: str = field(default_factory=default_worker_id)
     exact_max_bytes: int = field(
         default_factory=lambda: int(_env_float(ENV_EXACT_MAX_BYTES, DEFAULT_EXACT_MAX_BYTES))

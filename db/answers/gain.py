@@ -32,12 +32,12 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
+from kinhub.db.answers.names import GAIN_METRICS
 from kinhub.db.jobs.keys import JobKind, JobStatus
 from kinhub.db.models import Edge, Evaluation, Kinship, KinshipJob, Model
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-GAIN_METRICS = ("cs", "pcc", "ed")
 _CHUNK = 500
 
 Benchmark = tuple[str, str, str]  # (task, dataset, metric)

@@ -1,4 +1,5 @@
-"""The kinship job queue's schema-level vocabulary: kinds, statuses and the job key.
+"""The kinship job queue's schema-level vocabulary: the job key (kinds and statuses come
+from :mod:`kinhub.db.jobs.names` and are re-exported here).
 
 A job names one measurement to make: a *pair* of ingredients (or a child and one
 *edge* ingredient) against a base, at given revisions.  The pair is stored in
@@ -14,25 +15,13 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
+from kinhub.db.jobs.names import JobKind, JobStatus
 from kinhub.db.models import KinshipJob
 from kinhub.db.timeutil import utcnow
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
-
-
-class JobKind(StrEnum):
-    pair = "pair"  # two ingredients of a merge against its anchor (or common ancestor)
-    edge = "edge"  # a merge child against one of its ingredients
-
-
-class JobStatus(StrEnum):
-    pending = "pending"
-    running = "running"
-    done = "done"
-    failed = "failed"
 
 
 @dataclass(frozen=True)

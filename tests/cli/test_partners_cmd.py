@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 from kinhub.cli.app import app
-from kinhub.cli.partners_cmd import EmitMethod
 from kinhub.db.engine import Database
+from kinhub.kinship.names import EMIT_METHODS
 from typer.testing import CliRunner
 
 from tests.conftest import HubEmulators
@@ -87,7 +87,7 @@ def test_balanced_table(url: str) -> None:
     assert "pending" in out  # the gated model
 
 
-@pytest.mark.parametrize("method", [m.value for m in EmitMethod])
+@pytest.mark.parametrize("method", EMIT_METHODS)
 def test_emit_config_validates_with_mergekit(url: str, tmp_path: Path, method: str) -> None:
     out = tmp_path / f"{method}.yml"
     doc = partners(

@@ -22,8 +22,6 @@ from kinhub.kinship.emit import (
     emit_yaml,
     merge_config,
 )
-from kinhub.crawler.methods import get_method
-from kinhub.db.errors import InvalidRepoIdError
 from kinhub.sandbox.families import make_family
 from kinhub.sandbox.tensors import Arch
 from safetensors.torch import load_file
