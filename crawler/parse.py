@@ -20,6 +20,7 @@ from kinhub.crawler.findrecipe import card_recipe, config_docs
 from kinhub.crawler.frontmatter import read_front_matter
 from kinhub.crawler.prose import ProseRecipe, read_prose
 from kinhub.crawler.prose_forms import ProseFacts, read_prose_forms
+from kinhub.crawler.quoted import describes_the_base, recipe_models, training_evidence
 from kinhub.crawler.recipe import (
     InputRole,
     Recipe,
@@ -131,8 +132,20 @@ def _parse_card(
     text = _prepare(text, MAX_CARD_CHARS, "card", warnings)
     fm, body = read_front_matter(text, warnings)
     recipe, prose_lines = card_recipe(body, warnings)
-    prose = read_prose(prose_lines)
-    forms = read_prose_forms(prose_lines) if recipe is None else ProseFacts()
+    trained = training_evidence(fm, prose_lines)
+    quoted = False
+    if recipe is not None and trained is not None:
+        used = recipe_models(recipe)
+        resolved = any(i.resolved for s in (recipe.final, *recipe.earlier) for i in s.inputs)
+        if describes_the_base(used, fm.base_models, resolved):
+            warnings.append(
+                f"the recipe on the card does not use its declared base "
+                f"{fm.base_models[0][:100]!r} ({trained}): read as the base's recipe, "
+                "the model as trained from that base"
+            )
+            recipe, quoted = None, True
+    prose = read_prose(prose_lines) if not quoted else ProseRecipe()
+    forms = read_prose_forms(prose_lines) if recipe is None and not quoted else ProseFacts()
     weights: Weights | None = weights_kind(files)
     prose_method = prose.merge_method
     prose_base = None
@@ -143,6 +156,19 @@ def _parse_card(
         prose_method, prose_base, prose_inputs, prose_relation = _prose_merge(
             prose, forms, warnings
         )
+        told = {i.model for i in prose_inputs} | ({prose_base} if prose_base else set())
+        if (
+            prose_relation in ("merge", "moe")
+            and trained is not None
+            and describes_the_base(told, fm.base_models, True)
+        ):
+            warnings.append(
+                f"the merge told in the card prose does not name its declared base "
+                f"{fm.base_models[0][:100]!r} ({trained}): not this model's merge"
+            )
+            prose = ProseRecipe()
+            prose_method, prose_base, prose_inputs, prose_relation = None, None, (), None
+            forms = ProseFacts()
         if prose_relation is not None:
             evidence = [*([prose.sentence] if prose.sentence else []), *forms.evidence]
             warnings.append("no readable YAML recipe; merge details taken from the card prose")
