@@ -145,7 +145,8 @@ def _parse_card(
             )
             recipe, quoted = None, True
     prose = read_prose(prose_lines) if not quoted else ProseRecipe()
-    forms = read_prose_forms(prose_lines) if recipe is None and not quoted else ProseFacts()
+    known = [*fm.base_models, *(t for t in fm.tags if is_repo_id(t))]
+    forms = read_prose_forms(prose_lines, known) if recipe is None and not quoted else ProseFacts()
     weights: Weights | None = weights_kind(files)
     prose_method = prose.merge_method
     prose_base = None

@@ -60,8 +60,7 @@ TRAINING_WORDS = re.compile(
     r"|학습|미세\s*조정|파인\s*튜닝|튜닝"  # Korean
     r"|微调|训练|微調|訓練"  # Chinese
     r"|ファインチューニング|学習|微調整"  # Japanese
-    r"|feinabgestimmt|feinabstimmung|trainiert|nachtrainiert"  # German
-    r"|affin[ée]|entra[îi]n[ée]|ajustad[oa]|entrenad[oa]|дообуч",  # French, Spanish, Russian
+    r"|feinabgestimmt|feinabstimmung|trainiert|nachtrainiert",  # German
     re.IGNORECASE,
 )
 """Training wording, per language (a multilingual phrase table)."""
