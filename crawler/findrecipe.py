@@ -86,11 +86,14 @@ def _repaired(doc: str, what: str, warnings: list[str]) -> Any:
     return None
 
 
-def recipe_docs(text: str, what: str, warnings: list[str], budget: YamlBudget) -> list[Any]:
+def recipe_docs(
+    text: str, what: str, warnings: list[str], budget: YamlBudget, *, quiet: bool = False
+) -> list[Any]:
     """Recipe mappings in ``text`` (one per ``---`` document), plus pieces of a
     recipe: bare ``- model:``/``- sources:`` lists and headers of settings (joined
     later by :func:`crawler.fragments.join_split_documents`).  Load problems are
-    reported only for text that looks like a recipe, so unrelated code stays quiet."""
+    reported only for text that looks like a recipe, so unrelated code stays quiet
+    (and never when ``quiet``: a block of another language tried whole)."""
     found: list[Any] = []
     for doc in split_documents(text):
         if not budget.spend(doc, warnings):
@@ -112,7 +115,7 @@ def recipe_docs(text: str, what: str, warnings: list[str], budget: YamlBudget) -
             warnings.extend(problems)  # notes such as YAML tags read as plain data
         elif is_model_items(data) or is_slice_items(data) or is_header(data):
             found.append(data)
-        elif data is None and problems and _recipeish(doc[:20_000]):
+        elif data is None and problems and not quiet and _recipeish(doc[:20_000]):
             warnings.extend(problems)
     return found
 
@@ -130,7 +133,7 @@ def _block_docs(
     found: list[Any] = []
     whole = lang in YAML_LANGS or _recipeish(text)
     if whole:
-        found = recipe_docs(text, what, warnings, budget)
+        found = recipe_docs(text, what, warnings, budget, quiet=lang not in YAML_LANGS)
     if not _complete(found):
         tried = set(split_documents(text)) if whole else set()
         from_runs: list[Any] = []

@@ -51,6 +51,7 @@ from kinhub.crawler.prose_phrases import (
     MERGE_WORD,
     MOE_WORDS,
     PLUS,
+    SELF_MOE,
     SELF_WORDS,
     STACK_WORDS,
     TABLE_ROW,
@@ -159,6 +160,7 @@ class _Reader:
         self.self_model: str | None = None
         self.self_evidence: str | None = None
         self.self_method: str | None = None
+        self.self_moe = False
         self.stacked = False
         self.base: str | None = None
         self.base_evidence: str | None = None
@@ -331,8 +333,12 @@ class _Reader:
                 self.base, self.base_evidence = base, line.raw.strip()
 
     def _self_form(self, line: ProseLine) -> None:
-        if self.self_model is None and len(line.ids) == 1 and SELF_WORDS.search(line.words):
+        if self.self_model is not None or len(line.ids) != 1:
+            return
+        moe = bool(MOE_WORDS.search(line.words) and SELF_MOE.search(line.words))
+        if moe or SELF_WORDS.search(line.words):
             self.self_model = line.ids[0]
+            self.self_moe = moe
             self.stacked = bool(STACK_WORDS.search(line.words))
             self.self_method = method_named(line.words)
             self.self_evidence = line.raw.strip()
@@ -375,7 +381,7 @@ class _Reader:
                 return None
             if self.self_evidence:
                 evidence = [*evidence, self.self_evidence]
-            if repeated and moe:
+            if (repeated and moe) or (self.self_moe and not distinct[1:]):
                 return ProseFacts(
                     relation="moe",
                     models=[single],

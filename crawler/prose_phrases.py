@@ -72,6 +72,12 @@ SELF_WORDS = re.compile(
     r"|深度扩展|深度擴展|アップスケール",
     re.IGNORECASE,
 )
+# A MoE whose experts are one model: "four copies of X", "X with its own experts".
+SELF_MOE = re.compile(
+    r"\bits\s+own\b|\bcopies\s+of\b|\bsame\s+model\b|\bwith\s+itself\b|같은\s*모델|복제"
+    r"|相同的模型|同一模型|同じモデル|\bKopien\b|\bdemselben\s+Modell",
+    re.IGNORECASE,
+)
 STACK_WORDS = re.compile(
     r"up[\s\-]?scal|depth[\s\-]up|\bDUS\b|업스케일|깊이\s*확장|深度扩展|深度擴展|アップスケール"
     r"|interleav|frankenmerge|passthrough|layer[\s\-]stack|stacked\s+(?:the\s+)?layers",
@@ -138,6 +144,7 @@ __all__ = [
     "MERGE_WORD",
     "MOE_WORDS",
     "PLUS",
+    "SELF_MOE",
     "SELF_WORDS",
     "STACK_WORDS",
     "TABLE_ROW",
