@@ -200,6 +200,14 @@ def _parse_card(
         prose_relation=prose_relation,
         weights=weights,
     )
+    if recipe is None and prose_relation in ("merge", "moe") and relation not in ("merge", "moe"):
+        # The metadata declares another relation: the merge the prose tells is not
+        # this model's (an adapter of a merged base), and names none of its parents.
+        warnings.append(
+            f"base_model_relation {relation!r} declared; the merge told in the card prose "
+            "is not this model's"
+        )
+        prose_method, prose_base, prose_inputs, evidence = None, None, (), []
     if relation == "moe" and recipe is None:
         # A MoE (tagged or told so) lists experts, whatever the prose called them.
         prose_inputs = tuple(

@@ -294,6 +294,9 @@ class _Reader:
         if self.in_list:
             self.section = None
             self.in_list = False
+            if self.list_method is None and not ids and len(line.words) < 200:
+                # A short remark closing the list names its method: "Equal weights, linear."
+                self.list_method = method_named(line.words)
         return False
 
     def _plus_form(self, line: ProseLine) -> None:

@@ -61,7 +61,7 @@ TRAINING_WORDS = re.compile(
     r"|微调|训练|微調|訓練"  # Chinese
     r"|ファインチューニング|学習|微調整"  # Japanese
     r"|feinabgestimmt|feinabstimmung|trainiert|nachtrainiert",  # German
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,
 )
 """Training wording, per language (a multilingual phrase table)."""
 
