@@ -187,6 +187,8 @@ class _Reader:
             self.section = "merge"
         else:
             self.section = None
+        if self.section in ("merge", "moe") and self.list_method is None and not self.list_models:
+            self.list_method = method_named(text)  # "Models merged (linear):"
 
     def line(self, raw: str) -> None:
         if not raw.strip():

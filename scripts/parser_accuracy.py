@@ -1,7 +1,7 @@
 """Per-class exact accuracy, edge precision and edge recall of the card parser.
 
 Usage: python scripts/parser_accuracy.py [FOLDER ...] [--misses]
-(default folders: tests/fixtures/dev/cards and tests/fixtures/heldout/cards).
+(default folders: tests/fixtures/{dev,heldout,heldout2}/cards).
 A folder holds ``<name>.md`` cards beside ``<name>.expected.json`` labels with a
 ``class`` key; the measure is defined in ``kinhub.crawler.accuracy``.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 from kinhub.crawler.accuracy import score_folder
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
-DEFAULT = [FIXTURES / "dev" / "cards", FIXTURES / "heldout" / "cards"]
+DEFAULT = [FIXTURES / f / "cards" for f in ("dev", "heldout", "heldout2")]
 
 
 def main() -> None:
