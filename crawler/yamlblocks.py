@@ -114,7 +114,7 @@ def _scan(
         line = lines[i]
         i += 1
         if fence is None:
-            match = _FENCE.match(line)
+            match = _FENCE.match(line) if line.lstrip(" ")[:3] in ("```", "~~~") else None
             if not match:
                 glued = _trailing_fence(lines, i - 1)
                 if glued is None:
@@ -235,6 +235,9 @@ def yaml_runs_at(lines: tuple[str, ...] | list[str]) -> list[tuple[int, str]]:
     runs: list[tuple[int, str]] = []
     i, n = 0, len(lines)
     while i < n:
+        if ":" not in lines[i]:  # every run starts at a key
+            i += 1
+            continue
         first = _unquote(lines[i])
         start = _RECIPE_START.match(first)
         glued = None if start else _GLUED_START.search(first[:MAX_GLUED_LINE])
