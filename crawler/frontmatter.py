@@ -2,7 +2,11 @@
 
 :func:`read_front_matter` returns a :class:`FrontMatter` with the declared base
 models, relation, tags, license, library, pipeline tag and ``model-index``
-evaluations.  Never raises: broken input gives empty fields plus warnings.
+evaluations.  Front matter whose YAML does not parse (a mis-indented
+``model-index``, tab indentation) still gives its simple top-level keys, read
+line by line; Hub-style tags ``base_model:<relation>:<id>`` / ``base_model:<id>``
+declare the base (and relation) when the keys do not.  Never raises: broken
+input gives empty fields plus warnings.
 """
 
 from __future__ import annotations
@@ -37,6 +41,12 @@ _KNOWN_KEYS = frozenset(
     }
 )
 _TOP_KEY = re.compile(r"^[A-Za-z_][\w\-]*\s*:(?:\s|$)")
+_SIMPLE_KEYS = frozenset(
+    {"base_model", "base_model_relation", "license", "tags", "library_name", "pipeline_tag"}
+)
+_LINE_KEY = re.compile(r"^(?P<key>[A-Za-z_][\w\-]{0,60})\s*:\s*(?P<value>.{0,2000}?)\s*$")
+_LIST_ITEM = re.compile(r"^\s{0,12}-\s+(?P<item>.{1,2000}?)\s*$")
+MAX_SALVAGED_ITEMS = 1_000
 _NUMBER = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*%?\s*$")
 
 
@@ -103,6 +113,58 @@ def split_front_matter(text: str, warnings: list[str]) -> tuple[str | None, str,
         ):
             break  # prose: no front matter below it
     return None, text, None
+
+
+def _unquote(text: str) -> str:
+    return text.strip().strip("\"'").strip()
+
+
+def salvage_front_matter(text: str) -> dict[str, Any]:
+    """The simple top-level keys of front matter whose YAML does not parse, read
+    line by line: ``key: value`` scalars, ``[a, b]`` flow lists, and ``- item``
+    lists under an empty key.  Nested blocks (``model-index``) are skipped."""
+    data: dict[str, Any] = {}
+    current: list[str] | None = None
+    for line in text.split("\n")[:MAX_FRONT_MATTER_LINES]:
+        if line[:1] not in (" ", "\t", "-"):
+            current = None
+            match = _LINE_KEY.match(line)
+            if not match or match.group("key") not in _SIMPLE_KEYS:
+                continue
+            key, value = match.group("key"), match.group("value").split(" #")[0].strip()
+            if not value:
+                current = data.setdefault(key, [])
+            elif value.startswith("[") and value.endswith("]"):
+                data.setdefault(key, [_unquote(v) for v in value[1:-1].split(",") if v.strip()])
+            else:
+                data.setdefault(key, _unquote(value))
+            continue
+        item = _LIST_ITEM.match(line.replace("\t", "  "))
+        if current is not None and item and len(current) < MAX_SALVAGED_ITEMS:
+            current.append(_unquote(item.group("item")))
+    return data
+
+
+def _tag_declarations(tags: list[str]) -> tuple[list[str], str | None]:
+    """Base models and relation declared by Hub-style tags on the card:
+    ``base_model:<relation>:<id>`` and ``base_model:<id>`` (the Hub writes these;
+    cards copy them)."""
+    bases: list[str] = []
+    relation: str | None = None
+    for tag in tags:
+        if not tag.startswith("base_model:"):
+            continue
+        parts = tag.split(":", 2)
+        if len(parts) == 3 and parts[1] in HUB_RELATIONS:
+            relation = relation or parts[1]
+            repo_id = parts[2]
+        elif len(parts) == 2:
+            repo_id = parts[1]
+        else:
+            continue
+        if repo_id and repo_id not in bases:
+            bases.append(repo_id.strip())
+    return bases, relation
 
 
 def _str_list(value: Any, what: str, warnings: list[str], limit: int) -> list[str]:
@@ -212,7 +274,10 @@ def read_front_matter(text: str, warnings: list[str]) -> tuple[FrontMatter, str]
     data, problems = load_yaml(fm_text, what="front matter")
     warnings.extend(problems)
     if data is None:
-        return FrontMatter(position=position), body
+        data = salvage_front_matter(fm_text)
+        if not data:
+            return FrontMatter(position=position), body
+        warnings.append("front matter YAML does not parse; its simple keys read line by line")
     if not isinstance(data, dict):
         warnings.append("front matter is not a mapping; ignored")
         return FrontMatter(position=position), body
@@ -228,6 +293,14 @@ def read_front_matter(text: str, warnings: list[str]) -> tuple[FrontMatter, str]
         warnings.append(f"unknown base_model_relation {relation[:50]!r} ignored")
         relation = None
     tags = list(dict.fromkeys(_str_list(data.get("tags"), "tags", warnings, MAX_TAGS)))
+    tag_bases, tag_relation = _tag_declarations(tags)
+    if not bases:
+        for item in tag_bases:
+            ref = parse_ref(item, warnings)
+            if ref is not None and ref.resolved and ref.model not in bases:
+                bases.append(ref.model)
+                resolved.append(True)
+    relation = relation or (tag_relation if bases else None)
     return (
         FrontMatter(
             position=position,

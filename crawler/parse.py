@@ -16,15 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from kinhub.crawler.errors import UnreadableInputError
-from kinhub.crawler.fragments import is_model_items, join_split_documents, read_fragment
+from kinhub.crawler.findrecipe import card_recipe, config_docs
 from kinhub.crawler.frontmatter import read_front_matter
 from kinhub.crawler.prose import ProseRecipe, read_prose
 from kinhub.crawler.prose_forms import ProseFacts, read_prose_forms
+from kinhub.crawler.quoted import describes_the_base, recipe_models, training_evidence
 from kinhub.crawler.recipe import (
     InputRole,
     Recipe,
     RecipeInput,
-    is_recipe_mapping,
     recipe_from_documents,
     resolve_roles,
 )
@@ -37,8 +37,7 @@ from kinhub.crawler.result import (
     infer_relation,
     weights_kind,
 )
-from kinhub.crawler.yamlblocks import YAML_LANGS, split_markdown, yaml_runs
-from kinhub.crawler.yamlsafe import load_yaml, short_error, split_documents
+from kinhub.crawler.yamlsafe import short_error
 from kinhub.db.ids import is_repo_id
 
 logger = logging.getLogger(__name__)
@@ -46,11 +45,8 @@ logger = logging.getLogger(__name__)
 MAX_CARD_CHARS = 1_000_000
 """Cards longer than this are truncated (with a warning) before any parsing."""
 MAX_CONFIG_CHARS = 512_000
-MAX_YAML_TOTAL_CHARS = 256_000
-"""Budget of YAML text one card may hand to the loader across all its blocks."""
 MAX_FILE_BYTES = 4 * MAX_CARD_CHARS
 
-_RECIPEISH = re.compile(r"(?m)^\s{0,8}-?\s{0,4}(?:merge_method|models|slices|experts|genome)\s*:")
 _MARKDOWNISH = re.compile(r"(?m)^(?:#{1,6} |```|~~~)")
 
 
@@ -67,85 +63,6 @@ def _prepare(text: Any, limit: int, what: str, warnings: list[str]) -> str:
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     return text
-
-
-class _YamlBudget:
-    def __init__(self, chars: int) -> None:
-        self.left = chars
-        self.exhausted = False
-
-
-def _recipe_docs(text: str, what: str, warnings: list[str], budget: _YamlBudget) -> list[Any]:
-    """Recipe mappings in ``text`` (one per ``---`` document), plus bare lists of
-    ``- model:`` items (half of a recipe split over two blocks, joined later by
-    :func:`crawler.fragments.join_split_documents`).  Load problems are reported
-    only for text that looks like a recipe, so unrelated code stays quiet."""
-    found: list[Any] = []
-    for doc in split_documents(text):
-        if budget.left < len(doc):
-            if not budget.exhausted:
-                warnings.append("YAML budget of the input exhausted; remaining blocks skipped")
-                budget.exhausted = True
-            return found
-        budget.left -= len(doc)
-        data, problems = load_yaml(doc, what=what)
-        if data is None:
-            data = read_fragment(doc, warnings)
-            if data is not None:
-                problems = []
-        if is_recipe_mapping(data):
-            found.append(data)
-            warnings.extend(problems)  # notes such as YAML tags read as plain data
-        elif is_model_items(data):
-            found.append(data)
-        elif data is None and problems and _RECIPEISH.search(doc[:20_000]):
-            warnings.extend(problems)
-    return found
-
-
-def _card_recipe(body: str, warnings: list[str]) -> tuple[Recipe | None, list[str]]:
-    """The recipe of a card body (fenced YAML first, then YAML in the prose)."""
-    md = split_markdown(body)
-    budget = _YamlBudget(MAX_YAML_TOTAL_CHARS)
-    documents: list[Any] = []
-    raws: list[str] = []
-    seen: set[str] = set()
-    for index, block in enumerate(md.blocks, start=1):
-        text = "\n".join(block.lines)
-        if not text.strip() or text in seen:
-            continue  # a recipe repeated verbatim is read once
-        seen.add(text)
-        what = f"code block {index}"
-        found: list[Any] = []
-        if block.lang in YAML_LANGS:
-            found = _recipe_docs(text, what, warnings, budget)
-        if not found:
-            tried = set(split_documents(text)) if block.lang in YAML_LANGS else set()
-            for run in yaml_runs(block.lines):
-                if run not in tried:
-                    found.extend(_recipe_docs(run, what, warnings, budget))
-            if found and block.lang in YAML_LANGS:
-                warnings.append(f"{what}: recipe extracted from a block mixing YAML and other text")
-        if found:
-            if not block.closed:
-                warnings.append(f"{what}: code fence is not closed")
-            documents.extend(found)
-            raws.append(text)
-    if not documents:
-        for run in yaml_runs(md.prose):
-            found = _recipe_docs(run, "card text", warnings, budget)
-            if found:
-                documents.extend(found)
-                raws.append(run)
-        if any(isinstance(doc, dict) for doc in documents):
-            warnings.append("recipe YAML found outside any code fence")
-    joined = join_split_documents(documents, warnings)
-    recipe = (
-        recipe_from_documents(joined, raw_text="\n---\n".join(raws), warnings=warnings)
-        if joined
-        else None
-    )
-    return recipe, list(md.prose)
 
 
 def _prose_inputs(models: list[str], warnings: list[str]) -> tuple[RecipeInput, ...]:
@@ -214,9 +131,22 @@ def _parse_card(
 ) -> ParseResult:
     text = _prepare(text, MAX_CARD_CHARS, "card", warnings)
     fm, body = read_front_matter(text, warnings)
-    recipe, prose_lines = _card_recipe(body, warnings)
-    prose = read_prose(prose_lines)
-    forms = read_prose_forms(prose_lines) if recipe is None else ProseFacts()
+    recipe, prose_lines = card_recipe(body, warnings)
+    trained = training_evidence(fm, prose_lines)
+    quoted = False
+    if recipe is not None and trained is not None:
+        used = recipe_models(recipe)
+        resolved = any(i.resolved for s in (recipe.final, *recipe.earlier) for i in s.inputs)
+        if describes_the_base(used, fm.base_models, resolved):
+            warnings.append(
+                f"the recipe on the card does not use its declared base "
+                f"{fm.base_models[0][:100]!r} ({trained}): read as the base's recipe, "
+                "the model as trained from that base"
+            )
+            recipe, quoted = None, True
+    prose = read_prose(prose_lines) if not quoted else ProseRecipe()
+    known = [*fm.base_models, *(t for t in fm.tags if is_repo_id(t))]
+    forms = read_prose_forms(prose_lines, known) if recipe is None and not quoted else ProseFacts()
     weights: Weights | None = weights_kind(files)
     prose_method = prose.merge_method
     prose_base = None
@@ -227,6 +157,19 @@ def _parse_card(
         prose_method, prose_base, prose_inputs, prose_relation = _prose_merge(
             prose, forms, warnings
         )
+        told = {i.model for i in prose_inputs} | ({prose_base} if prose_base else set())
+        if (
+            prose_relation in ("merge", "moe")
+            and trained is not None
+            and describes_the_base(told, fm.base_models, True)
+        ):
+            warnings.append(
+                f"the merge told in the card prose does not name its declared base "
+                f"{fm.base_models[0][:100]!r} ({trained}): not this model's merge"
+            )
+            prose = ProseRecipe()
+            prose_method, prose_base, prose_inputs, prose_relation = None, None, (), None
+            forms = ProseFacts()
         if prose_relation is not None:
             evidence = [*([prose.sentence] if prose.sentence else []), *forms.evidence]
             warnings.append("no readable YAML recipe; merge details taken from the card prose")
@@ -257,6 +200,14 @@ def _parse_card(
         prose_relation=prose_relation,
         weights=weights,
     )
+    if recipe is None and prose_relation in ("merge", "moe") and relation not in ("merge", "moe"):
+        # The metadata declares another relation: the merge the prose tells is not
+        # this model's (an adapter of a merged base), and names none of its parents.
+        warnings.append(
+            f"base_model_relation {relation!r} declared; the merge told in the card prose "
+            "is not this model's"
+        )
+        prose_method, prose_base, prose_inputs, evidence = None, None, (), []
     if relation == "moe" and recipe is None:
         # A MoE (tagged or told so) lists experts, whatever the prose called them.
         prose_inputs = tuple(
@@ -324,22 +275,7 @@ def parse_card(
 
 def _parse_config(text: Any, file: str, warnings: list[str]) -> ParseResult:
     text = _prepare(text, MAX_CONFIG_CHARS, "config", warnings)
-    budget = _YamlBudget(MAX_YAML_TOTAL_CHARS)
-    documents: list[dict[str, Any]] = []
-    for doc in split_documents(text):
-        data, problems = load_yaml(doc, what="config")
-        warnings.extend(problems)
-        if is_recipe_mapping(data):
-            documents.append(data)
-        elif data is not None:
-            warnings.append("config document that is not a merge recipe ignored")
-    if not documents:
-        tried = set(split_documents(text))
-        for run in yaml_runs(text.split("\n")):
-            if run not in tried:
-                documents.extend(_recipe_docs(run, "config", warnings, budget))
-        if documents:
-            warnings.append("recipe extracted from a config mixing YAML and other text")
+    documents = config_docs(text, warnings)
     recipe = (
         recipe_from_documents(documents, raw_text=text, warnings=warnings) if documents else None
     )

@@ -293,6 +293,22 @@ def _tokenizer_source(data: dict[str, Any], warnings: list[str]) -> str | None:
     return _text(value)
 
 
+def _single_source_slices(slices: Any) -> bool:
+    """True for a non-empty list of slices that each read one layer range of one model."""
+    return (
+        isinstance(slices, list)
+        and bool(slices)
+        and all(
+            isinstance(item, dict)
+            and isinstance(item.get("sources"), list)
+            and len(item["sources"]) == 1
+            and isinstance(item["sources"][0], dict)
+            and "layer_range" in item["sources"][0]
+            for item in slices
+        )
+    )
+
+
 def build_stage(data: dict[str, Any], warnings: list[str]) -> Stage:
     """One YAML mapping → a :class:`Stage` (any known shape)."""
     builder = _StageBuilder(warnings)
@@ -361,7 +377,11 @@ def build_stage(data: dict[str, Any], warnings: list[str]) -> Stage:
         builder.add_model_entries(data.get("models"), "ingredient", "models")
 
     merge_method = _text(method_value, 100)
-    if merge_method is None:
+    if merge_method is None and shape == "slices" and _single_source_slices(data.get("slices")):
+        # Slices of one source each only stack layers: mergekit's passthrough.
+        merge_method = "passthrough"
+        warnings.append("recipe has no merge_method; slices of one source each read as passthrough")
+    elif merge_method is None:
         warnings.append("recipe has no merge_method")
     base_ref = parse_ref(base_value, warnings) if base_value is not None else None
     inputs = resolve_roles(merge_method, base_ref, builder.inputs, warnings)
@@ -372,10 +392,9 @@ def build_stage(data: dict[str, Any], warnings: list[str]) -> Stage:
         and len(builder.inputs) >= 2
         and len({(i.model, i.lora) for i in inputs}) == 1
     ):
-        # Experts that are all copies of one model: a self-merge of it (one
-        # parent), not a mix of experts.  Layer self-stacks already have one parent.
-        warnings.append(f"self-merge of {inputs[0].model[:100]!r}: every expert is the same model")
-        relation = "merge"
+        # Experts that are all copies of one model stay a MoE (its routed copies
+        # are still experts); the model is one parent.
+        warnings.append(f"every expert is the same model {inputs[0].model[:100]!r}: one parent")
     return Stage(
         name=_text(data.get("name"), 200),
         merge_method=merge_method,

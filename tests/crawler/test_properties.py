@@ -18,6 +18,7 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SAMPLES = [
     p.read_text(encoding="utf-8")
     for p in sorted((FIXTURES / "cards").glob("*.md"))
+    + sorted((FIXTURES / "dev" / "cards").glob("*.md"))
     + sorted((FIXTURES / "configs").glob("*.y*ml"))
 ]
 SPECIAL = [

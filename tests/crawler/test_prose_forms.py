@@ -110,10 +110,12 @@ def test_prose_moe_and_self_merge_edges() -> None:
     assert stacked.recipes[0].merge_method == "passthrough"
 
 
-def test_yaml_moe_of_one_model_is_a_self_merge_with_one_parent() -> None:
+def test_yaml_moe_of_one_model_stays_a_moe_with_one_parent() -> None:
     config = (FIXTURES / "configs" / "self_merge_moe.yml").read_text(encoding="utf-8")
     facts = model_facts(card_text=None, config_text=config)
-    assert {(e.parent, e.relation) for e in facts.edges} == {("clone/Echo-7B", "merge")}
+    assert {(e.parent, e.relation, e.role) for e in facts.edges} == {
+        ("clone/Echo-7B", "moe", "expert")
+    }
 
 
 def test_base_model_only_in_the_body() -> None:
