@@ -197,7 +197,7 @@ def test_the_owners_reject_what_the_cli_does_not_offer(tmp_path: Path) -> None:
     """Each owner accepts every name the CLI offers and, for any other, names exactly
     the CLI's list."""
     from kinhub.crawler.crawl import Scope, ScopeError
-    from kinhub.crawler.emit import EmitError, EmitModel, emit_yaml
+    from kinhub.kinship.emit import EmitError, EmitModel, emit_yaml
     from kinhub.crawler.parse import parse_file
     from kinhub.kinship.errors import DeviceUnavailableError
     from kinhub.kinship.execute import resolve_device
