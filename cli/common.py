@@ -25,7 +25,7 @@ from rich.console import Console
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 if TYPE_CHECKING:
-    from kinhub.crawler.crawl import Scope
+    from kinhub.crawler.scope import Scope
     from kinhub.db.engine import Database
 
 stdout = Console(soft_wrap=True)
@@ -114,7 +114,7 @@ def parse_scope(scope: ScopeKind, model: str | None) -> Scope:
     Raises:
         ScopeError: unknown kind, or ``children-of`` without a valid model id.
     """
-    from kinhub.crawler.crawl import Scope
+    from kinhub.crawler.scope import Scope
 
     return Scope.parse(scope, model)
 

@@ -105,7 +105,7 @@ def reparse(
     "without_texts", "changed_models", "jobs_queued", "seconds"}`; `jobs_queued`
     counts the kinship jobs the rewritten edges call for.
     """
-    from kinhub.crawler.reparse import reparse as run_reparse
+    from kinhub.pipeline.reparse import run_reparse
 
     with handle_errors(), database_of(ctx) as database:
         report = run_reparse(database, all_models=all_models)

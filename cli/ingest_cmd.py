@@ -31,7 +31,7 @@ def ingest(
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Record a local model folder as a model with its edges (idempotent)."""
-    from kinhub.pipeline.crawl import ingest_folder
+    from kinhub.pipeline.ingest import ingest_folder
 
     with handle_errors(), database_of(ctx) as database:
         report = ingest_folder(database, folder=folder, repo_id=repo_id)

@@ -1,14 +1,18 @@
-"""The crawl strategy: spend the scarce API calls on listings, files only on change.
+"""The crawl: spend the scarce API calls on listings, files only on change.
 
 1. **List** candidates, newest ``lastModified`` first, with every fact we store in
-   the listing call itself (``expand=``).  Scopes: ``merges`` (one listing per
-   merge tag, deduplicated), ``children-of MODEL`` (``base_model:MODEL``) and
-   ``full``.  A listing stops at the previous high-water mark of its key.
+   the listing call itself (``expand=``), through the listings of the scope
+   (:mod:`kinhub.crawler.scope`).  A listing stops at the previous high-water mark
+   of its key.
 2. **Fetch files** (README.md and the first mergekit config present) only for
-   models whose sha differs from the stored one, concurrently, at that sha.
+   models whose sha differs from the stored one, concurrently, at that sha
+   (:mod:`kinhub.crawler.fetch`).
 3. **Commit** a page's models together with the page's cursor and the
    in-progress high-water candidate; the mark itself advances only when the
-   listing reaches its end.  A crash resumes from the stored cursor.
+   listing reaches its end.  A crash resumes from the stored cursor.  The
+   ``on_written`` hook (:mod:`kinhub.crawler.written`) runs in each write
+   transaction on the models whose rows changed; ``kinhub.pipeline.crawl`` queues
+   their kinship jobs there.
 4. **Follow references**: every parent an edge names that was never fetched
    (``pending``), and earlier failures (``error``), costs one ``model_info``
    plus its files; repeated until nothing is pending (bounded rounds).
@@ -16,8 +20,7 @@
 Coping with the real Hub: a listing item the client cannot read is fetched by
 ``model_info`` instead (the page goes on); a reference the Hub redirects to another
 id (a renamed repo) is stored once, under the new id, with the old id recorded as
-an alias; a gated repo is not asked for files when the crawl is anonymous (the
-answer would be 401) — its listing facts are kept as after a refused download.
+an alias.
 """
 
 from __future__ import annotations
@@ -31,12 +34,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
-from kinhub.crawler.errors import CrawlerError
-from kinhub.crawler.facts import model_facts
-from kinhub.crawler.hfconfig import architecture_facts
-from kinhub.crawler.ingest import CONFIG_NAMES
-from kinhub.crawler.names import DEFAULT_SCOPE, SCOPE_KINDS, ScopeKind
-from kinhub.crawler.version import PARSER_VERSION
+from kinhub.crawler.fetch import Fetched, Fetcher
+from kinhub.crawler.scope import Listing, Scope
+from kinhub.crawler.written import OnWritten
 from kinhub.db.aliases import note_hub_ids, record_alias
 from kinhub.db.crawl_state import (
     edge_count,
@@ -49,68 +49,14 @@ from kinhub.db.crawl_state import (
 )
 from kinhub.db.engine import Database
 from kinhub.db.ids import is_repo_id
-from kinhub.db.jobs.plan import enqueue_for_models
-from kinhub.db.records import ModelRecord, SourceTexts
 from kinhub.db.store import UpsertOutcome, pending_references, set_status, upsert_model
-from kinhub.db.stored_texts import StoredTexts, stored_texts
+from kinhub.db.stored_texts import stored_texts
 from kinhub.db.timeutil import parse_hub_time
-from kinhub.hub.client import HubClient, HubModel
-from kinhub.hub.errors import HubError, RepoUnavailableError
+from kinhub.hub.client import HubClient
+from kinhub.hub.models import HubModel
 from sqlmodel import Session
 
 logger = logging.getLogger(__name__)
-
-MERGE_TAGS: tuple[str, ...] = ("merge", "mergekit", "lazymergekit", "moe")
-CARD_NAME = "README.md"
-
-
-class ScopeError(CrawlerError):
-    """A crawl scope that kinhub does not know, or one missing its model."""
-
-
-@dataclass(frozen=True)
-class Listing:
-    """One listing query and the checkpoint key it is saved under."""
-
-    key: str
-    filters: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Scope:
-    """What to crawl: ``merges``, ``children-of`` a model, or ``full``."""
-
-    kind: ScopeKind = DEFAULT_SCOPE
-    model: str | None = None
-
-    @classmethod
-    def parse(cls, kind: str, model: str | None = None) -> Scope:
-        """Validate a scope given on the command line.
-
-        Raises:
-            ScopeError: unknown kind, or ``children-of`` without a valid model id.
-        """
-        if kind not in SCOPE_KINDS:
-            raise ScopeError(f"unknown scope {kind!r} (use merges, children-of or full)")
-        if kind == "children-of":
-            if not model or not is_repo_id(model):
-                raise ScopeError("scope children-of needs a model id (org/name)")
-            return cls(kind="children-of", model=model)
-        if model:
-            raise ScopeError(f"scope {kind} takes no model")
-        return cls(kind=kind)
-
-    @property
-    def label(self) -> str:
-        return f"children-of:{self.model}" if self.kind == "children-of" else self.kind
-
-    def listings(self) -> list[Listing]:
-        if self.kind == "merges":
-            return [Listing(key=f"models:filter={tag}", filters=(tag,)) for tag in MERGE_TAGS]
-        if self.kind == "children-of":
-            tag = f"base_model:{self.model}"
-            return [Listing(key=f"models:filter={tag}", filters=(tag,))]
-        return [Listing(key="models:all", filters=())]
 
 
 @dataclass
@@ -203,22 +149,6 @@ class CrawlReport:
 
 
 @dataclass(frozen=True)
-class _Fetched:
-    """One model's result: a record to upsert, a status to set, or nothing to do
-    (``unchanged``: its sha is the stored one).  ``alias`` is the id it was asked for
-    when the Hub answered for ``repo_id`` instead (a renamed repo)."""
-
-    repo_id: str
-    record: ModelRecord | None = None
-    status: str | None = None
-    error: str | None = None
-    files: int = 0
-    unchanged: bool = False
-    alias: str | None = None
-    hub_id: str | None = None  # the Hub's object id, which survives renames
-
-
-@dataclass(frozen=True)
 class _Marks:
     """A listing's dates: the stored high-water mark, the newest change seen by
     this (possibly resumed) listing, and where it stops."""
@@ -245,20 +175,17 @@ class Crawler:
         options: CrawlOptions | None = None,
         *,
         progress: ProgressCallback | None = None,
+        on_written: OnWritten | None = None,
     ) -> None:
         self.database = database
         self.hub = hub
         self.options = options or CrawlOptions()
         self.counts = CrawlCounts()
         self._progress = progress
+        self._on_written = on_written
+        self._fetcher = Fetcher(hub, legacy_strategy=self.options.legacy_strategy)
         self._seen: set[str] = set()
         self._attempted: set[str] = set()
-        self._anonymous: bool | None = None
-
-    def _is_anonymous(self) -> bool:
-        if self._anonymous is None:
-            self._anonymous = self.hub.anonymous
-        return self._anonymous
 
     # -- reporting ----------------------------------------------------------------------
 
@@ -287,138 +214,20 @@ class Crawler:
 
     # -- fetching (worker threads: Hub only, no database) ------------------------------------
 
-    def _record(
-        self,
-        model: HubModel,
-        *,
-        card: str | None,
-        config: tuple[str, str] | None,
-        status: Literal["ok", "gated"],
-    ) -> ModelRecord:
-        config_name, config_text = config if config else (CONFIG_NAMES[0], None)
-        # The listing's file names tell an adapter (adapter_config.json) from full weights.
-        files = list(model.files) if model.files is not None else None
-        facts = model_facts(
-            card_text=card,
-            config_text=config_text,
-            config_name=config_name,
-            hub_tags=model.tags,
-            files=files,
-        )
-        arch = architecture_facts(model.config)
-        return ModelRecord(
-            repo_id=model.repo_id,
-            sha=model.sha,
-            status=status,
-            last_error="gated: files not accessible" if status == "gated" else None,
-            created_at=model.created_at,
-            last_modified=model.last_modified,
-            tags=facts.tags,
-            license=facts.license,
-            library_name=facts.library_name or model.library_name,
-            pipeline_tag=facts.pipeline_tag or model.pipeline_tag,
-            architectures=arch.architectures,
-            model_type=arch.model_type,
-            hidden_size=arch.hidden_size,
-            num_layers=arch.num_layers,
-            vocab_size=arch.vocab_size,
-            num_parameters=model.num_parameters,
-            downloads=model.downloads,
-            likes=model.likes,
-            gated=model.gated,
-            private=model.private,
-            edges=facts.edges,
-            recipes=facts.recipes,
-            evaluations=facts.evaluations,
-            texts=SourceTexts(
-                card_text=card,
-                config_name=config_name if config_text is not None else None,
-                config_text=config_text,
-                files=files,
-            ),
-            parser_version=PARSER_VERSION,
-        )
-
-    def _fetch(self, model: HubModel, known: StoredTexts | None = None) -> _Fetched:
-        """Download the files of ``model`` at its sha and build its record.  ``known``:
-        the texts stored from its previous sha; a file whose blob id the Hub names as
-        unchanged is taken from there (one resolver request instead of two)."""
-        return replace(self._fetch_files(model, known), hub_id=model.hub_id)
-
-    def _fetch_files(self, model: HubModel, known: StoredTexts | None) -> _Fetched:
-        if model.gated and not self.options.legacy_strategy and self._is_anonymous():
-            # Anonymous callers are never on a gated repo's list (401): keep the listing's
-            # facts and Hub tags as after a refused download, without spending requests.
-            record = self._record(model, card=None, config=None, status="gated")
-            return _Fetched(model.repo_id, record=record)
-        files = model.files
-        wanted_card = files is None or CARD_NAME in files
-        config_name = next((n for n in CONFIG_NAMES if files is not None and n in files), None)
-        downloaded = 0
-        try:
-            card = None
-            if wanted_card:
-                card = self.hub.read_text(
-                    model.repo_id,
-                    CARD_NAME,
-                    revision=model.sha,
-                    known=known.card_text if known else None,
-                )
-                downloaded += card is not None
-            config = None
-            if config_name is not None:
-                same_file = known is not None and known.config_name == config_name
-                text = self.hub.read_text(
-                    model.repo_id,
-                    config_name,
-                    revision=model.sha,
-                    known=known.config_text if same_file and known else None,
-                )
-                downloaded += text is not None
-                config = (config_name, text) if text is not None else None
-        except RepoUnavailableError as exc:
-            if exc.status == "gated":
-                # The listing's facts and Hub tags are still worth keeping.
-                record = self._record(model, card=None, config=None, status="gated")
-                return _Fetched(model.repo_id, record=record, files=downloaded)
-            return _Fetched(model.repo_id, status=exc.status, error=exc.reason, files=downloaded)
-        except HubError as exc:
-            return _Fetched(model.repo_id, status="error", error=str(exc)[:500], files=downloaded)
-        record = self._record(model, card=card, config=config, status="ok")
-        return _Fetched(model.repo_id, record=record, files=downloaded)
-
-    def _fetch_reference(self, repo_id: str, stored_sha: str | None = None) -> _Fetched:
-        """``model_info`` for a referenced parent (or an unreadable listing item), then
-        its files unless its sha is ``stored_sha``.  A renamed repo (the Hub answered for
-        another id) comes back under its new id, with ``alias`` set to ``repo_id``."""
-        try:
-            model = self.hub.model_info(repo_id)
-        except RepoUnavailableError as exc:
-            return _Fetched(repo_id, status=exc.status, error=exc.reason)
-        except HubError as exc:
-            return _Fetched(repo_id, status="error", error=str(exc)[:500])
-        if model.repo_id != repo_id and is_repo_id(model.repo_id):
-            logger.info("%s was renamed to %s", repo_id, model.repo_id)
-            if model.repo_id in self._seen:  # already stored by this crawl
-                return _Fetched(model.repo_id, unchanged=True, alias=repo_id)
-            return replace(self._fetch(model), alias=repo_id)
-        if model.repo_id != repo_id:
-            model = replace(model, repo_id=repo_id)  # an unusable id: keep the asked one
-        if stored_sha is not None and model.sha == stored_sha:
-            return _Fetched(repo_id, unchanged=True)
-        return self._fetch(model)
+    def _fetch_reference(self, repo_id: str, stored_sha: str | None = None) -> Fetched:
+        return self._fetcher.fetch_reference(repo_id, stored_sha, seen=self._seen)
 
     def _run_pool(
         self,
         jobs: list[Any],
-        work: Callable[[Any], _Fetched],
+        work: Callable[[Any], Fetched],
         *,
         phase: Literal["listing", "references"] = "listing",
         key: str | None = None,
-    ) -> list[_Fetched]:
+    ) -> list[Fetched]:
         if not jobs:
             return []
-        results: list[_Fetched] = []
+        results: list[Fetched] = []
         workers = max(1, min(self.options.concurrency, len(jobs)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kinhub-fetch") as pool:
             futures = [pool.submit(work, job) for job in jobs]
@@ -435,13 +244,14 @@ class Crawler:
     def _write(
         self,
         session: Session,
-        results: Iterable[_Fetched],
+        results: Iterable[Fetched],
         *,
         hub_ids: Sequence[tuple[str, str]] = (),
     ) -> None:
         """Store fetched models; ``hub_ids``: ``(object id, repo id)`` of every listed
-        model, so a stored repo met under a new id is recorded as renamed."""
-        written: list[str] = []  # models whose rows changed: their kinship jobs are re-planned
+        model, so a stored repo met under a new id is recorded as renamed.  Then the
+        ``on_written`` hook, in this transaction, on the models whose rows changed."""
+        written: list[str] = []  # models whose rows changed: handed to on_written
         pairs = list(hub_ids)
         for result in results:
             self.counts.files += result.files
@@ -477,8 +287,8 @@ class Crawler:
             logger.info("%s was renamed to %s (the same Hub object)", old, new)
             self.counts.renamed += 1
             written.append(old)
-        # In the same transaction as the edges: a crash never leaves edges without jobs.
-        self.counts.jobs_queued += enqueue_for_models(session, written).inserted
+        if self._on_written is not None:
+            self.counts.jobs_queued += self._on_written(session, written)
 
     # -- listings --------------------------------------------------------------------
 
@@ -571,11 +381,13 @@ class Crawler:
         with self.database.session() as session:
             known = stored_texts(session, (m.repo_id for m in todo))
         results = self._run_pool(
-            todo, lambda model: self._fetch(model, known.get(model.repo_id)), key=listing.key
+            todo,
+            lambda model: self._fetcher.fetch(model, known.get(model.repo_id)),
+            key=listing.key,
         )
         if unread:
 
-            def by_id(repo_id: str) -> _Fetched:
+            def by_id(repo_id: str) -> Fetched:
                 sha, status = stored.get(repo_id, (None, "pending"))
                 return self._fetch_reference(repo_id, sha if status != "error" else None)
 
@@ -698,20 +510,17 @@ def crawl(
     options: CrawlOptions | None = None,
     *,
     progress: ProgressCallback | None = None,
+    on_written: OnWritten | None = None,
 ) -> CrawlReport:
     """Run one crawl (see :class:`Crawler`)."""
-    return Crawler(database, hub, options, progress=progress).run()
+    return Crawler(database, hub, options, progress=progress, on_written=on_written).run()
 
 
 __all__ = [
-    "MERGE_TAGS",
     "CrawlCounts",
     "CrawlOptions",
     "CrawlProgress",
     "CrawlReport",
     "Crawler",
-    "Listing",
-    "Scope",
-    "ScopeError",
     "crawl",
 ]

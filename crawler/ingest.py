@@ -2,6 +2,8 @@
 
 Users track their own merges this way, and tests build genealogies with it.
 Only the folder given is read; nothing a card or recipe says becomes a path.
+The record is built by :func:`kinhub.crawler.record.build_record`, as a crawled
+one is; storing it and queueing its kinship jobs is ``kinhub.pipeline.ingest``'s.
 """
 
 from __future__ import annotations
@@ -10,20 +12,18 @@ import hashlib
 import json
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
+from kinhub.crawler import version
 from kinhub.crawler.errors import LocalModelError
-from kinhub.crawler.facts import model_facts
 from kinhub.crawler.hfconfig import architecture_facts
-from kinhub.crawler.version import PARSER_VERSION
+from kinhub.crawler.record import CONFIG_NAMES, BuiltRecord, build_record
 from kinhub.db.ids import validate_repo_id
 from kinhub.db.records import ModelRecord, SourceTexts
 from safetensors import safe_open
 
 logger = logging.getLogger(__name__)
 
-CONFIG_NAMES = ("mergekit_config.yml", "mergekit_moe_config.yml", "best_config.yaml")
 MAX_TEXT_BYTES = 8 * 1024 * 1024
 # Files above this size are fingerprinted by size and first MiB, not hashed whole.
 FULL_HASH_LIMIT = 64 * 1024 * 1024
@@ -105,16 +105,9 @@ def parameter_count(folder: Path) -> int | None:
     return total
 
 
-@dataclass(frozen=True)
-class LocalModel:
-    """A local folder's record plus what the parser warned about."""
-
-    record: ModelRecord
-    warnings: list[str]
-
-
-def read_local_model(folder: Path, *, repo_id: str) -> LocalModel:
-    """Facts and edges of the model in ``folder``, recorded as ``repo_id``.
+def read_local_model(folder: Path, *, repo_id: str) -> BuiltRecord:
+    """Facts and edges of the model in ``folder``, recorded as ``repo_id``, with what
+    the parser warned about.
 
     Raises:
         InvalidRepoIdError: ``repo_id`` is not ``org/name``.
@@ -126,40 +119,25 @@ def read_local_model(folder: Path, *, repo_id: str) -> LocalModel:
     card_text = _read_text(folder / "README.md")
     config_name = next((name for name in CONFIG_NAMES if (folder / name).is_file()), None)
     config_text = _read_text(folder / config_name) if config_name else None
-    files = folder_files(folder)
-    facts = model_facts(
-        card_text=card_text,
-        config_text=config_text,
-        config_name=config_name or CONFIG_NAMES[0],
-        files=files,
-    )
     config_json = _read_text(folder / "config.json")
     try:
         hf_config = json.loads(config_json) if config_json else None
     except json.JSONDecodeError:
         logger.warning("%s: config.json is not valid JSON", repo_id)
         hf_config = None
-    arch = architecture_facts(hf_config)
-    record = ModelRecord(
-        repo_id=repo_id,
-        sha=folder_sha(folder),
-        status="ok",
-        tags=facts.tags,
-        license=facts.license,
-        library_name=facts.library_name,
-        pipeline_tag=facts.pipeline_tag,
-        architectures=arch.architectures,
-        model_type=arch.model_type,
-        hidden_size=arch.hidden_size,
-        num_layers=arch.num_layers,
-        vocab_size=arch.vocab_size,
-        num_parameters=parameter_count(folder),
-        edges=facts.edges,
-        recipes=facts.recipes,
-        evaluations=facts.evaluations,
-        texts=SourceTexts(
-            card_text=card_text, config_name=config_name, config_text=config_text, files=files
+    return build_record(
+        known=ModelRecord(
+            repo_id=repo_id,
+            sha=folder_sha(folder),
+            status="ok",
+            num_parameters=parameter_count(folder),
         ),
-        parser_version=PARSER_VERSION,
+        texts=SourceTexts(
+            card_text=card_text,
+            config_name=config_name,
+            config_text=config_text,
+            files=folder_files(folder),
+        ),
+        architecture=architecture_facts(hf_config),
+        parser_version=version.PARSER_VERSION,
     )
-    return LocalModel(record=record, warnings=facts.warnings)

@@ -3,10 +3,12 @@
 A crawl skips a model whose sha did not change, so parser improvements would
 never reach it.  The texts the parser read (card, mergekit config) are stored
 with the parser version that read them; :func:`reparse` feeds them to the
-current parser and writes the result through the same
-:func:`kinhub.db.store.upsert_model` the crawl and ingest use — idempotent: a
-model whose facts come out the same is left as it was (only its version stamp
-moves), and a second run finds nothing to do.
+current parser (through :func:`kinhub.crawler.record.build_record`, as the crawl
+and ingest do) and writes the result through the same
+:func:`kinhub.db.store.upsert_model` — idempotent: a model whose facts come out
+the same is left as it was (only its version stamp moves), and a second run
+finds nothing to do.  What follows the rewritten rows (the kinship jobs) is the
+caller's ``on_written`` hook: ``kinhub.pipeline.reparse`` wires it.
 """
 
 from __future__ import annotations
@@ -14,17 +16,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
-from kinhub.crawler import facts as parser_facts
 from kinhub.crawler import version
-from kinhub.crawler.ingest import CONFIG_NAMES
+from kinhub.crawler.record import build_record
+from kinhub.crawler.written import OnWritten
 from kinhub.db.engine import Database
-from kinhub.db.jobs.plan import enqueue_for_models
-from kinhub.db.records import ModelRecord
 from kinhub.db.reparse_queries import (
-    StoredSource,
     count_to_reparse,
     count_without_texts,
     current_sha,
@@ -78,48 +77,19 @@ class ReparseReport:
         }
 
 
-def reparsed_record(source: StoredSource, *, parser_version: int) -> ModelRecord:
-    """``source``'s model as the current parser reads its stored texts.
-
-    Facts that come from the Hub listing (dates, counts, architecture) are kept;
-    those the parser derives (edges, recipes, evaluations, license, tags) are
-    re-derived.  The Hub's own tags are not stored apart from the card's, so the
-    stored tag list stands in for them (on the Hub it includes the card's tags);
-    the stored file names are the ones the crawl or ingest gave the parser.
-    """
-    stored = source.record
-    texts = source.texts
-    facts = parser_facts.model_facts(
-        card_text=texts.card_text,
-        config_text=texts.config_text,
-        config_name=texts.config_name or CONFIG_NAMES[0],
-        hub_tags=stored.tags,
-        files=texts.files,
-    )
-    return replace(
-        stored,
-        tags=facts.tags,
-        license=facts.license,
-        library_name=facts.library_name or stored.library_name,
-        pipeline_tag=facts.pipeline_tag or stored.pipeline_tag,
-        edges=facts.edges,
-        recipes=facts.recipes,
-        evaluations=facts.evaluations,
-        texts=texts,
-        parser_version=parser_version,
-    )
-
-
 def reparse(
     database: Database,
     *,
     all_models: bool = False,
     batch_size: int = 200,
     progress: Callable[[ReparseProgress], None] | None = None,
+    on_written: OnWritten | None = None,
 ) -> ReparseReport:
     """Re-parse every model whose texts were read by an older parser (every model
     with stored texts when ``all_models``) and rewrite its edges, recipes and
-    evaluations where they differ.  Each batch commits in one write transaction.
+    evaluations where they differ.  Each batch commits in one write transaction,
+    with ``on_written`` called in it on the models rewritten (its count is the
+    report's ``jobs_queued``).
 
     Raises:
         DatabaseError: the database cannot be reached.
@@ -140,11 +110,18 @@ def reparse(
         if not batch:
             break
         after = batch[-1].model_id
-        # Parse outside the transaction: the write lock is held only for writing.
-        records = [(source, reparsed_record(source, parser_version=current)) for source in batch]
+        # Parse outside the transaction: the write lock is held only for writing.  The
+        # stored facts from the Hub (dates, counts, architecture) are kept; the stored
+        # tag list stands in for the Hub's tags (it includes them); the stored file
+        # names are the ones the crawl or ingest gave the parser.
+        records = [
+            (source, build_record(known=source.record, texts=source.texts, parser_version=current))
+            for source in batch
+        ]
         with database.write_transaction() as session:
             rewritten: list[str] = []
-            for source, record in records:
+            for source, built in records:
+                record = built.record
                 report.examined += 1
                 if current_sha(session, source.model_id) != source.record.sha:
                     report.skipped += 1
@@ -157,8 +134,9 @@ def reparse(
                     rewritten.append(record.repo_id)
                     if len(report.changed_models) < MAX_LISTED:
                         report.changed_models.append(record.repo_id)
-            # New roles mean new jobs; queued with the edges they follow from.
-            report.jobs_queued += enqueue_for_models(session, rewritten).inserted
+            # New roles mean new jobs: queued with the edges they follow from.
+            if on_written is not None:
+                report.jobs_queued += on_written(session, rewritten)
         logger.info("re-parsed %d of %d models", report.examined, total)
         if progress is not None:
             progress(ReparseProgress(done=report.examined, total=total))
@@ -166,4 +144,4 @@ def reparse(
     return report
 
 
-__all__ = ["ReparseProgress", "ReparseReport", "reparse", "reparsed_record"]
+__all__ = ["ReparseProgress", "ReparseReport", "reparse"]

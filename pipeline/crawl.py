@@ -1,9 +1,12 @@
-"""Crawler services: one crawl of a database (under the crawl lock, through a Hub
-client built from plain settings), and the ingestion of one local model folder.
+"""Crawl-then-queue: one crawl of a database (under the crawl lock, through a Hub
+client built from plain settings) that queues the kinship jobs of every model it
+writes, in the transaction that writes it.
 
 The ``crawl`` command, the scheduled tick and the demo all call :func:`run_crawl`,
-so a crawl is set up the same way wherever it starts.  Nothing here prints: a
-caller that wants a live progress line passes a ``progress`` callback.
+so a crawl is set up the same way wherever it starts.  The crawler knows nothing of
+kinship jobs: it calls the ``on_written`` hook this module hands it, which
+queues them.  Nothing here prints: a caller that wants a live progress line passes
+a ``progress`` callback.
 """
 
 from __future__ import annotations
@@ -15,14 +18,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from kinhub.crawler.crawl import CrawlOptions, CrawlProgress, CrawlReport, Scope, crawl
-from kinhub.crawler.ingest import read_local_model
+from kinhub.crawler.crawl import CrawlOptions, CrawlProgress, CrawlReport, crawl
+from kinhub.crawler.scope import Scope
 from kinhub.db.engine import Database
 from kinhub.db.jobs.plan import enqueue_for_models
 from kinhub.db.locks import run_lock
-from kinhub.db.store import upsert_model
 from kinhub.hub.client import HubClient, RetryPolicy
 from kinhub.hub.ratelimit import Plan, RateLimits
+from sqlmodel import Session
 
 logger = logging.getLogger(__name__)
 
@@ -65,13 +68,38 @@ def hub_client(settings: CrawlSettings) -> HubClient:
     )
 
 
+def _queue_kinship_jobs(session: Session, repo_ids: list[str]) -> int:
+    """The crawler's ``on_written`` hook: queue the kinship jobs that writing
+    ``repo_ids`` calls for, in the writing transaction (a crash never leaves edges
+    without their jobs); the number of jobs inserted."""
+    return enqueue_for_models(session, repo_ids).inserted
+
+
+def crawl_then_queue(
+    database: Database,
+    hub: HubClient,
+    options: CrawlOptions,
+    *,
+    progress: Callable[[CrawlProgress], None] | None = None,
+) -> CrawlReport:
+    """One crawl through ``hub`` that queues the kinship jobs of what it writes
+    (no lock: :func:`run_crawl` is the guarded entry point; benchmarks and tests
+    bring their own client).
+
+    Raises:
+        CrawlerError, HubError, DatabaseError: the crawl could not run.
+    """
+    return crawl(database, hub, options, progress=progress, on_written=_queue_kinship_jobs)
+
+
 def run_crawl(
     database: Database,
     *,
     settings: CrawlSettings,
     progress: ProgressWithCalls | None = None,
 ) -> CrawlReport:
-    """One crawl of ``settings.scope`` into ``database`` under the ``kinhub-crawl`` lock.
+    """One crawl of ``settings.scope`` into ``database`` under the ``kinhub-crawl`` lock,
+    queueing the kinship jobs of every model it writes.
 
     Raises:
         LockHeldError: another crawl is running against this database.
@@ -88,70 +116,19 @@ def run_crawl(
         )
         logger.info("crawl %s via %s", settings.scope.label, settings.endpoint or "default Hub")
         if progress is None:
-            return crawl(database, hub, options)
+            return crawl_then_queue(database, hub, options)
 
         def report(event: CrawlProgress) -> None:
             progress(event, dict(hub.stats()["calls"]))
 
-        return crawl(database, hub, options, progress=report)
-
-
-@dataclass(frozen=True)
-class IngestReport:
-    """What :func:`ingest_folder` stored; ``to_dict`` is the JSON summary."""
-
-    repo_id: str
-    sha: str | None
-    outcome: str  # new | changed | unchanged
-    edges: int
-    parents: list[str]
-    warnings: list[str]
-    jobs_queued: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "repo_id": self.repo_id,
-            "sha": self.sha,
-            "outcome": self.outcome,
-            "edges": self.edges,
-            "parents": self.parents,
-            "warnings": self.warnings,
-            "jobs_queued": self.jobs_queued,
-        }
-
-
-def ingest_folder(database: Database, *, folder: Path, repo_id: str) -> IngestReport:
-    """Record a local model folder (a mergekit output) as ``repo_id`` with its edges;
-    idempotent.
-
-    Raises:
-        LocalModelError: the folder cannot be read.
-        InvalidRepoIdError: ``repo_id`` is not ``org/name``.
-    """
-    local = read_local_model(folder, repo_id=repo_id)
-    record = local.record
-    with database.session() as session:
-        outcome = upsert_model(session, record)
-        queued = (
-            enqueue_for_models(session, [record.repo_id]) if outcome.value != "unchanged" else None
-        )
-    return IngestReport(
-        repo_id=record.repo_id,
-        sha=record.sha,
-        outcome=outcome.value,
-        edges=len(record.edges),
-        parents=sorted({e.parent for e in record.edges}),
-        warnings=list(local.warnings),
-        jobs_queued=queued.inserted if queued else 0,
-    )
+        return crawl_then_queue(database, hub, options, progress=report)
 
 
 __all__ = [
     "CRAWL_LOCK",
     "CrawlSettings",
-    "IngestReport",
     "ProgressWithCalls",
+    "crawl_then_queue",
     "hub_client",
-    "ingest_folder",
     "run_crawl",
 ]

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kinhub.crawler.crawl import CrawlReport, Scope
+from kinhub.crawler.crawl import CrawlReport
+from kinhub.crawler.scope import Scope
 from kinhub.db.answers.lineage import Lineage, lineage_sql
 from kinhub.db.engine import Database
 from kinhub.hub.ratelimit import Plan

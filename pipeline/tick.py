@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kinhub.crawler.crawl import Scope
+from kinhub.crawler.scope import Scope
 from kinhub.db.crawl_state import finish_run, record_run, start_run
 from kinhub.db.engine import Database
 from kinhub.db.errors import KinhubError, LockHeldError

@@ -47,10 +47,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kinhub.crawler.crawl import MERGE_TAGS, CrawlOptions, Scope, crawl  # noqa: E402
+from kinhub.crawler.crawl import CrawlOptions  # noqa: E402
+from kinhub.crawler.scope import MERGE_TAGS, Scope  # noqa: E402
 from kinhub.db.engine import open_database  # noqa: E402
 from kinhub.hub.client import LEGACY_LISTING_EXPAND, HubClient, RetryPolicy  # noqa: E402
 from kinhub.hub.ratelimit import HUB_WINDOW_S, PLAN_QUOTAS, Plan, RateLimits  # noqa: E402
+from kinhub.pipeline.crawl import crawl_then_queue  # noqa: E402
 
 _SERVE = """
 import sys
@@ -127,7 +129,7 @@ def _crawl(url: str, work: Path, strategy: str, phase: str, concurrency: int) ->
     start = time.perf_counter()
     try:
         hub = _client(url, work / f"cache-{strategy}-{phase}", strategy)
-        report = crawl(database, hub, options, progress=None)
+        report = crawl_then_queue(database, hub, options)
     finally:
         database.dispose()
     served = _emulator_call(url, "/_emulator/stats")

@@ -141,7 +141,7 @@ def _field_default(cls: Any, name: str) -> Any:
 
 
 def test_defaults_are_the_owners() -> None:
-    from kinhub.crawler.crawl import Scope
+    from kinhub.crawler.scope import Scope
     from kinhub.kinship.gain import analyze_gain
     from kinhub.kinship.partners import ComputeOptions, suggest_partners
     from kinhub.kinship.planner import plan_merges
@@ -173,7 +173,7 @@ def test_defaults_are_the_owners() -> None:
 
 def test_the_owners_read_the_light_lists() -> None:
     """The module that acts on a choice reads the light list the CLI offers."""
-    from kinhub.crawler import crawl, result
+    from kinhub.crawler import result, scope
     from kinhub.db.answers import gain as gain_query
     from kinhub.db.jobs import keys
     from kinhub.kinship import emit, engine, job, partners, service
@@ -186,7 +186,7 @@ def test_the_owners_read_the_light_lists() -> None:
     assert keys.JobKind is job_names.JobKind and keys.JobStatus is job_names.JobStatus
     assert tick.DEFAULT_CRON is pipeline_names.DEFAULT_CRON
     assert result.Kind is crawler_names.TextKind
-    assert crawl.ScopeKind is crawler_names.ScopeKind
+    assert scope.ScopeKind is crawler_names.ScopeKind
     default_metrics = metric_registry.DEFAULT_METRICS
     assert service.DEFAULT_METRICS is engine.DEFAULT_METRICS is default_metrics
     assert worker.WorkerSettings().metrics == default_metrics
@@ -196,9 +196,9 @@ def test_the_owners_read_the_light_lists() -> None:
 def test_the_owners_reject_what_the_cli_does_not_offer(tmp_path: Path) -> None:
     """Each owner accepts every name the CLI offers and, for any other, names exactly
     the CLI's list."""
-    from kinhub.crawler.crawl import Scope, ScopeError
-    from kinhub.kinship.emit import EmitError, EmitModel, emit_yaml
     from kinhub.crawler.parse import parse_file
+    from kinhub.crawler.scope import Scope, ScopeError
+    from kinhub.kinship.emit import EmitError, EmitModel, emit_yaml
     from kinhub.kinship.errors import DeviceUnavailableError
     from kinhub.kinship.execute import resolve_device
     from kinhub.kinship.gain import UnknownGainMetricError, resolve_metrics

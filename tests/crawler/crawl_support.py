@@ -6,14 +6,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-from kinhub.crawler.crawl import CrawlOptions, CrawlReport, Scope, crawl
+from kinhub.crawler.crawl import CrawlOptions, CrawlReport
 from kinhub.crawler.ingest import read_local_model
+from kinhub.crawler.scope import Scope
 from kinhub.db.engine import Database
 from kinhub.db.models import CrawlState, Edge, Evaluation, Model, Recipe
 from kinhub.db.store import upsert_model
 from kinhub.db.timeutil import to_utc
 from kinhub.hub.client import HubClient, RetryPolicy
 from kinhub.hub.ratelimit import RateLimits
+from kinhub.pipeline.crawl import crawl_then_queue
 from sqlmodel import select
 
 # Columns that record *when* kinhub wrote a row, not what it learned.
@@ -31,7 +33,7 @@ def run_crawl(
     database: Database, endpoint: str, cache: Path, *, scope: str = "full", **options: Any
 ) -> CrawlReport:
     kind, _, model = scope.partition(":")
-    return crawl(
+    return crawl_then_queue(
         database,
         hub_client(endpoint, cache),
         CrawlOptions(scope=Scope.parse(kind, model or None), **options),

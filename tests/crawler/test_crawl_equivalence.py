@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kinhub.crawler.crawl import Scope
+from kinhub.crawler.scope import Scope
 from kinhub.db.engine import Database, open_database
 from kinhub.db.ids import is_repo_id
 from kinhub.db.models import Edge, Evaluation, Model, Recipe

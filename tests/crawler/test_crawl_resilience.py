@@ -11,11 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from kinhub.crawler.crawl import CrawlOptions, Scope, crawl
+from kinhub.crawler.crawl import CrawlOptions
+from kinhub.crawler.scope import Scope
 from kinhub.db.engine import Database, open_database
 from kinhub.db.models import CrawlState, Edge, Model
 from kinhub.hub.client import RetryPolicy
 from kinhub.hub.ratelimit import RateLimits
+from kinhub.pipeline.crawl import crawl_then_queue
 from kinhub.sandbox.hub import HubManifest, generate_hub
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -132,7 +134,9 @@ def test_rate_limited_hub_completes(tmp_path: Path, hub_emulator: HubEmulators) 
                 retry=RetryPolicy(base_delay_s=0.05, max_rate_limit_waits=100),
                 limits=RateLimits.for_plan("anonymous"),
             )
-            report = crawl(database, hub, CrawlOptions(scope=Scope.parse("merges"), page_size=10))
+            report = crawl_then_queue(
+                database, hub, CrawlOptions(scope=Scope.parse("merges"), page_size=10)
+            )
             stats = emu.stats()
     finally:
         database.dispose()

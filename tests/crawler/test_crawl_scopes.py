@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from kinhub.crawler.crawl import MERGE_TAGS, Scope, ScopeError
+from kinhub.crawler.scope import MERGE_TAGS, Scope, ScopeError
 from kinhub.db.engine import open_database
 from kinhub.db.models import Edge, Model
 from kinhub.sandbox.hub import FOUNDATIONS, generate_hub

@@ -8,12 +8,14 @@ import json
 from pathlib import Path
 
 import pytest
-from kinhub.crawler.crawl import CrawlOptions, Scope, crawl
+from kinhub.crawler.crawl import CrawlOptions
+from kinhub.crawler.scope import Scope
 from kinhub.db.aliases import aliases_of, resolve_alias
 from kinhub.db.engine import Database, open_database
 from kinhub.db.models import Edge, Model
 from kinhub.hub.client import LEGACY_LISTING_EXPAND, HubClient, RetryPolicy
 from kinhub.hub.ratelimit import RateLimits
+from kinhub.pipeline.crawl import crawl_then_queue
 from sqlmodel import select
 
 from tests.conftest import HubEmulators
@@ -110,7 +112,7 @@ def _clean(
     database = open_database(f"sqlite:///{tmp_path / 'clean.db'}")
     try:
         with hub_emulator(hub_root, heavy_page_limit=None) as emu:
-            report = crawl(
+            report = crawl_then_queue(
                 database,
                 _client(emu.url, tmp_path / "clean-cache"),
                 CrawlOptions(scope=Scope.parse("full"), page_size=10),
@@ -131,7 +133,9 @@ def test_crawl_through_the_real_hub_behaviour(
         emu.add_fault(r"^GET /api/models/org/ft-b\b", "429r")
         emu.add_fault(r"^GET /org/merge/resolve/[^/]+/README\.md", "429r")
         hub = _client(emu.url, tmp_path / "cache", slept)
-        report = crawl(database, hub, CrawlOptions(scope=Scope.parse("full"), page_size=40))
+        report = crawl_then_queue(
+            database, hub, CrawlOptions(scope=Scope.parse("full"), page_size=40)
+        )
         stats = emu.stats()
         fired = {fault for _, fault in emu.app.script.fired}
 
@@ -187,7 +191,7 @@ def test_yesterdays_strategy_stores_the_same_with_more_resolver_requests(
                 options = CrawlOptions(
                     scope=Scope.parse("full"), page_size=10, legacy_strategy=name == "legacy"
                 )
-                report = crawl(database, hub, options)
+                report = crawl_then_queue(database, hub, options)
                 served[name] = emu.stats()["requests"]
                 assert report.requests["http"] == served[name]
                 files = report.counts["files_downloaded"]
@@ -207,7 +211,7 @@ def test_a_file_the_hub_names_unchanged_is_not_downloaded_again(
     options = CrawlOptions(scope=Scope.parse("full"), page_size=10)
     try:
         with hub_emulator(hub_root, heavy_page_limit=None) as emu:
-            crawl(database, _client(emu.url, tmp_path / "cache"), options)
+            crawl_then_queue(database, _client(emu.url, tmp_path / "cache"), options)
             # ft-a: a new commit that leaves its card alone; base: its card edited.
             (hub_root / "org/ft-a/notes.txt").write_text("a new file\n")
             card = hub_root / "org/base/README.md"
@@ -217,7 +221,7 @@ def test_a_file_the_hub_names_unchanged_is_not_downloaded_again(
                     json.dumps({"lastModified": "2024-04-01T00:00:00.000Z"})
                 )
             emu.reset_stats()
-            report = crawl(database, _client(emu.url, tmp_path / "cache"), options)
+            report = crawl_then_queue(database, _client(emu.url, tmp_path / "cache"), options)
             served = emu.stats()["requests"]
         nightly = table_snapshot(database)
     finally:
@@ -228,7 +232,7 @@ def test_a_file_the_hub_names_unchanged_is_not_downloaded_again(
     fresh = open_database(f"sqlite:///{tmp_path / 'fresh.db'}")
     try:
         with hub_emulator(hub_root, heavy_page_limit=None) as emu:
-            crawl(fresh, _client(emu.url, tmp_path / "cache-fresh"), options)
+            crawl_then_queue(fresh, _client(emu.url, tmp_path / "cache-fresh"), options)
         assert table_snapshot(fresh) == nightly
     finally:
         fresh.dispose()
@@ -241,7 +245,7 @@ def test_a_stored_repo_listed_under_a_new_id_is_one_model(
     options = CrawlOptions(scope=Scope.parse("full"), page_size=10)
     try:
         with hub_emulator(hub_root, heavy_page_limit=None) as emu:
-            crawl(database, _client(emu.url, tmp_path / "cache"), options)
+            crawl_then_queue(database, _client(emu.url, tmp_path / "cache"), options)
             # ft-a is renamed, then gets a commit: the listing shows it under its new id.
             (hub_root / "org/ft-a").rename(hub_root / "org/ft-a-v2")
             (hub_root / ".renames.json").write_text(
@@ -251,7 +255,7 @@ def test_a_stored_repo_listed_under_a_new_id_is_one_model(
                 json.dumps({"lastModified": "2024-04-01T00:00:00.000Z"})
             )
             emu.reload()
-            report = crawl(database, _client(emu.url, tmp_path / "cache"), options)
+            report = crawl_then_queue(database, _client(emu.url, tmp_path / "cache"), options)
         assert report.counts["renamed"] == 1 and report.counts["new"] == 1
         with database.session() as session:
             models = {m.repo_id: m for m in session.exec(select(Model))}

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 from kinhub.crawler.ingest import read_local_model
-from kinhub.crawler.reparse import reparse
 from kinhub.db.engine import Database
 from kinhub.db.jobs.plan import enqueue_for_models, is_common_ancestor, plan_jobs
 from kinhub.db.models import KinshipJob
 from kinhub.db.records import EdgeRecord
 from kinhub.db.store import upsert_model
-from kinhub.pipeline.crawl import ingest_folder
+from kinhub.pipeline.ingest import ingest_folder
+from kinhub.pipeline.reparse import run_reparse
 from kinhub.sandbox.families import MergeFamily, generate_merge_family
 from sqlalchemy import delete
 from sqlmodel import select
@@ -74,7 +74,7 @@ def test_reparse_queues_the_jobs_of_rewritten_edges(
         # Stored by an older parser that found no recipe edges.
         record = read_local_model(family.root / "m2/linear", repo_id="m2/linear").record
         upsert_model(session, replace(record, edges=[], recipes=[], parser_version=0))
-    report = reparse(database)
+    report = run_reparse(database)
     assert report.changed == 1 and report.jobs_queued == 3
     with database.session() as session:
         children = session.exec(select(KinshipJob.child).where(KinshipJob.status == "pending"))

@@ -9,11 +9,11 @@ import pytest
 from kinhub.crawler import facts as parser_facts
 from kinhub.crawler import version
 from kinhub.crawler.facts import CardFacts
-from kinhub.crawler.reparse import reparse
 from kinhub.db.engine import Database
 from kinhub.db.models import Edge, Model, ModelText, Recipe
 from kinhub.db.records import ModelRecord
 from kinhub.db.store import upsert_model
+from kinhub.pipeline.reparse import run_reparse
 from kinhub.sandbox.hub import HubManifest, generate_hub
 from sqlalchemy import text
 from sqlmodel import SQLModel, col, select
@@ -94,9 +94,9 @@ def test_ingest_stores_texts_and_version(database: Database, hub: HubManifest) -
 def test_reparse_with_the_same_parser_changes_nothing(database: Database, hub: HubManifest) -> None:
     ingest_folders(database, hub.root, _folders(hub))
     before = _dump(database)
-    report = reparse(database)
+    report = run_reparse(database)
     assert (report.examined, report.changed) == (0, 0)
-    report = reparse(database, all_models=True)
+    report = run_reparse(database, all_models=True)
     assert report.examined == len(_folders(hub))
     assert (report.changed, report.unchanged) == (0, report.examined)
     assert _dump(database) == before
@@ -111,7 +111,7 @@ def test_edges_follow_a_new_rule_and_a_second_run_changes_nothing(
     assert based  # the rule has something to change
 
     _bases_become_ingredients(monkeypatch)
-    report = reparse(database)
+    report = run_reparse(database)
     assert report.examined == len(_folders(hub))
     assert report.changed == len(based)
     assert set(report.changed_models) == based
@@ -122,9 +122,9 @@ def test_edges_follow_a_new_rule_and_a_second_run_changes_nothing(
     assert _versions(database) == ({version.PARSER_VERSION}, {version.PARSER_VERSION})
 
     after = _dump(database)
-    again = reparse(database)
+    again = run_reparse(database)
     assert (again.examined, again.changed) == (0, 0)
-    everything = reparse(database, all_models=True)
+    everything = run_reparse(database, all_models=True)
     assert everything.examined == report.examined
     assert everything.changed == 0
     assert _dump(database) == after
@@ -134,7 +134,7 @@ def test_models_without_texts_are_counted_not_touched(database: Database) -> Non
     with database.session() as session:
         upsert_model(session, ModelRecord(repo_id="old/model", sha="a" * 40))
     before = _dump(database)
-    report = reparse(database, all_models=True)
+    report = run_reparse(database, all_models=True)
     assert (report.examined, report.without_texts) == (0, 1)
     assert _dump(database) == before
 
@@ -144,7 +144,7 @@ def test_older_versions_are_reparsed(database: Database, hub: HubManifest) -> No
     with database.session() as session:
         session.execute(text("UPDATE model_text SET parser_version = 1"))
         session.execute(text("UPDATE recipe SET parser_version = 1"))
-    report = reparse(database)
+    report = run_reparse(database)
     assert report.examined == len(_folders(hub))
     assert report.changed == 0
     assert _versions(database) == ({version.PARSER_VERSION}, {version.PARSER_VERSION})
@@ -164,15 +164,15 @@ def test_crawl_stores_texts_and_reparse_follows(
             stored = set(session.exec(select(ModelText.model_id)))
         assert ok and stored == ok
         before = _dump(database)
-        assert reparse(database, all_models=True).changed == 0
+        assert run_reparse(database, all_models=True).changed == 0
         assert _dump(database) == before
 
         _bases_become_ingredients(monkeypatch)
-        report = reparse(database)
+        report = run_reparse(database)
         assert report.changed > 0
         assert not [e for e in _edges(database) if e[3] == "base"]
         after = _dump(database)
-        assert reparse(database, all_models=True).changed == 0
+        assert run_reparse(database, all_models=True).changed == 0
         assert _dump(database) == after
     finally:
         database.dispose()

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kinhub.crawler.crawl import Scope
+from kinhub.crawler.scope import Scope
 from kinhub.db.engine import Database
 from kinhub.db.locks import is_locked, run_lock
 from kinhub.db.models import CrawlRun
