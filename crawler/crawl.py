@@ -53,8 +53,9 @@ from kinhub.db.records import ModelRecord, SourceTexts
 from kinhub.db.store import UpsertOutcome, pending_references, set_status, upsert_model
 from kinhub.db.stored_texts import StoredTexts, stored_texts
 from kinhub.db.timeutil import parse_hub_time
-from kinhub.hub.client import HubClient, HubModel
+from kinhub.hub.client import HubClient
 from kinhub.hub.errors import HubError, RepoUnavailableError
+from kinhub.hub.models import HubModel
 from sqlmodel import Session
 
 logger = logging.getLogger(__name__)

@@ -269,8 +269,8 @@ class Worker:
         self._stop = threading.Event()
         self._sizes: dict[str, tuple[float, int, dict[str, Any] | None]] = {}
         if self.settings.plan is not None:
-            from kinhub.hub.client import shared_client
             from kinhub.hub.ratelimit import RateLimits
+            from kinhub.hub.shared import shared_client
 
             # Every Hub read of the engine goes through the shared client: its quotas.
             shared_client(self.settings.endpoint).limits = RateLimits.for_plan(self.settings.plan)
@@ -563,7 +563,7 @@ class Worker:
         move, and the engine resolves it again anyway), which saves the Hub's API quota
         when a family's base appears in many jobs.
         """
-        from kinhub.hub.client import shared_client
+        from kinhub.hub.shared import shared_client
 
         now = time.monotonic()
         known = self._sizes.get(ref)

@@ -12,8 +12,9 @@ from kinhub.db.engine import Database
 from kinhub.db.models import CrawlState, Edge, Evaluation, Model, Recipe
 from kinhub.db.store import upsert_model
 from kinhub.db.timeutil import to_utc
-from kinhub.hub.client import HubClient, RetryPolicy
+from kinhub.hub.client import HubClient
 from kinhub.hub.ratelimit import RateLimits
+from kinhub.hub.retry import RetryPolicy
 from sqlmodel import select
 
 # Columns that record *when* kinhub wrote a row, not what it learned.

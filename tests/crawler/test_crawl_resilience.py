@@ -13,8 +13,8 @@ import pytest
 from kinhub.crawler.crawl import CrawlOptions, Scope, crawl
 from kinhub.db.engine import Database, open_database
 from kinhub.db.models import CrawlState, Edge, Model
-from kinhub.hub.client import RetryPolicy
 from kinhub.hub.ratelimit import RateLimits
+from kinhub.hub.retry import RetryPolicy
 from kinhub.sandbox.emulator import HubEmulator
 from kinhub.sandbox.synthetic import HubManifest, generate_hub
 from sqlalchemy import func

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from kinhub.hub.client import HubClient, RetryPolicy
+from kinhub.hub.client import HubClient
 from kinhub.hub.errors import RepoUnavailableError
 from kinhub.hub.ratelimit import RateLimits
+from kinhub.hub.retry import RetryPolicy
 from kinhub.sandbox.emulator import HubEmulator
 
 FAST = RetryPolicy(base_delay_s=0.01, max_delay_s=0.05, max_attempts=8)
