@@ -8,6 +8,11 @@ Each bucket here is a sliding-window log: at most ``quota`` requests in any
 ``window_s`` seconds, which keeps us inside every fixed window the server may
 align differently.  When the server still answers 429, its ``RateLimit`` reset
 time pauses the whole bucket (every thread), not just the request that saw it.
+
+How the server's answers are read (:func:`server_wait`): ``RateLimit`` headers come
+on every answer.  A bucket pauses only when they say its window is spent (``r=0``),
+for the ``t`` they announce; a 429 with ``r>0`` is retried after a short backoff (or
+its ``Retry-After``), never after ``t`` — the same rule ``huggingface_hub`` follows.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +45,44 @@ def bucket_of(*, path: str, policy: str | None = None) -> str:
     if "/resolve/" in path or path.startswith(RESOLVE_CACHE_PREFIX):
         return RESOLVE
     return API
+
+
+class RateLimitHeader(Protocol):
+    """A parsed ``RateLimit`` header (``huggingface_hub``'s ``RateLimitInfo``): the
+    policy it is about, the requests left in its window and seconds to its reset."""
+
+    @property
+    def resource_type(self) -> str: ...
+
+    @property
+    def remaining(self) -> int: ...
+
+    @property
+    def reset_in_seconds(self) -> int: ...
+
+
+def spent_window(info: RateLimitHeader | None) -> tuple[str, float] | None:
+    """The bucket an answer says is spent (``r=0``) and the seconds until its window
+    resets (``t``); None when the answer says nothing, requests remain, or the policy
+    is one kinhub does not spend from (``pages``)."""
+    if info is None or info.remaining != 0 or info.resource_type not in POLICY_BUCKETS:
+        return None
+    return POLICY_BUCKETS[info.resource_type], float(info.reset_in_seconds)
+
+
+def server_wait(info: RateLimitHeader | None, *, retry_after: str) -> tuple[float | None, bool]:
+    """How long a 429 asks us to wait, and whether that holds for the whole bucket.
+
+    ``RateLimit`` with ``r=0``: the window is spent, wait its reset ``t`` (every thread).
+    Else a numeric ``Retry-After``.  A 429 whose header still shows requests remaining
+    (``r>0``) does not mean the quota is used up — its ``t`` is just the window's end,
+    possibly minutes away — so it gives no wait (None: back off briefly and retry).
+    """
+    if info is not None and info.remaining == 0:
+        return float(info.reset_in_seconds), True
+    if retry_after.strip().isdigit():
+        return float(retry_after), True
+    return None, False
 
 
 class Plan(StrEnum):

@@ -186,8 +186,9 @@ def fingerprint(ref: str, *, endpoint: str | None = None) -> str | None:
     assert repo_id is not None
     if revision is not None and _COMMIT.fullmatch(revision):
         return revision  # a commit names itself: no network for the cache key
-    from kinhub.hub.client import RetryPolicy, shared_client
     from kinhub.hub.errors import HubError
+    from kinhub.hub.retry import RetryPolicy
+    from kinhub.hub.shared import shared_client
 
     # A cache key only: one quick retry, then key on the revision as written (offline).
     probe = shared_client(endpoint).with_retry(RetryPolicy(max_attempts=2))

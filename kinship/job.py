@@ -129,7 +129,7 @@ class WeightSizes:
             JobInputError: the repo holds no safetensors weights.
             RepoUnavailableError, HubError: the Hub did not answer.
         """
-        from kinhub.hub.client import shared_client
+        from kinhub.hub.shared import shared_client
 
         now = time.monotonic()
         known = self._known.get(ref)

@@ -16,8 +16,9 @@ import threading
 from typing import Any
 
 from kinhub.db.ids import split_revision
-from kinhub.hub.client import HubClient, shared_client
+from kinhub.hub.client import HubClient
 from kinhub.hub.errors import HubError, RepoUnavailableError
+from kinhub.hub.shared import shared_client
 from kinhub.kinship.errors import ModelSourceError, RemoteReadError, WeightsFormatError
 from kinhub.kinship.weights import INDEX_NAME, SINGLE_NAME, ModelWeights, index_files, shard_files
 

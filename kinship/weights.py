@@ -479,8 +479,9 @@ def open_model(
     repo_id, revision = resolve_ref(ref)
     if repo_id is None:
         return open_folder(Path(ref), ref=ref, allow_pickle=allow_pickle)
-    from kinhub.hub.client import HubClient, shared_client
+    from kinhub.hub.client import HubClient
     from kinhub.hub.errors import HubError, RepoUnavailableError
+    from kinhub.hub.shared import shared_client
 
     patterns = ["*.json", "*.safetensors"]
     if allow_pickle:

@@ -23,8 +23,9 @@ from kinhub.crawler.scope import Scope
 from kinhub.db.engine import Database
 from kinhub.db.jobs.plan import enqueue_for_models
 from kinhub.db.locks import run_lock
-from kinhub.hub.client import HubClient, RetryPolicy
+from kinhub.hub.client import HubClient
 from kinhub.hub.ratelimit import Plan, RateLimits
+from kinhub.hub.retry import RetryPolicy
 from sqlmodel import Session
 
 logger = logging.getLogger(__name__)

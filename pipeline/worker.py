@@ -233,8 +233,8 @@ class Worker:
         self._stop = threading.Event()
         self._sizes = WeightSizes()
         if self.settings.plan is not None:
-            from kinhub.hub.client import shared_client
             from kinhub.hub.ratelimit import RateLimits
+            from kinhub.hub.shared import shared_client
 
             # Every Hub read of the engine goes through the shared client: its quotas.
             shared_client(self.settings.endpoint).limits = RateLimits.for_plan(self.settings.plan)

@@ -50,8 +50,10 @@ sys.path.insert(0, str(ROOT))
 from kinhub.crawler.crawl import CrawlOptions  # noqa: E402
 from kinhub.crawler.scope import MERGE_TAGS, Scope  # noqa: E402
 from kinhub.db.engine import open_database  # noqa: E402
-from kinhub.hub.client import LEGACY_LISTING_EXPAND, HubClient, RetryPolicy  # noqa: E402
+from kinhub.hub.client import HubClient  # noqa: E402
+from kinhub.hub.listing import LEGACY_LISTING_EXPAND  # noqa: E402
 from kinhub.hub.ratelimit import HUB_WINDOW_S, PLAN_QUOTAS, Plan, RateLimits  # noqa: E402
+from kinhub.hub.retry import RetryPolicy  # noqa: E402
 from kinhub.pipeline.crawl import crawl_then_queue  # noqa: E402
 
 _SERVE = """

@@ -13,8 +13,9 @@ from kinhub.db.engine import Database
 from kinhub.db.models import CrawlState, Edge, Evaluation, Model, Recipe
 from kinhub.db.store import upsert_model
 from kinhub.db.timeutil import to_utc
-from kinhub.hub.client import HubClient, RetryPolicy
+from kinhub.hub.client import HubClient
 from kinhub.hub.ratelimit import RateLimits
+from kinhub.hub.retry import RetryPolicy
 from kinhub.pipeline.crawl import crawl_then_queue
 from sqlmodel import select
 

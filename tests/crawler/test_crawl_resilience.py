@@ -15,8 +15,8 @@ from kinhub.crawler.crawl import CrawlOptions
 from kinhub.crawler.scope import Scope
 from kinhub.db.engine import Database, open_database
 from kinhub.db.models import CrawlState, Edge, Model
-from kinhub.hub.client import RetryPolicy
 from kinhub.hub.ratelimit import RateLimits
+from kinhub.hub.retry import RetryPolicy
 from kinhub.pipeline.crawl import crawl_then_queue
 from kinhub.sandbox.hub import HubManifest, generate_hub
 from sqlalchemy import func

@@ -13,8 +13,10 @@ from kinhub.crawler.scope import Scope
 from kinhub.db.aliases import aliases_of, resolve_alias
 from kinhub.db.engine import Database, open_database
 from kinhub.db.models import Edge, Model
-from kinhub.hub.client import LEGACY_LISTING_EXPAND, HubClient, RetryPolicy
+from kinhub.hub.client import HubClient
+from kinhub.hub.listing import LEGACY_LISTING_EXPAND
 from kinhub.hub.ratelimit import RateLimits
+from kinhub.hub.retry import RetryPolicy
 from kinhub.pipeline.crawl import crawl_then_queue
 from sqlmodel import select
 

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 from kinhub.hub import config
-from kinhub.hub.client import HubClient, RetryPolicy, shared_client
+from kinhub.hub.client import HubClient
 from kinhub.hub.errors import HubError, RepoUnavailableError
 from kinhub.hub.ratelimit import RateLimits
+from kinhub.hub.retry import RetryPolicy
+from kinhub.hub.shared import shared_client
 
 from tests.conftest import HubEmulators
 

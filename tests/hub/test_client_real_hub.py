@@ -9,9 +9,10 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from kinhub.hub.client import HubClient, RetryPolicy
+from kinhub.hub.client import HubClient
 from kinhub.hub.errors import RepoUnavailableError
 from kinhub.hub.ratelimit import RateLimits
+from kinhub.hub.retry import RetryPolicy
 
 from tests.conftest import HubEmulators
 

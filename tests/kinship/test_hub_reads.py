@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from kinhub.cli.app import app
-from kinhub.hub.client import shared_client
 from kinhub.hub.errors import RepoUnavailableError
+from kinhub.hub.shared import shared_client
 from kinhub.kinship.engine import compute_kinship, plan_kinship
 from kinhub.kinship.errors import ModelSourceError
 from kinhub.sandbox.emulator.faults import ScriptedFault

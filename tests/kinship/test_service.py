@@ -11,7 +11,7 @@ from kinhub.db.engine import Database
 from kinhub.db.errors import InvalidRepoIdError
 from kinhub.db.kinship_store import stored_metrics
 from kinhub.db.models import Kinship, KinshipJob
-from kinhub.hub.client import shared_client
+from kinhub.hub.shared import shared_client
 from kinhub.kinship.engine import compute_kinship, fingerprint
 from kinhub.kinship.errors import ModelSourceError
 from kinhub.kinship.service import (

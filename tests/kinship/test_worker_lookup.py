@@ -17,7 +17,7 @@ from kinhub.db.engine import Database
 from kinhub.db.jobs.keys import JobTarget
 from kinhub.db.jobs.queue import list_jobs
 from kinhub.db.models import Kinship
-from kinhub.hub.client import shared_client
+from kinhub.hub.shared import shared_client
 from kinhub.pipeline.worker import Worker, WorkerSettings
 from kinhub.sandbox.emulator import HubEmulator
 from sqlmodel import select

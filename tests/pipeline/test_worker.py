@@ -189,7 +189,7 @@ def test_jobs_pinned_to_revisions_are_measured_at_those_revisions(
     emu: HubEmulator, tmp_path: Path, mode: str
 ) -> None:
     from kinhub.db.jobs.keys import JobTarget
-    from kinhub.hub.client import shared_client
+    from kinhub.hub.shared import shared_client
 
     sha = {
         r: shared_client(emu.url).model_info(r).sha for r in ("kin/ft00", "kin/ft01", "kin/base")
