@@ -1,0 +1,2 @@
+"""Genealogy facts from the Hub: the card and recipe parser, the crawl strategy,
+re-parse and local ingest."""

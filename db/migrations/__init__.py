@@ -1,0 +1,1 @@
+"""Alembic migrations of the kinhub schema (applied when a database is opened)."""
