@@ -5,7 +5,9 @@ serves: two foundations, fine-tunes, three generations of mergekit merges
 (dare_ties, ties, task_arithmetic, slerp, linear, model_stock, passthrough),
 LazyMergekit merges, mergekit-moe repos (no README), LoRA adapters, GGUF
 quantizations, gated repos, merges naming repos that do not exist and broken
-cards — each with ``.hub.json`` dates, downloads and likes.  The returned
+cards — each with ``.hub.json`` dates, downloads and likes.  Foundations, fine-tunes
+and merges with readable cards carry ``model-index`` evaluations whose merge gain is
+planted against the ingredients' kinship (:mod:`~kinhub.sandbox.evals`).  The returned
 :class:`HubManifest` (also saved as ``root/.manifest.json``, a dotfile the
 emulator ignores) lists every repo with the parents it was made from.
 
