@@ -114,8 +114,11 @@ def next_commands(report: DemoReport, url: str) -> list[str]:
         return []
     db = f"KINHUB_DB={shlex.quote(url)}"
     offline = f"{db} HF_HUB_OFFLINE=1"
-    found = [f"{offline} kinhub partners {shlex.quote(steps.partners_model)}"]
-    if len(steps.plan_pool) >= 2:
+    failed = dict(steps.failed)
+    found = []
+    if "partners" not in failed:
+        found.append(f"{offline} kinhub partners {shlex.quote(steps.partners_model)}")
+    if "plan" not in failed:
         found.append(f"{offline} kinhub plan {shlex.join(steps.plan_pool)}")
     return [
         *found,

@@ -76,7 +76,8 @@ class NextSteps:
     export_model: str
     plot: Path
     html: Path
-    notes: tuple[str, ...] = ()
+    # commands the demo could not prepare (``partners``, ``plan``) → why; not suggested
+    failed: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -189,30 +190,43 @@ def prepare_next(
     """Run the suggested partner search and plan while the hub is up, so their
     signatures and kinships are stored; the worker computes what they queue (until a
     search queues nothing more, at most three rounds).  A step that cannot be answered
-    is noted, not raised (the demo goes on)."""
+    is reported through ``say`` and recorded in ``failed``, not raised (the demo goes
+    on, and does not suggest that command)."""
     from kinhub.db.errors import KinhubError
 
     options = ComputeOptions(endpoint=endpoint, cache_dir=str(cache_dir))
-    notes: list[str] = []
+    failed: dict[str, str] = {}
+    if len(steps.plan_pool) < 2:
+        failed["plan"] = "fewer than two merges with evaluations in the hub"
     say("measuring what the next commands need (partners, plan) while the hub is up")
+    # The deepest merge first; in a tiny hub it may have no relative, then the pool's.
+    choices = list(dict.fromkeys([steps.partners_model, *steps.plan_pool]))
     for _ in range(3):
+        failed.pop("partners", None)
         queued = 0
-        try:
-            queued += suggest_partners(database, model=steps.partners_model, options=options).queued
-        except KinhubError as exc:
-            notes.append(f"partners {steps.partners_model}: {exc}")
+        for choice in choices:
+            try:
+                queued += suggest_partners(database, model=choice, options=options).queued
+            except KinhubError as exc:
+                failed.setdefault("partners", str(exc))
+                continue
+            failed.pop("partners", None)
+            choices = [choice]
+            break
         if len(steps.plan_pool) >= 2:
+            failed.pop("plan", None)
             try:
                 plan_merges(database, pool=list(steps.plan_pool), options=options)
             except KinhubError as exc:
-                notes.append(f"plan: {exc}")
+                failed["plan"] = str(exc)
         drained = drain(database, budget_s=DEMO_WORKER_BUDGET_S, endpoint=endpoint, plan="pro")
         if not queued and not drained.get("claimed"):
             break
-        notes.clear()
-    for note in notes:
-        logger.info("%s", note)
-    return NextSteps(**{**steps.__dict__, "notes": tuple(notes)})
+    for command, reason in failed.items():
+        say(f"not suggesting {command}: {reason}")
+    return NextSteps(
+        **{**steps.__dict__, "partners_model": choices[0], "failed": tuple(failed.items())}
+    )
 
 
 def run_demo(

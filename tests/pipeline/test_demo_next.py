@@ -111,3 +111,26 @@ def test_demo_next_commands_work_after_it_exits(short_dir: Path, tmp_path: Path)
     assert (demo_dir / "gain.png").is_file() and (demo_dir / "family.html").is_file()
     assert not (home / "data").exists() and sorted(user_hf.iterdir()) == []
     assert {k: v for k, v in wide.items() if v} == {}
+
+
+def test_a_command_the_demo_could_not_prepare_is_not_suggested(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+    from typing import cast
+
+    from kinhub.cli.demo_cmd import next_commands
+    from kinhub.pipeline.demo import DemoReport, NextSteps
+
+    steps = NextSteps(
+        partners_model="org/m",
+        plan_pool=("org/a", "org/b"),
+        export_model="org/m",
+        plot=tmp_path / "gain.png",
+        html=tmp_path / "family.html",
+        failed=(("partners", "no merge partner for org/m"),),
+    )
+    report = cast(DemoReport, SimpleNamespace(next=steps))
+    url = f"sqlite:///{tmp_path / 'kinhub.db'}"
+    commands = next_commands(report, url)
+    named = [w[w.index("kinhub") + 1] for w in map(shlex.split, commands)]
+    assert named == ["plan", "analyze", "export"]
+    assert commands[0] == f"KINHUB_DB={url} HF_HUB_OFFLINE=1 kinhub plan org/a org/b"
