@@ -55,6 +55,9 @@ database after it has exited (`HF_HUB_OFFLINE=1`: its hub is gone by then).
 """
 
 
+_WIDTH = 80  # columns the closing lines are laid out for
+
+
 def demo(
     ctx: typer.Context,
     models: Annotated[
@@ -98,11 +101,24 @@ def demo(
                     report = run(progress)
         finally:
             database.dispose()
-    commands = next_commands(report, url)
+    shown = printable_url(url)
+    commands = next_commands(report, shown)
     if fmt is OutputFormat.json:
-        print_json({**demo_json(report), "database": url, "next_commands": commands})
+        print_json({**demo_json(report), "database": shown, "next_commands": commands})
     else:
-        _print(report, url, commands)
+        _print(report, shown, commands)
+
+
+def printable_url(url: str) -> str:
+    """``url`` with any password masked (``***``): the demo prints its database."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url
+    return parsed.render_as_string(hide_password=True) if parsed.password else url
 
 
 def next_commands(report: DemoReport, url: str) -> list[str]:
@@ -155,9 +171,14 @@ def _print(report: DemoReport, url: str, commands: list[str]) -> None:
     if report.kinship is not None:
         stdout.print()
         print_kinship(report.kinship.to_dict())
+    rows = [("generated hub", report.hub_dir), ("Hugging Face cache", report.hf_home)]
+    lines = [f"\ndemo files in {report.directory}:"]
+    for label, value in [*rows, ("database", url)]:
+        line = f"  {label:<18} {value}"
+        # A value too long for the line goes on its own (a path cannot be wrapped).
+        lines.append(line if len(line) <= _WIDTH else f"  {label}\n    {value}")
     stdout.print(
-        f"\ndemo files in {report.directory}:\n  generated hub      {report.hub_dir}\n"
-        f"  Hugging Face cache {report.hf_home}\n  database           {url}",
+        "\n".join(lines),
         highlight=False,
         soft_wrap=True,
         markup=False,
@@ -173,7 +194,7 @@ def _print(report: DemoReport, url: str, commands: list[str]) -> None:
             stdout.print(shell_lines(command), highlight=False, soft_wrap=True, markup=False)
 
 
-def shell_lines(command: str, *, width: int = 80, indent: str = "  ") -> str:
+def shell_lines(command: str, *, width: int = _WIDTH, indent: str = "  ") -> str:
     """``command`` laid out for ``width`` columns with shell line continuations (a word
     longer than the line, such as a long path, keeps its own line)."""
     lines: list[str] = []
