@@ -166,8 +166,8 @@ def jobs(
     JSON: `{"counts": {status: n}, "workers": [{"worker_id", "jobs", "lease_until",
     "expired"}], "jobs": [{"id", "kind", "status", "model_a", "model_b", "base",
     "revisions", "child", "priority", "attempts", "mode", "lease_owner", "lease_until",
-    "lease_expired", "next_attempt_at", "last_error", "kinship_id", "finished_at"}], "failures": [{"id",
-    "model_a", "model_b", "base", "attempts", "error"}]}`.
+    "lease_expired", "next_attempt_at", "last_error", "kinship_id", "finished_at"}],
+    "failures": [{"id", "model_a", "model_b", "base", "attempts", "error"}]}`.
     """
     if ctx.invoked_subcommand is not None:
         return
