@@ -41,3 +41,16 @@ def test_usage_error_is_one_line_exit_2(
 def test_no_arguments_still_show_help() -> None:
     result = runner.invoke(app, [])
     assert "Usage: kinhub" in result.output
+
+
+@pytest.mark.parametrize("name", ["a/[/x]", "a/[bold]x", "a/[red]b[/red]"])
+def test_errors_naming_user_input_print_it_as_typed(name: str, tmp_path: Path) -> None:
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "README.md").write_text("---\nlicense: mit\n---\n")
+    db = ["--db", f"sqlite:///{tmp_path / 'k.db'}"]
+    assert runner.invoke(app, [*db, "ingest", str(folder), "--repo-id", "org/m"]).exit_code == 0
+    result = runner.invoke(app, [*db, "show", name])
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.stderr.strip() == f"error: model {name!r} is not in the database"
