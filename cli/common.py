@@ -22,6 +22,8 @@ from kinhub.crawler.names import ScopeKind
 from kinhub.db.errors import KinhubError
 from kinhub.hub.ratelimit import Plan
 from rich.console import Console
+from rich.markup import escape
+from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 if TYPE_CHECKING:
@@ -172,13 +174,42 @@ class Command(TyperCommand):
         return pieces
 
 
+def usage_error_line(exc: UsageError) -> str:
+    """One line for a usage error: what was wrong and where to read more."""
+    message = " ".join(exc.format_message().split())
+    where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+    return f"error: {message}{where}"
+
+
+@contextmanager
+def one_line_usage_errors() -> Iterator[None]:
+    """Usage errors (a bad option value, a missing argument, an unknown command) as one
+    line on stderr and click's exit code 2, instead of click's usage box."""
+    try:
+        yield
+    except NoArgsIsHelpError:
+        raise  # the help text, as asked for
+    except UsageError as exc:
+        typer.echo(usage_error_line(exc), err=True)
+        raise typer.Exit(exc.exit_code) from exc
+
+
 class Group(TyperGroup):
-    """A command group whose ``--help`` flag shows no ``<bool>`` placeholder and
-    whose plain option values are converted without pydantic."""
+    """A command group whose ``--help`` flag shows no ``<bool>`` placeholder, whose
+    plain option values are converted without pydantic, and whose usage errors —
+    its own and those of every command below it — are one line on stderr."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         plain_coercion(self.get_params(ctx))
         return super().parse_args(ctx, args)
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        with one_line_usage_errors():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: Any) -> Any:
+        with one_line_usage_errors():
+            return super().invoke(ctx)
 
     def get_help_option(self, ctx: Any) -> TyperOption | None:
         return _no_placeholder(super().get_help_option(ctx))
@@ -204,7 +235,8 @@ def handle_errors() -> Iterator[None]:
     try:
         yield
     except KinhubError as exc:
-        stderr.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+        # The message names what the user typed (a model id, a path): never markup.
+        stderr.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, markup=True)
         raise typer.Exit(1) from exc
 
 

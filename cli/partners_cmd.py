@@ -20,6 +20,7 @@ from kinhub.cli.common import (
     stderr,
     stdout,
 )
+from kinhub.cli.paths import check_output_file, write_text_file
 from kinhub.kinship.names import (
     DEFAULT_COMPUTE,
     DEFAULT_PARTNER_METRIC,
@@ -102,6 +103,8 @@ def partners(
         stderr.print(f"measuring kinship with {escape(other)} ({compute})…", style="dim")
 
     with handle_errors():
+        if emit_config and output is not None:  # before minutes of measuring
+            output = check_output_file(output, option="-o")
         options = ComputeOptions(compute=compute, sample=sample, progress=progress)
         with database_of(ctx) as database:
             report = suggest_partners(
@@ -158,7 +161,7 @@ def _emit(report: PartnerReport, method: str, output: Path | None) -> dict[str, 
         ],
     )
     if output is not None:
-        output.write_text(text, encoding="utf-8")
+        write_text_file(output, text, option="-o")
     return {
         "method": method,
         "partner": other.id,
