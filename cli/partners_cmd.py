@@ -96,14 +96,20 @@ def partners(
     ] = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
+    from kinhub.hub.config import endpoint_for
     from kinhub.kinship.partners import ComputeOptions, suggest_partners
 
     def progress(other: str) -> None:
         stderr.print(f"measuring kinship with {escape(other)} ({compute})…", style="dim")
 
     with handle_errors():
-        options = ComputeOptions(compute=compute, sample=sample, progress=progress)
         with database_of(ctx) as database:
+            options = ComputeOptions(
+                compute=compute,
+                sample=sample,
+                progress=progress,
+                endpoint=endpoint_for(database),  # the crawl's Hub unless HF_ENDPOINT says
+            )
             report = suggest_partners(
                 database,
                 model=model,

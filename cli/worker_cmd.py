@@ -15,10 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from kinhub.cli.common import (
     Command,
-    EndpointOpt,
     FormatOpt,
     OutputFormat,
-    PlanOpt,
     database_of,
     flag,
     handle_errors,
@@ -165,6 +163,11 @@ backoff; missing, gated or corrupt inputs fail at once with the reason (see
 `kinhub jobs`). Ctrl-C or SIGTERM releases the current job and exits.
 Without `--once`/`--until-empty` the worker waits for new jobs.
 
+The Hub read: `--endpoint`, else `HF_ENDPOINT`, else the endpoint the database's
+last `kinhub crawl` stored, else huggingface.co; the plan: `--plan`, else the
+stored one when that endpoint is used. A Hub that cannot be reached ends the run
+with one line and exit 1.
+
 JSON: `{"status", "worker_id", "claimed", "done", "failed", "retried", "released",
 "lost", "modes", "bytes_read", "seconds", "errors", "evicted_bytes"}`.
 """
@@ -235,12 +238,22 @@ def worker_command(
     max_attempts: Annotated[
         int, typer.Option("--max-attempts", min=1, metavar="N", help="Attempts per job.")
     ] = 3,
-    endpoint: EndpointOpt = None,
-    plan: PlanOpt = Plan.anonymous,
+    endpoint: Annotated[
+        str | None,
+        typer.Option(
+            "--endpoint",
+            metavar="URL",
+            help="Hub URL (default: `HF_ENDPOINT`, else the last crawl's, else huggingface.co).",
+        ),
+    ] = None,
+    plan: Annotated[
+        Plan | None,
+        typer.Option(
+            "--plan", help="Account tier for the rate limits (default: the last crawl's)."
+        ),
+    ] = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    import os
-
     from kinhub.pipeline.worker import Worker, WorkerSettings, stop_on_signals
 
     budget_s = parse_duration(time_budget) if time_budget is not None else None
@@ -251,8 +264,8 @@ def worker_command(
         "sample": sample,
         "max_attempts": max_attempts,
         "cache_budget": _size(cache_budget, "--cache-budget"),
-        "endpoint": endpoint or os.environ.get("HF_ENDPOINT") or None,
-        "plan": plan.value,
+        "endpoint": endpoint or None,
+        "plan": plan.value if plan is not None else None,
     }
     if worker_id:
         options["worker_id"] = worker_id

@@ -330,3 +330,16 @@ class HubObject(SQLModel, table=True):
 
     hub_id: str = Field(primary_key=True, max_length=64)
     repo_id: str = Field(max_length=300, index=True)
+
+
+class Setting(SQLModel, table=True):
+    """A database-wide setting: a name and a short text value (``kinhub.db.settings``).
+
+    Holds what later processes need to know about earlier ones, such as the Hub
+    endpoint and plan of the last crawl (never a token or any credential)."""
+
+    __tablename__ = "setting"
+
+    name: str = Field(primary_key=True, max_length=100)
+    value: str = Field(max_length=2000)
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -193,6 +193,18 @@ class RateLimits:
         )
 
     @classmethod
+    def for_hub(cls, endpoint: str | None, plan: Plan | str | None = None) -> RateLimits:
+        """The quotas the Hub at ``endpoint`` (None: ``HF_ENDPOINT`` now) has for
+        ``plan`` (None: anonymous): the plan's on huggingface.co; none client-side
+        on any other endpoint (an emulator, mirror or private Hub keeps its own, and
+        its 429 answers are still honoured)."""
+        from kinhub.hub.config import is_public_hub
+
+        if is_public_hub(endpoint):
+            return cls.for_plan(plan or Plan.anonymous)
+        return cls.unlimited()
+
+    @classmethod
     def unlimited(cls) -> RateLimits:
         """No client-side quota (server 429s are still honoured)."""
         return cls(api=BucketLimiter(API, None), resolve=BucketLimiter(RESOLVE, None))

@@ -34,7 +34,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,8 @@ from kinhub.db.jobs.queue import (
     repos_in_use,
 )
 from kinhub.db.timeutil import utcnow
+from kinhub.hub.config import choose_hub
+from kinhub.hub.errors import HubUnreachableError
 from kinhub.kinship.job import (
     DEFAULT_EXACT_MAX_BYTES,
     DEFAULT_SAMPLE,
@@ -89,6 +91,18 @@ def _env_float(name: str, default: float) -> float:
     except ValueError:
         logger.warning("ignoring %s=%r: not a number", name, raw)
         return default
+
+
+def _unreachable_cause(exc: BaseException) -> HubUnreachableError | None:
+    """The :class:`HubUnreachableError` behind ``exc`` (itself or a cause), if any."""
+    seen: BaseException | None = exc
+    for _ in range(16):
+        if seen is None:
+            return None
+        if isinstance(seen, HubUnreachableError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def default_worker_id() -> str:
@@ -232,12 +246,19 @@ class Worker:
         self.on_event = on_event
         self._stop = threading.Event()
         self._sizes = WeightSizes()
-        if self.settings.plan is not None:
+        # The Hub the jobs came from: the option, else HF_ENDPOINT, else the endpoint
+        # and plan the database's last crawl stored (kinhub.hub.config.choose_hub).
+        hub = choose_hub(database, endpoint=self.settings.endpoint, plan=self.settings.plan)
+        self.settings = replace(self.settings, endpoint=hub.endpoint, plan=hub.plan)
+        self.hub_source = hub.source
+        self._hub_checked = False
+        logger.info("worker reads %s (%s), plan %s", hub.endpoint, hub.source, hub.plan)
+        if hub.plan is not None:
             from kinhub.hub.ratelimit import RateLimits
             from kinhub.hub.shared import shared_client
 
             # Every Hub read of the engine goes through the shared client: its quotas.
-            shared_client(self.settings.endpoint).limits = RateLimits.for_plan(self.settings.plan)
+            shared_client(hub.endpoint).limits = RateLimits.for_hub(hub.endpoint, hub.plan)
 
     # -- control ----------------------------------------------------------------------
 
@@ -328,7 +349,6 @@ class Worker:
                 *job.refs,
                 job.attempts,
             )
-            self._emit("claimed", job)
         return job
 
     def _cache_path(self) -> Path | None:
@@ -354,6 +374,8 @@ class Worker:
                 )
 
             try:
+                self._check_hub(job)
+                self._emit("claimed", job)
                 mode = choose_mode(
                     job,
                     mode=settings.mode,
@@ -381,6 +403,13 @@ class Worker:
                 self._give_back(job, report, "interrupted", lost=lease.lost.is_set())
                 raise
             except Exception as exc:
+                cause = _unreachable_cause(exc)
+                if cause is not None:
+                    # No job can work without the Hub: give this one back, end the run.
+                    self._give_back(
+                        job, report, "Hub unreachable", lost=lease.lost.is_set(), quiet=True
+                    )
+                    raise self._unreachable(cause) from exc
                 self._record_failure(job, report, exc, mode)
                 return
         result = measurement.result
@@ -407,7 +436,50 @@ class Worker:
         if result.mode == "exact":
             report.evicted_bytes += self._after_exact(job, result.revisions)
 
-    def _give_back(self, job: ClaimedJob, report: WorkerReport, why: str, *, lost: bool) -> None:
+    def _check_hub(self, job: ClaimedJob) -> None:
+        """Before the first job: one quick request to the Hub (three tries, backoff from
+        half a second), so a worker pointed at a Hub that is not there stops at once
+        instead of retrying every read of every job.
+
+        Raises:
+            HubUnreachableError: nothing answers at the endpoint.
+        """
+        if self._hub_checked:
+            return
+        refs = [r for r in job.refs if not looks_local(r)]
+        if refs:
+            from kinhub.hub.retry import RetryPolicy
+            from kinhub.hub.shared import shared_client
+
+            probe = shared_client(self.settings.endpoint).with_retry(
+                RetryPolicy(max_attempts=3, base_delay_s=0.5, log_retries=False)
+            )
+            try:
+                probe.model_info(refs[0].partition("@")[0])
+            except HubUnreachableError:
+                raise
+            except Exception as exc:  # it answered; the job's own checks say what is wrong
+                logger.debug("Hub probe answered: %s", exc)
+        self._hub_checked = True
+
+    def _unreachable(self, exc: HubUnreachableError) -> HubUnreachableError:
+        """The run's error: which Hub, where its URL came from, and how to choose another."""
+        why = {
+            "option": "--endpoint",
+            "HF_ENDPOINT": "HF_ENDPOINT",
+            "stored": "the database's last crawl",
+            "default": "the default",
+        }[self.hub_source]
+        return HubUnreachableError(
+            f"cannot reach the Hub at {exc.endpoint or self.settings.endpoint} (from {why}); "
+            "jobs left queued — start it or pass --endpoint URL",
+            endpoint=exc.endpoint or self.settings.endpoint or "",
+        )
+
+    def _give_back(
+        self, job: ClaimedJob, report: WorkerReport, why: str, *, lost: bool, quiet: bool = False
+    ) -> None:
+        """Release ``job`` (or count it lost); ``quiet``: no event (the run's error says it)."""
         if lost:
             report.lost += 1
             logger.info("job %s abandoned: %s", job.id, why)
@@ -417,7 +489,8 @@ class Worker:
             release_job(session, job_id=job.id, owner=job.owner)
         report.released += 1
         logger.info("job %s released (%s)", job.id, why)
-        self._emit("released", job, reason=why)
+        if not quiet:
+            self._emit("released", job, reason=why)
 
     def _record_failure(
         self, job: ClaimedJob, report: WorkerReport, exc: Exception, mode: str | None

@@ -1,0 +1,106 @@
+"""Database-wide settings: what a later process must know about an earlier one.
+
+The one use today is the Hub a crawl read: a crawl stores its endpoint and plan
+(:func:`remember_hub`), and the worker, ``partners --compute``, ``plan`` and
+``kinship`` read the weights of the crawled models from that Hub when they are not
+told another one (:func:`stored_hub`; the precedence is
+``kinhub.hub.config.endpoint_for``).  An endpoint is stored without user info, query
+or fragment, so no credential written into a URL is ever kept; tokens are never
+stored at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+from kinhub.db.engine import Database
+from kinhub.db.models import Setting
+from kinhub.db.timeutil import utcnow
+from sqlmodel import Session
+
+HUB_ENDPOINT = "hub.endpoint"
+HUB_PLAN = "hub.plan"
+MAX_VALUE = 2000
+
+
+@dataclass(frozen=True)
+class StoredHub:
+    """The Hub endpoint and plan of the last crawl (None: never stored)."""
+
+    endpoint: str | None = None
+    plan: str | None = None
+
+
+def clean_endpoint(url: str) -> str:
+    """``url`` without user info, query or fragment, nor a trailing slash: what may be
+    stored and shown.
+
+    Raises:
+        ValueError: not an http(s) URL with a host.
+    """
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    host = parts.hostname
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    cleaned = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+    if len(cleaned) > MAX_VALUE:
+        raise ValueError("URL too long")
+    return cleaned
+
+
+def get_setting(session: Session, name: str) -> str | None:
+    row = session.get(Setting, name)
+    return None if row is None else row.value
+
+
+def set_setting(session: Session, name: str, value: str) -> None:
+    """Store ``name = value`` (replacing any earlier value).  Does not commit."""
+    row = session.get(Setting, name)
+    if row is None:
+        session.add(Setting(name=name, value=value[:MAX_VALUE]))
+    else:
+        row.value = value[:MAX_VALUE]
+        row.updated_at = utcnow()
+    session.flush()
+
+
+def remember_hub(session: Session, *, endpoint: str, plan: str | None) -> None:
+    """Store the Hub a crawl reads (its URL cleaned by :func:`clean_endpoint`) and,
+    when given, its plan.  Does not commit.
+
+    Raises:
+        ValueError: ``endpoint`` is not an http(s) URL.
+    """
+    set_setting(session, HUB_ENDPOINT, clean_endpoint(endpoint))
+    if plan is not None:
+        set_setting(session, HUB_PLAN, plan)
+
+
+def stored_hub(database: Database) -> StoredHub:
+    """The Hub endpoint and plan the last crawl stored (both None if none did)."""
+    with database.session() as session:
+        return StoredHub(
+            endpoint=get_setting(session, HUB_ENDPOINT), plan=get_setting(session, HUB_PLAN)
+        )
+
+
+def stored_endpoint(database: Database) -> str | None:
+    """The Hub endpoint the last crawl stored, or None."""
+    return stored_hub(database).endpoint
+
+
+__all__ = [
+    "HUB_ENDPOINT",
+    "HUB_PLAN",
+    "StoredHub",
+    "clean_endpoint",
+    "get_setting",
+    "remember_hub",
+    "set_setting",
+    "stored_endpoint",
+    "stored_hub",
+]
