@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from kinhub.hub.accounting import Accounting
 from kinhub.hub.errors import HubError, HubUnreachableError
-from kinhub.hub.ratelimit import RateLimits
+from kinhub.hub.ratelimit import ANNOUNCE_WAIT_S, RateLimits
 
 logger = logging.getLogger(__name__)
 
@@ -123,8 +123,13 @@ def call_with_retries(
                 else:
                     # A reset of 0 s still means "this window is spent": back off a little.
                     wait = max(verdict.wait, policy.base_delay_s)
+                first = accounting.first_limit(bucket)
+                long_wait = wait >= ANNOUNCE_WAIT_S
                 logger.log(
-                    logging.WARNING if accounting.first_limit(bucket) else logging.INFO,
+                    # A long wait is announced by the limiter (whole bucket) or here.
+                    logging.WARNING
+                    if (first and not long_wait) or (long_wait and not verdict.whole_bucket)
+                    else logging.INFO,
                     "%s: rate limited by the Hub (%s requests%s); waiting %.1fs",
                     what,
                     bucket,
@@ -132,7 +137,10 @@ def call_with_retries(
                     wait,
                 )
                 if verdict.whole_bucket:
-                    limiter.pause(wait)
+                    limiter.pause(
+                        wait,
+                        why=f"{what}: the Hub answered 429, its {bucket} request window is spent",
+                    )
                 else:
                     sleep(wait)
                 accounting.count_retry(bucket)
