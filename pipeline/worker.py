@@ -50,7 +50,7 @@ from kinhub.db.jobs.queue import (
     renew_lease,
     repos_in_use,
 )
-from kinhub.db.timeutil import utcnow
+from kinhub.db.timeutil import parse_duration, utcnow
 from kinhub.hub.config import choose_hub
 from kinhub.hub.errors import HubUnreachableError
 from kinhub.kinship.job import (
@@ -93,6 +93,16 @@ def _env_float(name: str, default: float) -> float:
         return default
 
 
+def _env_seconds(name: str, default: float) -> float:
+    """A duration variable (``300``, ``5m``; :func:`kinhub.db.timeutil.parse_duration`)."""
+    raw = os.environ.get(name)
+    try:
+        return parse_duration(raw) if raw else default
+    except ValueError as exc:
+        logger.warning("ignoring %s: %s", name, exc)
+        return default
+
+
 def _unreachable_cause(exc: BaseException) -> HubUnreachableError | None:
     """The :class:`HubUnreachableError` behind ``exc`` (itself or a cause), if any."""
     seen: BaseException | None = exc
@@ -122,8 +132,8 @@ class WorkerSettings:
     sample: float = DEFAULT_SAMPLE
     seed: int = 0
     metrics: tuple[str, ...] = DEFAULT_METRICS
-    lease_s: float = field(default_factory=lambda: _env_float(ENV_LEASE_S, DEFAULT_LEASE_S))
-    retry_s: float = field(default_factory=lambda: _env_float(ENV_RETRY_S, DEFAULT_RETRY_S))
+    lease_s: float = field(default_factory=lambda: _env_seconds(ENV_LEASE_S, DEFAULT_LEASE_S))
+    retry_s: float = field(default_factory=lambda: _env_seconds(ENV_RETRY_S, DEFAULT_RETRY_S))
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     cache_budget: int | None = None
     cache_dir: str | None = None
