@@ -1,27 +1,31 @@
 """Database-wide settings: what a later process must know about an earlier one.
 
-The one use today is the Hub a crawl read: a crawl stores its endpoint and plan
+Two uses.  The Hub a crawl read: a crawl stores its endpoint and plan
 (:func:`remember_hub`), and the worker, ``partners --compute``, ``plan`` and
 ``kinship`` read the weights of the crawled models from that Hub when they are not
 told another one (:func:`stored_hub`; the precedence is
 ``kinhub.hub.config.endpoint_for``).  An endpoint is stored without user info, query
 or fragment, so no credential written into a URL is ever kept; tokens are never
-stored at all.
+stored at all.  And the folder a model given to ``kinhub ingest`` was read from
+(:func:`remember_local_folder`): the worker reads that model's weights there — a path
+the user gave on the command line, never one that came from a crawled card.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 from kinhub.db.engine import Database
 from kinhub.db.models import Setting
 from kinhub.db.timeutil import utcnow
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 HUB_ENDPOINT = "hub.endpoint"
 HUB_PLAN = "hub.plan"
-MAX_VALUE = 2000
+LOCAL_FOLDER = "local.folder:"  # + repo id: the folder `kinhub ingest` read it from
+MAX_VALUE = 8000
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,29 @@ def remember_hub(session: Session, *, endpoint: str, plan: str | None) -> None:
         set_setting(session, HUB_PLAN, plan)
 
 
+def remember_local_folder(session: Session, *, repo_id: str, folder: str) -> None:
+    """Store that ``repo_id`` was ingested from ``folder`` (an absolute path the user
+    gave ``kinhub ingest``; never a path from a crawled card).  Does not commit."""
+    set_setting(session, LOCAL_FOLDER + repo_id, folder)
+
+
+def forget_local_folder(session: Session, *, repo_id: str) -> None:
+    """``repo_id`` is no longer read from a local folder.  Does not commit."""
+    row = session.get(Setting, LOCAL_FOLDER + repo_id)
+    if row is not None:
+        session.delete(row)
+        session.flush()
+
+
+def local_folders(session: Session, repo_ids: Iterable[str]) -> dict[str, str]:
+    """The ingest folder of each of ``repo_ids`` that has one."""
+    names = {LOCAL_FOLDER + r: r for r in repo_ids}
+    if not names:
+        return {}
+    rows = session.exec(select(Setting).where(col(Setting.name).in_(list(names))))
+    return {names[row.name]: row.value for row in rows}
+
+
 def stored_hub(database: Database) -> StoredHub:
     """The Hub endpoint and plan the last crawl stored (both None if none did)."""
     with database.session() as session:
@@ -96,10 +123,14 @@ def stored_endpoint(database: Database) -> str | None:
 __all__ = [
     "HUB_ENDPOINT",
     "HUB_PLAN",
+    "LOCAL_FOLDER",
     "StoredHub",
     "clean_endpoint",
+    "forget_local_folder",
     "get_setting",
+    "local_folders",
     "remember_hub",
+    "remember_local_folder",
     "set_setting",
     "stored_endpoint",
     "stored_hub",

@@ -50,6 +50,7 @@ from kinhub.db.jobs.queue import (
     renew_lease,
     repos_in_use,
 )
+from kinhub.db.settings import local_folders
 from kinhub.db.timeutil import parse_duration, utcnow
 from kinhub.hub.config import choose_hub
 from kinhub.hub.errors import HubUnreachableError
@@ -384,7 +385,8 @@ class Worker:
                 )
 
             try:
-                self._check_hub(job)
+                refs = self._refs(job)
+                self._check_hub(refs)
                 self._emit("claimed", job)
                 mode = choose_mode(
                     job,
@@ -392,6 +394,7 @@ class Worker:
                     exact_max_bytes=settings.exact_max_bytes,
                     sizes=self._sizes,
                     endpoint=settings.endpoint,
+                    refs=refs,
                 )
                 self._emit("mode", job, mode=mode)
                 measurement = measure_job(
@@ -405,6 +408,7 @@ class Worker:
                     cache_dir=settings.cache_dir,
                     progress=progress,
                     on_row=finish,
+                    refs=refs,
                 )
             except _Released as stop:
                 self._give_back(job, report, stop.why, lost=lease.lost.is_set())
@@ -446,7 +450,19 @@ class Worker:
         if result.mode == "exact":
             report.evicted_bytes += self._after_exact(job, result.revisions)
 
-    def _check_hub(self, job: ClaimedJob) -> None:
+    def _refs(self, job: ClaimedJob) -> tuple[str, str, str]:
+        """The job's A, B and base as read: a model ``kinhub ingest`` read from a local
+        folder is read from that folder (a path the user gave; the Hub does not have
+        it), every other one from the Hub at its revision."""
+        with self.database.session() as session:
+            folders = local_folders(session, job.repos)
+        if not folders:
+            return job.refs
+        refs = tuple(folders.get(repo, ref) for repo, ref in zip(job.repos, job.refs, strict=True))
+        logger.info("job %s: local folders %s", job.id, folders)
+        return refs[0], refs[1], refs[2]
+
+    def _check_hub(self, refs: tuple[str, str, str]) -> None:
         """Before the first job: one quick request to the Hub (three tries, backoff from
         half a second), so a worker pointed at a Hub that is not there stops at once
         instead of retrying every read of every job.
@@ -456,8 +472,8 @@ class Worker:
         """
         if self._hub_checked:
             return
-        refs = [r for r in job.refs if not looks_local(r)]
-        if refs:
+        hub_refs = [r for r in refs if not looks_local(r)]
+        if hub_refs:
             from kinhub.hub.retry import RetryPolicy
             from kinhub.hub.shared import shared_client
 
@@ -465,7 +481,7 @@ class Worker:
                 RetryPolicy(max_attempts=3, base_delay_s=0.5, log_retries=False)
             )
             try:
-                probe.model_info(refs[0].partition("@")[0])
+                probe.model_info(hub_refs[0].partition("@")[0])
             except HubUnreachableError:
                 raise
             except Exception as exc:  # it answered; the job's own checks say what is wrong

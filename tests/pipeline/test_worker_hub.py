@@ -139,3 +139,53 @@ def test_worker_with_an_unreachable_hub_fails_in_one_line(
     result = runner.invoke(app, ["--db", database_url, "worker", "--once", "--endpoint", other])
     assert result.exit_code == 1
     assert f"cannot reach the Hub at {other} (from --endpoint)" in result.stderr
+
+
+def test_ingested_local_merge_is_read_from_its_folder(
+    database: Database,
+    database_url: str,
+    merge_family: MergeFamily,
+    hub_emulator: HubEmulators,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`kinhub ingest` of a mergekit output: the jobs of the local model read its
+    weights from the folder (the Hub does not have it), the others from the Hub."""
+    import shutil
+
+    monkeypatch.delenv("HF_ENDPOINT", raising=False)
+    out = tmp_path / "merged"
+    shutil.copytree(merge_family.root / "m1" / "ties", out)
+    with hub_emulator(merge_family.root) as emu:
+        # Its parents are known (crawled) before the local merge is ingested.
+        _json("--db", database_url, "crawl", "--scope", "full", "--endpoint", emu.url, "-q")
+        report = _json("--db", database_url, "ingest", str(out), "--repo-id", "me/local-ties")
+        assert report["jobs_queued"] > 0 and report["jobs_note"] is None
+        with database.session() as session:
+            jobs = list_jobs(session, status="pending")
+        local = [j for j in jobs if "me/local-ties" in (j.model_a, j.model_b)]
+        assert local
+
+        done = _json("--db", database_url, "worker", "--until-empty")
+    assert done["errors"] == [] and done["failed"] == 0, done
+    assert done["done"] == len(jobs)
+    with database.session() as session:
+        statuses = {j.id: j.status for j in list_jobs(session)}
+    assert {statuses[j.id] for j in local} == {"done"}
+
+
+def test_ingest_without_weights_says_where_jobs_read_it(
+    database: Database, database_url: str, merge_family: MergeFamily, tmp_path: Path
+) -> None:
+    out = tmp_path / "card-only"
+    out.mkdir()
+    for f in (merge_family.root / "m1" / "ties").iterdir():
+        if f.is_file() and not f.name.endswith(".safetensors"):
+            (out / f.name).write_bytes(f.read_bytes())
+    report = _json("--db", database_url, "ingest", str(out), "--repo-id", "me/card-only")
+    assert report["edges"] > 0
+    assert "no *.safetensors weights" in report["jobs_note"]
+    assert "read it from the Hub" in report["jobs_note"]
+    args = ["--db", database_url, "ingest", str(out), "--repo-id", "me/card-only"]
+    text = runner.invoke(app, args)
+    assert "kinship jobs queued" in text.stdout and "read it from the Hub" in text.stdout
