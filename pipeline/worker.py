@@ -85,12 +85,15 @@ class _Released(BaseException):
         super().__init__(why)
 
 
-def _env_float(name: str, default: float) -> float:
+def _env_bytes(name: str, default: int) -> int:
+    """A size variable (``30GB``, ``1.5TiB``, ``1073741824``), as ``--exact-max-bytes``."""
+    from kinhub.hub.cache import CacheBudgetError, parse_size
+
     raw = os.environ.get(name)
     try:
-        return float(raw) if raw else default
-    except ValueError:
-        logger.warning("ignoring %s=%r: not a number", name, raw)
+        return parse_size(raw) if raw else default
+    except CacheBudgetError as exc:
+        logger.warning("ignoring %s: %s", name, exc)
         return default
 
 
@@ -128,7 +131,7 @@ class WorkerSettings:
     mode: str = DEFAULT_WORKER_MODE
     worker_id: str = field(default_factory=default_worker_id)
     exact_max_bytes: int = field(
-        default_factory=lambda: int(_env_float(ENV_EXACT_MAX_BYTES, DEFAULT_EXACT_MAX_BYTES))
+        default_factory=lambda: _env_bytes(ENV_EXACT_MAX_BYTES, DEFAULT_EXACT_MAX_BYTES)
     )
     sample: float = DEFAULT_SAMPLE
     seed: int = 0

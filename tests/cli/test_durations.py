@@ -67,5 +67,7 @@ def test_emulator_window_and_worker_variables_are_durations(
     assert _parse_rate("7") == (7, 300.0)
     monkeypatch.setenv("KINHUB_WORKER_LEASE_S", "5m")
     monkeypatch.setenv("KINHUB_WORKER_RETRY_S", "90")
+    monkeypatch.setenv("KINHUB_EXACT_MAX_BYTES", "2GB")  # a size, as --exact-max-bytes takes
     settings = WorkerSettings()
     assert (settings.lease_s, settings.retry_s) == (300.0, 90.0)
+    assert settings.exact_max_bytes == 2 * 10**9
