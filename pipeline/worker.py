@@ -10,6 +10,9 @@ is permanent — is :mod:`kinhub.kinship.job`; the measurement's ``on_row`` hook
 the job done in the transaction that stores the row.  The mode used is recorded on the
 job.
 
+Which Hub and which local folders a job's models are read from, and the one-line
+end of a run whose Hub does not answer, are :mod:`kinhub.pipeline.worker_inputs`.
+
 Settings come from :class:`WorkerSettings`, whose environment defaults are
 ``KINHUB_EXACT_MAX_BYTES`` (largest total of the three models computed exactly in
 ``auto`` mode, default 30 GB), ``KINHUB_WORKER_LEASE_S`` and ``KINHUB_WORKER_RETRY_S``.
@@ -50,10 +53,8 @@ from kinhub.db.jobs.queue import (
     renew_lease,
     repos_in_use,
 )
-from kinhub.db.settings import local_folders
 from kinhub.db.timeutil import parse_duration, utcnow
 from kinhub.hub.config import choose_hub
-from kinhub.hub.errors import HubUnreachableError
 from kinhub.kinship.job import (
     DEFAULT_EXACT_MAX_BYTES,
     DEFAULT_SAMPLE,
@@ -65,6 +66,12 @@ from kinhub.kinship.job import (
 )
 from kinhub.kinship.names import DEFAULT_WORKER_MODE
 from kinhub.kinship.service import DEFAULT_METRICS, looks_local
+from kinhub.pipeline.worker_inputs import (
+    job_refs,
+    probe_hub,
+    unreachable_cause,
+    unreachable_error,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -105,18 +112,6 @@ def _env_seconds(name: str, default: float) -> float:
     except ValueError as exc:
         logger.warning("ignoring %s: %s", name, exc)
         return default
-
-
-def _unreachable_cause(exc: BaseException) -> HubUnreachableError | None:
-    """The :class:`HubUnreachableError` behind ``exc`` (itself or a cause), if any."""
-    seen: BaseException | None = exc
-    for _ in range(16):
-        if seen is None:
-            return None
-        if isinstance(seen, HubUnreachableError):
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return None
 
 
 def default_worker_id() -> str:
@@ -388,8 +383,10 @@ class Worker:
                 )
 
             try:
-                refs = self._refs(job)
-                self._check_hub(refs)
+                refs = job_refs(self.database, job)
+                if not self._hub_checked:
+                    probe_hub(settings.endpoint, refs)
+                    self._hub_checked = True
                 self._emit("claimed", job)
                 mode = choose_mode(
                     job,
@@ -420,13 +417,15 @@ class Worker:
                 self._give_back(job, report, "interrupted", lost=lease.lost.is_set())
                 raise
             except Exception as exc:
-                cause = _unreachable_cause(exc)
+                cause = unreachable_cause(exc)
                 if cause is not None:
                     # No job can work without the Hub: give this one back, end the run.
                     self._give_back(
                         job, report, "Hub unreachable", lost=lease.lost.is_set(), quiet=True
                     )
-                    raise self._unreachable(cause) from exc
+                    raise unreachable_error(
+                        cause, endpoint=settings.endpoint, source=self.hub_source
+                    ) from exc
                 self._record_failure(job, report, exc, mode)
                 return
         result = measurement.result
@@ -452,58 +451,6 @@ class Worker:
         )
         if result.mode == "exact":
             report.evicted_bytes += self._after_exact(job, result.revisions)
-
-    def _refs(self, job: ClaimedJob) -> tuple[str, str, str]:
-        """The job's A, B and base as read: a model ``kinhub ingest`` read from a local
-        folder is read from that folder (a path the user gave; the Hub does not have
-        it), every other one from the Hub at its revision."""
-        with self.database.session() as session:
-            folders = local_folders(session, job.repos)
-        if not folders:
-            return job.refs
-        refs = tuple(folders.get(repo, ref) for repo, ref in zip(job.repos, job.refs, strict=True))
-        logger.info("job %s: local folders %s", job.id, folders)
-        return refs[0], refs[1], refs[2]
-
-    def _check_hub(self, refs: tuple[str, str, str]) -> None:
-        """Before the first job: one quick request to the Hub (three tries, backoff from
-        half a second), so a worker pointed at a Hub that is not there stops at once
-        instead of retrying every read of every job.
-
-        Raises:
-            HubUnreachableError: nothing answers at the endpoint.
-        """
-        if self._hub_checked:
-            return
-        hub_refs = [r for r in refs if not looks_local(r)]
-        if hub_refs:
-            from kinhub.hub.retry import RetryPolicy
-            from kinhub.hub.shared import shared_client
-
-            probe = shared_client(self.settings.endpoint).with_retry(
-                RetryPolicy(max_attempts=3, base_delay_s=0.5, log_retries=False)
-            )
-            try:
-                probe.model_info(hub_refs[0].partition("@")[0])
-            except HubUnreachableError:
-                raise
-            except Exception as exc:  # it answered; the job's own checks say what is wrong
-                logger.debug("Hub probe answered: %s", exc)
-        self._hub_checked = True
-
-    def _unreachable(self, exc: HubUnreachableError) -> HubUnreachableError:
-        """The run's error: which Hub, where its URL came from, and how to choose another."""
-        why = {
-            "option": "--endpoint",
-            "HF_ENDPOINT": "HF_ENDPOINT",
-            "stored": "the database's last crawl",
-            "default": "the default",
-        }[self.hub_source]
-        return HubUnreachableError(
-            f"cannot reach the Hub at {exc.endpoint or self.settings.endpoint} (from {why}); "
-            "jobs left queued — start it or pass --endpoint URL",
-            endpoint=exc.endpoint or self.settings.endpoint or "",
-        )
 
     def _give_back(
         self, job: ClaimedJob, report: WorkerReport, why: str, *, lost: bool, quiet: bool = False
