@@ -189,3 +189,26 @@ def test_ingest_without_weights_says_where_jobs_read_it(
     args = ["--db", database_url, "ingest", str(out), "--repo-id", "me/card-only"]
     text = runner.invoke(app, args)
     assert "kinship jobs queued" in text.stdout and "read it from the Hub" in text.stdout
+
+
+def test_partners_and_plan_measure_on_the_stored_hub(
+    database_url: str,
+    tmp_path: Path,
+    hub_emulator: HubEmulators,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`partners --compute` and `plan` read the crawled models' weights from the Hub
+    the crawl stored (no HF_ENDPOINT, no option)."""
+    from tests.kinship.partners_hub import generate_partner_hub
+
+    monkeypatch.delenv("HF_ENDPOINT", raising=False)
+    root = generate_partner_hub(tmp_path / "hub")
+    with hub_emulator(root) as emu:
+        _json("--db", database_url, "crawl", "--scope", "full", "--endpoint", emu.url, "-q")
+        doc = _json("--db", database_url, "partners", "fam/ft-a", "--top", "2")
+        assert {c["kinship"]["mode"] for c in doc["candidates"]} == {"sampled"}
+        planned = _json(
+            "--db", database_url, "plan", "fam/ft-a", "fam/ft-b", "fam/ft-c", "--k", "2"
+        )
+        merges = planned["generations"][0]["merges"]
+        assert merges and all(m["kinship"]["mode"] == "sampled" for m in merges)
