@@ -69,6 +69,7 @@ from kinhub.kinship.service import DEFAULT_METRICS, looks_local
 from kinhub.pipeline.worker_inputs import (
     job_refs,
     probe_hub,
+    shown_endpoint,
     unreachable_cause,
     unreachable_error,
 )
@@ -261,7 +262,9 @@ class Worker:
         self.settings = replace(self.settings, endpoint=hub.endpoint, plan=hub.plan)
         self.hub_source = hub.source
         self._hub_checked = False
-        logger.info("worker reads %s (%s), plan %s", hub.endpoint, hub.source, hub.plan)
+        logger.info(
+            "worker reads %s (%s), plan %s", shown_endpoint(hub.endpoint), hub.source, hub.plan
+        )
         if hub.plan is not None:
             from kinhub.hub.ratelimit import RateLimits
             from kinhub.hub.shared import shared_client

@@ -18,7 +18,7 @@ import logging
 
 from kinhub.db.engine import Database
 from kinhub.db.jobs.queue import ClaimedJob
-from kinhub.db.settings import local_folders
+from kinhub.db.settings import clean_endpoint, local_folders
 from kinhub.hub.errors import HubUnreachableError
 from kinhub.kinship.service import looks_local
 
@@ -85,7 +85,7 @@ def unreachable_error(
     cause: HubUnreachableError, *, endpoint: str | None, source: str
 ) -> HubUnreachableError:
     """The run's one-line error: which Hub, where its URL came from, what to do."""
-    url = cause.endpoint or endpoint or ""
+    url = shown_endpoint(cause.endpoint or endpoint or "")
     return HubUnreachableError(
         f"cannot reach the Hub at {url} (from {_SOURCES.get(source, source)}); "
         "jobs left queued — start it or pass --endpoint URL",
@@ -93,4 +93,12 @@ def unreachable_error(
     )
 
 
-__all__ = ["job_refs", "probe_hub", "unreachable_cause", "unreachable_error"]
+def shown_endpoint(url: str) -> str:
+    """``url`` as it may be shown or logged: without user info, query or fragment."""
+    try:
+        return clean_endpoint(url)
+    except ValueError:
+        return "(an endpoint that is not an http(s) URL)"
+
+
+__all__ = ["job_refs", "probe_hub", "shown_endpoint", "unreachable_cause", "unreachable_error"]

@@ -139,6 +139,12 @@ def test_worker_with_an_unreachable_hub_fails_in_one_line(
     result = runner.invoke(app, ["--db", database_url, "worker", "--once", "--endpoint", other])
     assert result.exit_code == 1
     assert f"cannot reach the Hub at {other} (from --endpoint)" in result.stderr
+    # Credentials written into the URL are never shown.
+    secret = other.replace("http://", "http://user:s3cret@")
+    result = runner.invoke(app, ["--db", database_url, "worker", "--once", "--endpoint", secret])
+    assert result.exit_code == 1
+    assert f"cannot reach the Hub at {other} " in result.stderr
+    assert "s3cret" not in result.output
 
 
 def test_ingested_local_merge_is_read_from_its_folder(
