@@ -82,6 +82,7 @@ def kinship(
     no_cache: Annotated[bool, flag("--no-cache", help="Recompute even if stored.")] = False,
 ) -> None:
     # The service loads sqlalchemy here, and the engine torch and numba when it computes.
+    from kinhub.hub.config import endpoint_for
     from kinhub.kinship import service
 
     with handle_errors():
@@ -107,6 +108,7 @@ def kinship(
                 seed=seed,
                 allow_pickle=allow_pickle,
                 use_cache=not no_cache,
+                endpoint=endpoint_for(database),  # the crawl's Hub unless HF_ENDPOINT says
             )
     doc = json_safe(result.to_dict())
     for warning in doc["warnings"]:

@@ -97,6 +97,7 @@ def partners(
     ] = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
+    from kinhub.hub.config import endpoint_for
     from kinhub.kinship.partners import ComputeOptions, suggest_partners
 
     def progress(other: str) -> None:
@@ -105,8 +106,13 @@ def partners(
     with handle_errors():
         if emit_config and output is not None:  # before minutes of measuring
             output = check_output_file(output, option="-o")
-        options = ComputeOptions(compute=compute, sample=sample, progress=progress)
         with database_of(ctx) as database:
+            options = ComputeOptions(
+                compute=compute,
+                sample=sample,
+                progress=progress,
+                endpoint=endpoint_for(database),  # the crawl's Hub unless HF_ENDPOINT says
+            )
             report = suggest_partners(
                 database,
                 model=model,

@@ -72,14 +72,18 @@ def plan(
     sample: SampleOpt = 0.05,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
+    from kinhub.hub.config import endpoint_for
     from kinhub.kinship.partners import ComputeOptions
     from kinhub.kinship.planner import plan_merges
 
     with handle_errors():
         if out is not None:  # before the planning (it may measure kinships)
             out = check_output_dir(out, option="--out")
-        options = ComputeOptions(compute=compute, sample=sample)
         with database_of(ctx) as database:
+            # The crawl's Hub unless HF_ENDPOINT says otherwise.
+            options = ComputeOptions(
+                compute=compute, sample=sample, endpoint=endpoint_for(database)
+            )
             result = plan_merges(
                 database,
                 pool=pool,

@@ -330,3 +330,18 @@ class HubObject(SQLModel, table=True):
 
     hub_id: str = Field(primary_key=True, max_length=64)
     repo_id: str = Field(max_length=300, index=True)
+
+
+class Setting(SQLModel, table=True):
+    """A database-wide setting: a name and a short text value (``kinhub.db.settings``).
+
+    Holds what later processes need to know about earlier ones: the Hub endpoint and
+    plan of the last crawl (never a token or any credential), and the folder a model
+    given to ``kinhub ingest`` was read from (a path the user gave, never one from a
+    crawled card)."""
+
+    __tablename__ = "setting"
+
+    name: str = Field(primary_key=True, max_length=400)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow)

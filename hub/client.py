@@ -159,6 +159,19 @@ def _raise_final(repo_id: str, exc: HfHubHTTPError, *, filename: str | None = No
     raise _unavailable(repo_id, exc, filename=filename) from exc
 
 
+def _no_connection(error: BaseException) -> bool:
+    """Whether ``error`` (or what it wraps: a download's LocalEntryNotFoundError) is a
+    failure to connect at all, as opposed to a slow or broken answer."""
+    seen: BaseException | None = error
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, httpx2.ConnectError | httpx2.ConnectTimeout):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def _reason(error: BaseException, endpoint: str) -> str:
     """Why a call failed, in words for a log line (never the request headers)."""
     if isinstance(error, httpx2.TransportError):
@@ -196,7 +209,8 @@ class HubClient(Counted, Listings, Snapshots):
         self.expand = tuple(expand)
         self.endpoint = resolve_endpoint(endpoint)
         self._token = token
-        self.limits = limits or RateLimits.for_plan()
+        # Plan quotas are huggingface.co's; another endpoint keeps its own (429s).
+        self.limits = limits or RateLimits.for_hub(self.endpoint)
         self.retry = retry or RetryPolicy()
         self.timeout_s = timeout_s
         # None: resolved from HF_HUB_CACHE / HF_HOME at each download (hub.config).
@@ -264,6 +278,7 @@ class HubClient(Counted, Listings, Snapshots):
             accounting=self._accounting,
             classify=functools.partial(self._verdict, what=what, repo_id=repo_id),
             sleep=self._sleep,
+            endpoint=self.endpoint,
         )
 
     def _verdict(self, exc: Exception, *, what: str, repo_id: str | None) -> Verdict | None:
@@ -284,7 +299,7 @@ class HubClient(Counted, Listings, Snapshots):
         if isinstance(exc, OfflineModeIsEnabled):
             return Final(HubError(f"{what}: offline mode is on (HF_HUB_OFFLINE)"))
         if isinstance(exc, _TRANSIENT):
-            return Transient(_reason(exc, self.endpoint))
+            return Transient(_reason(exc, self.endpoint), unreachable=_no_connection(exc))
         return None
 
     # -- listing -------------------------------------------------------------------

@@ -13,6 +13,15 @@ class HubError(KinhubError):
         super().__init__(f"{repo_id}: {message}" if repo_id else message)
 
 
+class HubUnreachableError(HubError):
+    """The Hub's endpoint did not answer at all (refused, unknown host, no connection)
+    through every retry: nothing read from it can work until it is back."""
+
+    def __init__(self, message: str, *, endpoint: str, repo_id: str | None = None) -> None:
+        self.endpoint = endpoint
+        super().__init__(message, repo_id=repo_id)
+
+
 class RepoUnavailableError(HubError):
     """A repo (or one of its files) cannot be read; ``status`` is what the db records.
 

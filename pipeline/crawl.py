@@ -23,6 +23,7 @@ from kinhub.crawler.scope import Scope
 from kinhub.db.engine import Database
 from kinhub.db.jobs.plan import enqueue_for_models
 from kinhub.db.locks import run_lock
+from kinhub.db.settings import remember_hub
 from kinhub.hub.client import HubClient
 from kinhub.hub.ratelimit import Plan, RateLimits
 from kinhub.hub.retry import RetryPolicy
@@ -63,10 +64,20 @@ def hub_client(settings: CrawlSettings) -> HubClient:
     """The Hub client a crawl with ``settings`` uses (rate limits of its plan)."""
     return HubClient(
         endpoint=settings.endpoint,
-        limits=RateLimits.for_plan(settings.plan),
+        limits=RateLimits.for_hub(settings.endpoint, settings.plan),
         retry=RetryPolicy(base_delay_s=settings.retry_base_delay),
         cache_dir=settings.cache_dir,
     )
+
+
+def _remember_hub(database: Database, endpoint: str, plan: Plan) -> None:
+    """Store the crawl's Hub (URL and plan, never a token) so a worker reads the
+    weights of the models queued here from the same Hub (``kinhub.db.settings``)."""
+    try:
+        with database.write_transaction() as session:
+            remember_hub(session, endpoint=endpoint, plan=plan.value)
+    except ValueError as exc:
+        logger.warning("not storing the crawl's Hub endpoint: %s", exc)
 
 
 def _queue_kinship_jobs(session: Session, repo_ids: list[str]) -> int:
@@ -108,6 +119,7 @@ def run_crawl(
     """
     with run_lock(database, CRAWL_LOCK):
         hub = hub_client(settings)
+        _remember_hub(database, hub.endpoint, settings.plan)
         options = CrawlOptions(
             scope=settings.scope,
             limit=settings.limit,

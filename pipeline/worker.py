@@ -10,6 +10,9 @@ is permanent — is :mod:`kinhub.kinship.job`; the measurement's ``on_row`` hook
 the job done in the transaction that stores the row.  The mode used is recorded on the
 job.
 
+Which Hub and which local folders a job's models are read from, and the one-line
+end of a run whose Hub does not answer, are :mod:`kinhub.pipeline.worker_inputs`.
+
 Settings come from :class:`WorkerSettings`, whose environment defaults are
 ``KINHUB_EXACT_MAX_BYTES`` (largest total of the three models computed exactly in
 ``auto`` mode, default 30 GB), ``KINHUB_WORKER_LEASE_S`` and ``KINHUB_WORKER_RETRY_S``.
@@ -34,7 +37,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -50,7 +53,8 @@ from kinhub.db.jobs.queue import (
     renew_lease,
     repos_in_use,
 )
-from kinhub.db.timeutil import utcnow
+from kinhub.db.timeutil import parse_duration, utcnow
+from kinhub.hub.config import choose_hub
 from kinhub.kinship.job import (
     DEFAULT_EXACT_MAX_BYTES,
     DEFAULT_SAMPLE,
@@ -62,6 +66,13 @@ from kinhub.kinship.job import (
 )
 from kinhub.kinship.names import DEFAULT_WORKER_MODE
 from kinhub.kinship.service import DEFAULT_METRICS, looks_local
+from kinhub.pipeline.worker_inputs import (
+    job_refs,
+    probe_hub,
+    shown_endpoint,
+    unreachable_cause,
+    unreachable_error,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -82,12 +93,25 @@ class _Released(BaseException):
         super().__init__(why)
 
 
-def _env_float(name: str, default: float) -> float:
+def _env_bytes(name: str, default: int) -> int:
+    """A size variable (``30GB``, ``1.5TiB``, ``1073741824``), as ``--exact-max-bytes``."""
+    from kinhub.hub.cache import CacheBudgetError, parse_size
+
     raw = os.environ.get(name)
     try:
-        return float(raw) if raw else default
-    except ValueError:
-        logger.warning("ignoring %s=%r: not a number", name, raw)
+        return parse_size(raw) if raw else default
+    except CacheBudgetError as exc:
+        logger.warning("ignoring %s: %s", name, exc)
+        return default
+
+
+def _env_seconds(name: str, default: float) -> float:
+    """A duration variable (``300``, ``5m``; :func:`kinhub.db.timeutil.parse_duration`)."""
+    raw = os.environ.get(name)
+    try:
+        return parse_duration(raw) if raw else default
+    except ValueError as exc:
+        logger.warning("ignoring %s: %s", name, exc)
         return default
 
 
@@ -103,13 +127,13 @@ class WorkerSettings:
     mode: str = DEFAULT_WORKER_MODE
     worker_id: str = field(default_factory=default_worker_id)
     exact_max_bytes: int = field(
-        default_factory=lambda: int(_env_float(ENV_EXACT_MAX_BYTES, DEFAULT_EXACT_MAX_BYTES))
+        default_factory=lambda: _env_bytes(ENV_EXACT_MAX_BYTES, DEFAULT_EXACT_MAX_BYTES)
     )
     sample: float = DEFAULT_SAMPLE
     seed: int = 0
     metrics: tuple[str, ...] = DEFAULT_METRICS
-    lease_s: float = field(default_factory=lambda: _env_float(ENV_LEASE_S, DEFAULT_LEASE_S))
-    retry_s: float = field(default_factory=lambda: _env_float(ENV_RETRY_S, DEFAULT_RETRY_S))
+    lease_s: float = field(default_factory=lambda: _env_seconds(ENV_LEASE_S, DEFAULT_LEASE_S))
+    retry_s: float = field(default_factory=lambda: _env_seconds(ENV_RETRY_S, DEFAULT_RETRY_S))
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     cache_budget: int | None = None
     cache_dir: str | None = None
@@ -232,12 +256,21 @@ class Worker:
         self.on_event = on_event
         self._stop = threading.Event()
         self._sizes = WeightSizes()
-        if self.settings.plan is not None:
+        # The Hub the jobs came from: the option, else HF_ENDPOINT, else the endpoint
+        # and plan the database's last crawl stored (kinhub.hub.config.choose_hub).
+        hub = choose_hub(database, endpoint=self.settings.endpoint, plan=self.settings.plan)
+        self.settings = replace(self.settings, endpoint=hub.endpoint, plan=hub.plan)
+        self.hub_source = hub.source
+        self._hub_checked = False
+        logger.info(
+            "worker reads %s (%s), plan %s", shown_endpoint(hub.endpoint), hub.source, hub.plan
+        )
+        if hub.plan is not None:
             from kinhub.hub.ratelimit import RateLimits
             from kinhub.hub.shared import shared_client
 
             # Every Hub read of the engine goes through the shared client: its quotas.
-            shared_client(self.settings.endpoint).limits = RateLimits.for_plan(self.settings.plan)
+            shared_client(hub.endpoint).limits = RateLimits.for_hub(hub.endpoint, hub.plan)
 
     # -- control ----------------------------------------------------------------------
 
@@ -328,7 +361,6 @@ class Worker:
                 *job.refs,
                 job.attempts,
             )
-            self._emit("claimed", job)
         return job
 
     def _cache_path(self) -> Path | None:
@@ -354,12 +386,18 @@ class Worker:
                 )
 
             try:
+                refs = job_refs(self.database, job)
+                if not self._hub_checked:
+                    probe_hub(settings.endpoint, refs)
+                    self._hub_checked = True
+                self._emit("claimed", job)
                 mode = choose_mode(
                     job,
                     mode=settings.mode,
                     exact_max_bytes=settings.exact_max_bytes,
                     sizes=self._sizes,
                     endpoint=settings.endpoint,
+                    refs=refs,
                 )
                 self._emit("mode", job, mode=mode)
                 measurement = measure_job(
@@ -373,6 +411,7 @@ class Worker:
                     cache_dir=settings.cache_dir,
                     progress=progress,
                     on_row=finish,
+                    refs=refs,
                 )
             except _Released as stop:
                 self._give_back(job, report, stop.why, lost=lease.lost.is_set())
@@ -381,6 +420,15 @@ class Worker:
                 self._give_back(job, report, "interrupted", lost=lease.lost.is_set())
                 raise
             except Exception as exc:
+                cause = unreachable_cause(exc)
+                if cause is not None:
+                    # No job can work without the Hub: give this one back, end the run.
+                    self._give_back(
+                        job, report, "Hub unreachable", lost=lease.lost.is_set(), quiet=True
+                    )
+                    raise unreachable_error(
+                        cause, endpoint=settings.endpoint, source=self.hub_source
+                    ) from exc
                 self._record_failure(job, report, exc, mode)
                 return
         result = measurement.result
@@ -407,7 +455,10 @@ class Worker:
         if result.mode == "exact":
             report.evicted_bytes += self._after_exact(job, result.revisions)
 
-    def _give_back(self, job: ClaimedJob, report: WorkerReport, why: str, *, lost: bool) -> None:
+    def _give_back(
+        self, job: ClaimedJob, report: WorkerReport, why: str, *, lost: bool, quiet: bool = False
+    ) -> None:
+        """Release ``job`` (or count it lost); ``quiet``: no event (the run's error says it)."""
         if lost:
             report.lost += 1
             logger.info("job %s abandoned: %s", job.id, why)
@@ -417,7 +468,8 @@ class Worker:
             release_job(session, job_id=job.id, owner=job.owner)
         report.released += 1
         logger.info("job %s released (%s)", job.id, why)
-        self._emit("released", job, reason=why)
+        if not quiet:
+            self._emit("released", job, reason=why)
 
     def _record_failure(
         self, job: ClaimedJob, report: WorkerReport, exc: Exception, mode: str | None
