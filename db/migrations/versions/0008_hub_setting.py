@@ -5,7 +5,7 @@ crawled models from the Hub the crawl listed them on; the crawl stores that Hub'
 URL and plan here (never a token).  ``kinhub ingest`` stores the folder a local
 model was read from, so the worker reads that model's weights there.
 
-Revision ID: 0008_w_worker_hub_endpoint
+Revision ID: 0008_hub_setting
 Revises: 0007_wide_counts_and_files
 Create Date: 2026-12-06
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_w_worker_hub_endpoint"
+revision = "0008_hub_setting"
 down_revision = "0007_wide_counts_and_files"
 branch_labels = None
 depends_on = None
