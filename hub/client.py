@@ -52,7 +52,7 @@ from huggingface_hub.errors import (
 from huggingface_hub.hf_api import ModelInfo
 from huggingface_hub.utils import build_hf_headers, hf_raise_for_status, parse_ratelimit_headers
 from kinhub.db.ids import validate_repo_id
-from kinhub.hub import blobs, config, listing, redirects
+from kinhub.hub import blobs, config, listing, ranges, redirects
 from kinhub.hub.accounting import Accounting, Counted
 from kinhub.hub.errors import HubError, RepoUnavailableError
 from kinhub.hub.listing import Listings
@@ -169,7 +169,7 @@ def _reason(error: BaseException, endpoint: str) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-class HubClient(Counted, Listings, Snapshots):
+class HubClient(Counted, Listings, Snapshots, ranges.RangeReads):
     """A rate-limited, retrying Hub client (crawler and kinship); thread-safe.
 
     What it counts (``calls``, ``http``, ``retries``, ``rate_limited`` per bucket, …)
@@ -204,6 +204,7 @@ class HubClient(Counted, Listings, Snapshots):
         self._sleep = sleep
         self._api = HfApi(endpoint=self.endpoint, token=token, library_name="kinhub")
         self._accounting = Accounting(self.limits)
+        self._session = get_session  # for hub.ranges' reads at CDN locations
 
     def with_retry(self, retry: RetryPolicy) -> HubClient:
         """A client sharing this one's endpoint, token, cache and rate limiters that
@@ -424,11 +425,6 @@ class HubClient(Counted, Listings, Snapshots):
         headers = self._headers()
         headers["Accept-Encoding"] = "identity"  # the bytes the ETag names
         known_blob = blobs.git_blob_id(known.encode("utf-8")) if known is not None else None
-        limiter = self.limits.bucket(RESOLVE)
-
-        def hub_hop() -> None:
-            limiter.acquire()
-            self._accounting.count_calls(RESOLVE)
 
         def fetch() -> str | None:
             response = redirects.get_following(
@@ -436,7 +432,7 @@ class HubClient(Counted, Listings, Snapshots):
                 url,
                 headers=headers,
                 timeout=self.timeout_s,
-                on_hub_hop=hub_hop,
+                on_hub_hop=self._hub_hop,
                 known_blob=known_blob,
             )
             if response is None:  # the 307 named the blob of the stored text
@@ -550,6 +546,31 @@ class HubClient(Counted, Listings, Snapshots):
             return bytes(data)
 
         return self._call(RESOLVE, f"read {repo_id}/{filename}", fetch, repo_id=repo_id)
+
+    def _locate(self, repo_id: str, filename: str, revision: str | None) -> ranges.Location:
+        """Resolve a file to where its bytes are read (``hub.ranges.locate``), rate
+        limited, retried and counted on the resolver bucket, errors mapped."""
+        url = self._url(repo_id, filename, revision)
+
+        def fetch() -> ranges.Location:
+            session, headers = get_session(), self._headers()
+            found = ranges.locate(
+                session, url, headers=headers, timeout=self.timeout_s, on_hub_hop=self._hub_hop
+            )
+            if not isinstance(found, ranges.Location):
+                try:
+                    hf_raise_for_status(found)
+                except HfHubHTTPError as exc:
+                    _raise_final(repo_id, exc, filename=filename)
+                raise HubError(f"{filename}: HTTP {found.status_code}", repo_id=repo_id)
+            return found
+
+        return self._call(RESOLVE, f"resolve {repo_id}/{filename}", fetch, repo_id=repo_id)
+
+    def _hub_hop(self) -> None:
+        """A redirect hop on the Hub: one more resolver request, limited and counted."""
+        self.limits.bucket(RESOLVE).acquire()
+        self._accounting.count_calls(RESOLVE)
 
 
 # -- the local cache (kinhub.hub.cache builds on these) ---------------------------------
