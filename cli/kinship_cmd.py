@@ -39,6 +39,10 @@ JSON: `{"a", "b", "base", "metrics": {name: value}, "intervals",
 
 When the stored genealogy knows A and B and `--base` is not an ancestor of both,
 a warning goes to stderr and into `"warnings"`, and is kept with the stored result.
+
+`--sketch` answers from the stored sketches of the three Hub models (`kinhub
+sketch`): `"mode": "sketch"`, a 95% interval per metric, no Hub request when all
+three sketches are stored.
 """
 
 
@@ -80,6 +84,14 @@ def kinship(
         flag("--allow-pickle", help="Allow *.bin/*.pt checkpoints (torch weights_only load)."),
     ] = False,
     no_cache: Annotated[bool, flag("--no-cache", help="Recompute even if stored.")] = False,
+    sketch: Annotated[
+        bool,
+        flag(
+            "--sketch",
+            help="Answer from the three models' stored sketches (read first when missing); "
+            "no Hub request when all three are stored.",
+        ),
+    ] = False,
 ) -> None:
     # The service loads sqlalchemy here, and the engine torch and numba when it computes.
     from kinhub.kinship import service
@@ -95,19 +107,24 @@ def kinship(
                 _print_plan(plan.to_dict())
             return
         with database_of(ctx) as database:
-            result = service.measure_kinship(
-                database,
-                a=a,
-                b=b,
-                base=base,
-                metrics=names,
-                per_tensor=per_tensor,
-                device=device,
-                sample=sample,
-                seed=seed,
-                allow_pickle=allow_pickle,
-                use_cache=not no_cache,
-            )
+            if sketch:
+                from kinhub.kinship.sketch_service import measure_from_sketches
+
+                result = measure_from_sketches(database, a=a, b=b, base=base, metrics=names)
+            else:
+                result = service.measure_kinship(
+                    database,
+                    a=a,
+                    b=b,
+                    base=base,
+                    metrics=names,
+                    per_tensor=per_tensor,
+                    device=device,
+                    sample=sample,
+                    seed=seed,
+                    allow_pickle=allow_pickle,
+                    use_cache=not no_cache,
+                )
     doc = json_safe(result.to_dict())
     for warning in doc["warnings"]:
         stderr.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)

@@ -108,8 +108,8 @@ class Exchange(BaseHTTPRequestHandler):
                 return False
             self._fail(int(scripted[:3]), remaining=scripted == "429r", decision=decision)
         # Drawn faults are the Hub's (``fail_rate``); the CDN gets scripted ones only.
-        drawn = app.faults is not None and self._bucket != CDN_BUCKET
-        fault = app.faults.draw(allow_body_faults=self.command != "HEAD") if drawn else None
+        faults = app.faults if self._bucket != CDN_BUCKET else None
+        fault = faults.draw(allow_body_faults=self.command != "HEAD") if faults else None
         if fault is None:
             return True
         app.stats.fault(fault.value)
