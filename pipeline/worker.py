@@ -61,11 +61,16 @@ from kinhub.kinship.job import (
     measure_job,
 )
 from kinhub.kinship.names import DEFAULT_WORKER_MODE
-from kinhub.kinship.service import DEFAULT_METRICS, looks_local
+from kinhub.kinship.service import DEFAULT_METRICS, Measurement, RowHook, looks_local
 
 logger = logging.getLogger(__name__)
 
 ENV_EXACT_MAX_BYTES = "KINHUB_EXACT_MAX_BYTES"
+ENV_SKETCH_MIN_BYTES = "KINHUB_SKETCH_MIN_BYTES"
+# ``auto`` answers jobs whose three models add up to more than this from per-model
+# sketches (read once, reused by every job of the family) rather than sampling per job:
+# where the exact engine stops (scripts/bench_sketch.py, README "Sketches").
+DEFAULT_SKETCH_MIN_BYTES = DEFAULT_EXACT_MAX_BYTES
 ENV_LEASE_S = "KINHUB_WORKER_LEASE_S"
 ENV_RETRY_S = "KINHUB_WORKER_RETRY_S"
 DEFAULT_LEASE_S = 300.0
@@ -104,6 +109,9 @@ class WorkerSettings:
     worker_id: str = field(default_factory=default_worker_id)
     exact_max_bytes: int = field(
         default_factory=lambda: int(_env_float(ENV_EXACT_MAX_BYTES, DEFAULT_EXACT_MAX_BYTES))
+    )
+    sketch_min_bytes: int = field(
+        default_factory=lambda: int(_env_float(ENV_SKETCH_MIN_BYTES, DEFAULT_SKETCH_MIN_BYTES))
     )
     sample: float = DEFAULT_SAMPLE
     seed: int = 0
@@ -354,26 +362,25 @@ class Worker:
                 )
 
             try:
-                mode = choose_mode(
-                    job,
-                    mode=settings.mode,
-                    exact_max_bytes=settings.exact_max_bytes,
-                    sizes=self._sizes,
-                    endpoint=settings.endpoint,
-                )
+                mode = self._choose_mode(job)
                 self._emit("mode", job, mode=mode)
-                measurement = measure_job(
-                    self.database,
-                    job,
-                    mode=mode,
-                    metrics=settings.metrics,
-                    sample=settings.sample,
-                    seed=settings.seed,
-                    endpoint=settings.endpoint,
-                    cache_dir=settings.cache_dir,
-                    progress=progress,
-                    on_row=finish,
-                )
+                if mode == "sketch":
+                    measurement = measure_by_sketches(
+                        self.database, job, settings=settings, on_row=finish
+                    )
+                else:
+                    measurement = measure_job(
+                        self.database,
+                        job,
+                        mode=mode,
+                        metrics=settings.metrics,
+                        sample=settings.sample,
+                        seed=settings.seed,
+                        endpoint=settings.endpoint,
+                        cache_dir=settings.cache_dir,
+                        progress=progress,
+                        on_row=finish,
+                    )
             except _Released as stop:
                 self._give_back(job, report, stop.why, lost=lease.lost.is_set())
                 return
@@ -406,6 +413,26 @@ class Worker:
         )
         if result.mode == "exact":
             report.evicted_bytes += self._after_exact(job, result.revisions)
+
+    def _choose_mode(self, job: ClaimedJob) -> str:
+        """``sketch`` as asked, else :func:`choose_mode`; ``auto`` turns to sketches
+        where it would sample a triple larger than ``sketch_min_bytes``."""
+        settings = self.settings
+        if settings.mode == "sketch":  # the sketches check the inputs as they are read
+            return "sketch"
+        mode = choose_mode(
+            job,
+            mode=settings.mode,
+            exact_max_bytes=settings.exact_max_bytes,
+            sizes=self._sizes,
+            endpoint=settings.endpoint,
+        )
+        if settings.mode == "auto" and mode == "sampled":
+            hub_refs = [r for r in job.refs if not (Path(r).is_dir() or looks_local(r))]
+            total = sum(self._sizes.of(r, endpoint=settings.endpoint)[0] for r in hub_refs)
+            if total > settings.sketch_min_bytes:
+                return "sketch"
+        return mode
 
     def _give_back(self, job: ClaimedJob, report: WorkerReport, why: str, *, lost: bool) -> None:
         if lost:
@@ -470,6 +497,25 @@ class Worker:
             return 0
         self._emit("evicted", job, **eviction.to_dict())
         return max(0, eviction.size_before - eviction.size_after)
+
+
+def measure_by_sketches(
+    database: Database, job: ClaimedJob, *, settings: WorkerSettings, on_row: RowHook
+) -> Measurement:
+    """Answer a pair or edge job from the three models' stored sketches, reading the
+    sketches that are missing first; stored with mode ``sketch`` and 95% intervals."""
+    from kinhub.kinship.sketch_service import measure_from_sketches
+
+    a, b, base = job.refs
+    return measure_from_sketches(
+        database,
+        a=a,
+        b=b,
+        base=base,
+        metrics=settings.metrics,
+        endpoint=settings.endpoint,
+        on_row=on_row,
+    )
 
 
 @contextmanager
