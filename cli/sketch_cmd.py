@@ -22,7 +22,7 @@ from rich.table import Table
 
 # Defaults of kinhub.kinship.sketch_plan, repeated so --help needs no numpy.
 DEFAULT_SIZE = 65_536
-DEFAULT_BLOCK = 64
+DEFAULT_BLOCK = 256
 
 SKETCH_HELP = f"""\
 Read and store a **sketch** of each model's current revision: its values at

@@ -55,8 +55,9 @@ def test_plan_is_shared_by_names_and_shapes_and_fixed_in_size() -> None:
     assert one == two  # the order tensors are listed in does not matter
     assert one.key != make_plan({**shapes, "norm": (4097,)}).key
     big = make_plan({k: (v[0] * 8, *v[1:]) for k, v in shapes.items()})
-    assert abs(big.num_values - one.num_values) <= 64 * len(shapes)
-    assert 65_536 - 64 * 3 <= one.num_values <= 65_536 + 64 * 3
+    block = one.block
+    assert abs(big.num_values - one.num_values) <= block * len(shapes)
+    assert 65_536 - block * 3 <= one.num_values <= 65_536 + block * 3
     for t in one.tensors:  # blocks are distinct, sorted, inside the tensor
         assert list(t.starts) == sorted(set(t.starts)) and t.starts[-1] < t.numel
 
