@@ -24,6 +24,7 @@ from kinhub.db.engine import Database
 from kinhub.db.ids import split_revision, validate_repo_id
 from kinhub.hub.client import HubClient
 from kinhub.hub.errors import HubError
+from kinhub.hub.models import HubModel
 from kinhub.hub.ranges import RangeReader
 from kinhub.hub.shared import shared_client
 from kinhub.kinship.errors import KinshipError, ModelSourceError, RemoteReadError
@@ -98,8 +99,10 @@ def read_sketch(
     block: int = DEFAULT_BLOCK,
     seed: int = DEFAULT_SEED,
     workers: int = 8,
+    info: HubModel | None = None,
 ) -> SketchRead:
-    """Read the sketch of Hub model ``org/name[@rev]``.
+    """Read the sketch of Hub model ``org/name[@rev]`` (``info``: its ``model_info``
+    when the caller has it).
 
     Raises:
         InvalidRepoIdError, ModelSourceError (no safetensors, repo unreadable),
@@ -109,10 +112,8 @@ def read_sketch(
     repo_id, revision = split_revision(ref)
     validate_repo_id(repo_id)
     client = hub or shared_client(endpoint)
-    try:
-        info = client.model_info(repo_id, revision=revision)
-    except HubError as exc:
-        raise ModelSourceError(ref, f"cannot read repo info: {exc}") from exc
+    if info is None:
+        info = _model_info(client, ref)
     sha = info.sha or revision or "main"
     files = weight_files(info.files or ())
     if not files:
@@ -138,6 +139,15 @@ def read_sketch(
         reresolves=counters.reresolves,
         seconds=time.perf_counter() - t0,
     )
+
+
+def _model_info(client: HubClient, ref: str) -> HubModel:
+    """Raises: ModelSourceError (cause: the hub error)."""
+    repo_id, revision = split_revision(ref)
+    try:
+        return client.model_info(repo_id, revision=revision)
+    except HubError as exc:
+        raise ModelSourceError(ref, f"cannot read repo info: {exc}") from exc
 
 
 def _read_values(
@@ -241,14 +251,12 @@ def sketch_model(
 
     Raises: what :func:`read_sketch` raises.
     """
-    repo_id, revision = split_revision(ref)
+    repo_id, _ = split_revision(ref)
     validate_repo_id(repo_id)
     client = hub or shared_client(endpoint)
+    info = _model_info(client, ref)
+    sha = info.sha
     if not force:
-        try:
-            sha = client.model_info(repo_id, revision=revision).sha
-        except HubError as exc:
-            raise ModelSourceError(ref, f"cannot read repo info: {exc}") from exc
         with database.session() as session:
             row = sketch_store.find_model(session, repo_id)
             have = (
@@ -261,8 +269,8 @@ def sketch_model(
                 model=repo_id, sha=sha, status="stored", values=len(have.data) // 4,
                 plan=have.plan_key,
             )  # fmt: skip
-        ref = f"{repo_id}@{sha}" if sha else ref
-    read = read_sketch(ref, hub=client, size=size, block=block, seed=seed)
+    ref = f"{repo_id}@{sha}" if sha else ref
+    read = read_sketch(ref, hub=client, size=size, block=block, seed=seed, info=info)
     store_sketch(database, read)
     logger.info(
         "sketched %s@%s: %d values, %d bytes, %d resolver + %d CDN requests",

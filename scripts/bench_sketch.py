@@ -49,6 +49,7 @@ from kinhub.hub.client import HubClient  # noqa: E402
 from kinhub.hub.ratelimit import RateLimits  # noqa: E402
 from kinhub.kinship.engine import compute_kinship  # noqa: E402
 from kinhub.kinship.sketch import sketch_model  # noqa: E402
+from kinhub.kinship.sketch_plan import make_plan  # noqa: E402
 from kinhub.kinship.sketch_service import measure_from_sketches  # noqa: E402
 from kinhub.sandbox.emulator import HubEmulator  # noqa: E402
 from kinhub.sandbox.weights import plan_shards, shard_name  # noqa: E402
@@ -56,12 +57,13 @@ from kinhub.sandbox.weights import plan_shards, shard_name  # noqa: E402
 ORG = "bench"
 # Hub quotas per 5-minute window (HUB_PROTOCOL.md): API calls and resolver requests.
 QUOTAS = {"free": {"api": 1000, "resolve": 5000}, "pro": {"api": 2500, "resolve": 12000}}
+_SHIFT = 7919  # offset between two models' noise windows (elements)
 SEVEN_B = {"params": 6.74e9, "bytes": 13.5e9, "files": 3}  # llama-2-7b-like, bf16, 3 shards
 
 
-def llama_shapes(n: float) -> dict[str, tuple[int, ...]]:
+def llama_shapes(n: float, *, hidden: int | None = None) -> dict[str, tuple[int, ...]]:
     """A llama-like layout of about ``n`` parameters (hidden 2048 from 3e8 up)."""
-    hidden = 2048 if n >= 3e8 else 1024 if n >= 5e7 else 256
+    hidden = hidden or (2048 if n >= 3e8 else 1024 if n >= 5e7 else 256)
     inter, vocab = int(hidden * 2.6875), 32000
     per_layer = 4 * hidden * hidden + 3 * hidden * inter + 2 * hidden
     layers = max(1, round((n - 2 * vocab * hidden - hidden) / per_layer))
@@ -116,16 +118,25 @@ def write_family(
                 h.write(struct.pack("<Q", len(raw)) + raw)
             for k in run:
                 shape = shapes[k]
-                base = rng.standard_normal(shape, dtype=np.float32) * np.float32(0.02)
-                shared = rng.standard_normal(shape, dtype=np.float32)
+                numel = math.prod(shape)
+                base = rng.standard_normal(numel, dtype=np.float32) * np.float32(0.02)
+                shared = rng.standard_normal(numel, dtype=np.float32)
+                # Each model's own noise is a window of one pool at its own offset: the
+                # same coordinate of two models holds two different pool draws, which is
+                # all cs/pcc see, for one draw per element instead of one per model.
+                pool = rng.standard_normal(numel + len(rhos) * _SHIFT, dtype=np.float32)
                 for name in names:
                     if name == "base":
                         t = base
                     else:
-                        rho = rhos[int(name[1:])]
-                        noise = rng.standard_normal(shape, dtype=np.float32)
-                        delta = math.sqrt(rho) * shared + math.sqrt(1 - rho) * noise
-                        t = base + np.float32(0.002) * delta
+                        i = int(name[1:])
+                        rho = rhos[i]
+                        noise = pool[i * _SHIFT : i * _SHIFT + numel]
+                        delta = np.float32(math.sqrt(rho)) * shared
+                        delta += np.float32(math.sqrt(1 - rho)) * noise
+                        delta *= np.float32(0.002)
+                        delta += base
+                        t = delta
                     bf = torch.from_numpy(np.ascontiguousarray(t)).to(torch.bfloat16)
                     handles[name].write(bf.view(torch.uint8).numpy().tobytes())
         finally:
@@ -289,14 +300,18 @@ def projection(report: dict[str, Any], args: argparse.Namespace) -> dict[str, An
     requests do not depend on the model's size; the header reads grow with tensors."""
     pm = report["sketch_per_model"]
     n = args.project_models
-    cdn = statistics.mean(m["cdn_requests"] for m in pm)
-    body = statistics.mean(m["bytes_read"] for m in pm)
+    # A 7B llama (hidden 4096, 32 layers): its plan's blocks, plus two header reads per file.
+    plan = make_plan(llama_shapes(SEVEN_B["params"], hidden=4096), size=args.size, block=args.block)
+    blocks = sum(len(t.starts) for t in plan.tensors)
+    cdn = blocks + 2 * SEVEN_B["files"]
+    measured = statistics.mean(m["bytes_read"] / max(1, m["values"]) for m in pm)
+    body = measured * plan.num_values  # bytes per value read, as measured, times 7B's values
     resolver = SEVEN_B["files"]  # one resolve per weights file
     api = 1  # model_info: the commit and the file list
     latency_s = args.project_latency_ms / 1000
     out: dict[str, Any] = {
         "models": n,
-        "per_model": {"api": api, "resolver": resolver, "cdn": round(cdn), "bytes": round(body)},
+        "per_model": {"api": api, "resolver": resolver, "cdn": cdn, "bytes": round(body)},
         "assumed": {
             "bandwidth_bps": args.project_bandwidth,
             "cdn_latency_ms": args.project_latency_ms,
