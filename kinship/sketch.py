@@ -41,6 +41,9 @@ from kinhub.kinship.weights import DTYPES, TensorInfo, index_files
 logger = logging.getLogger(__name__)
 
 _FLOAT_DTYPES = ("BF16", "F16", "F32")
+# Every tensor costs at least one block and so one request: a repo declaring more than
+# this many (hostile, or not a model) is refused rather than read (a 70B llama has 723).
+MAX_SKETCH_TENSORS = 20_000
 
 
 class RangeSource:
@@ -125,6 +128,10 @@ def read_sketch(
     }
     if not tensors:
         raise ModelSourceError(ref, "no floating-point tensors to sketch")
+    if len(tensors) > MAX_SKETCH_TENSORS:
+        raise ModelSourceError(
+            ref, f"{len(tensors)} tensors: more than a sketch reads ({MAX_SKETCH_TENSORS})"
+        )
     layout = make_plan({n: t.shape for n, t in tensors.items()}, size=size, block=block, seed=seed)
     values = _read_values(source, tensors, layout)
     counters = reader.counters

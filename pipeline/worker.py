@@ -313,7 +313,7 @@ class Worker:
 
     def _claim(self) -> ClaimedJob | None:
         prefer: set[str] = set()
-        if self.settings.mode != "sampled":
+        if self.settings.mode not in ("sampled", "sketch"):  # only exact reads the cache
             from kinhub.hub.cache import cached_weights
 
             try:

@@ -179,3 +179,18 @@ def test_sketches_of_other_shapes_do_not_compare(
             ],
         )
     assert result.exit_code == 1 and "different plans" in result.output
+
+
+def test_a_repo_with_too_many_tensors_is_refused_after_its_headers(
+    sketch_hub: Path, hub_emulator: HubEmulators, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kinhub.hub.client import HubClient
+    from kinhub.kinship import sketch
+    from kinhub.kinship.errors import ModelSourceError
+
+    monkeypatch.setattr(sketch, "MAX_SKETCH_TENSORS", 3)
+    with hub_emulator(sketch_hub) as emu:
+        with pytest.raises(ModelSourceError, match="more than a sketch reads"):
+            sketch.read_sketch("kin/ft1", hub=HubClient(endpoint=emu.url))
+        served = emu.stats()
+    assert served["requests"]["cdn"] <= 4  # the two files' headers, no block
