@@ -96,6 +96,8 @@ def kinship(
     # The service loads sqlalchemy here, and the engine torch and numba when it computes.
     from kinhub.kinship import service
 
+    if sketch and (sample is not None or per_tensor):
+        raise typer.BadParameter("--sketch takes neither --sample nor --per-tensor")
     with handle_errors():
         names = registry.parse_list(metrics)
         service.check_sample(sample)

@@ -194,3 +194,10 @@ def test_a_repo_with_too_many_tensors_is_refused_after_its_headers(
             sketch.read_sketch("kin/ft1", hub=HubClient(endpoint=emu.url))
         served = emu.stats()
     assert served["requests"]["cdn"] <= 4  # the two files' headers, no block
+
+
+def test_sketch_excludes_sample_and_per_tensor() -> None:
+    for extra in (["--sample", "0.1"], ["--per-tensor"]):
+        args = ["kinship", "a/b", "c/d", "--base", "e/f", "--sketch", *extra]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2 and "--sketch takes neither" in result.output
