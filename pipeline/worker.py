@@ -8,7 +8,8 @@ renews while the job computes.  What one job computes — the mode (exact or sam
 the weights' sizes), the checks of its inputs, the measurement and whether a failure
 is permanent — is :mod:`kinhub.kinship.job`; the measurement's ``on_row`` hook marks
 the job done in the transaction that stores the row.  The mode used is recorded on the
-job.
+job.  In ``sketch`` mode (and in ``auto`` above ``KINHUB_SKETCH_MIN_BYTES``) a job is
+answered from the three models' stored sketches (:func:`measure_by_sketches`).
 
 Settings come from :class:`WorkerSettings`, whose environment defaults are
 ``KINHUB_EXACT_MAX_BYTES`` (largest total of the three models computed exactly in
