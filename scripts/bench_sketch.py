@@ -394,7 +394,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--project-models", type=int, default=100_000)
     p.add_argument("--project-bandwidth", type=float, default=12.5e6, help="bytes/s (100 Mbit/s)")
     p.add_argument("--project-latency-ms", type=float, default=50.0, help="per CDN request")
-    p.add_argument("--project-parallel", type=int, default=32, help="requests in flight")
+    p.add_argument("--project-parallel", type=int, default=128, help="requests in flight")
     p.add_argument("--workdir", type=Path, default=None)
     p.add_argument("--keep", action="store_true")
     args = p.parse_args(argv)
