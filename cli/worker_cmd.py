@@ -143,7 +143,9 @@ Each job is claimed in its own transaction under a lease the worker renews while
 it computes (PostgreSQL: any number of workers on any machines share the queue).
 The result is stored and the job marked done in one transaction. `auto` mode
 computes exactly when the three models' safetensors add up to at most
-`--exact-max-bytes` and samples by HTTP Range otherwise. Failures are retried with
+`--exact-max-bytes` and samples by HTTP Range otherwise, or answers from per-model
+sketches (`kinhub sketch`; missing ones are read first) when they add up to more
+than `KINHUB_SKETCH_MIN_BYTES` (default 30GB). Failures are retried with
 backoff; missing, gated or corrupt inputs fail at once with the reason (see
 `kinhub jobs`). Ctrl-C or SIGTERM releases the current job and exits.
 Without `--once`/`--until-empty` the worker waits for new jobs.
@@ -178,7 +180,11 @@ def worker_command(
     ] = None,
     mode: Annotated[
         WorkerMode,
-        typer.Option("--mode", help="`exact`, `sampled` (HTTP Range), or `auto` by size."),
+        typer.Option(
+            "--mode",
+            help="`exact`, `sampled` (HTTP Range), `sketch` (stored per-model sketches), "
+            "or `auto` by size.",
+        ),
     ] = DEFAULT_WORKER_MODE,
     worker_id: Annotated[
         str | None,

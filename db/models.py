@@ -10,7 +10,16 @@ from datetime import datetime
 from typing import Any
 
 from kinhub.db.timeutil import utcnow
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    Text,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 # Counts that outgrow 32 bits (a 7B model's parameters, bytes read): BIGINT on
@@ -345,3 +354,42 @@ class Setting(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=400)
     value: str = Field(sa_column=Column(Text, nullable=False))
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class SketchPlan(SQLModel, table=True):
+    """The coordinates a sketch samples, shared by every model with the same tensor
+    names and shapes: per tensor its element count and the starts of its blocks
+    (``layout``: ``[[name, numel, [start, …]], …]``), ``block`` elements each.  Keyed
+    by a hash of the tensors, size, block and seed (``kinhub.kinship.sketch_plan``)."""
+
+    __tablename__ = "sketch_plan"
+
+    key: str = Field(primary_key=True, max_length=64)
+    size: int
+    block: int
+    seed: int = _big(0, nullable=False)
+    num_params: int = _big(0, nullable=False)
+    layout: list[Any] = _json(list)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ModelSketch(SQLModel, table=True):
+    """One model revision's sketch: its values at its plan's coordinates, float32
+    little-endian in plan order (``data``), and what reading them cost."""
+
+    __tablename__ = "model_sketch"
+    __table_args__ = (
+        UniqueConstraint("model_id", "revision", name="uq_model_sketch"),
+        Index("ix_model_sketch_plan", "plan_key"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    model_id: int = Field(foreign_key="model.id", ondelete="CASCADE", index=True)
+    revision: str = Field(max_length=200)
+    plan_key: str = Field(max_length=64)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    bytes_read: int = _big(0, nullable=False)
+    resolver_requests: int = 0
+    cdn_requests: int = 0
+    seconds: float = 0.0
+    computed_at: datetime = Field(default_factory=utcnow)

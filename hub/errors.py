@@ -32,3 +32,18 @@ class RepoUnavailableError(HubError):
         self.status = status
         self.reason = reason
         super().__init__(f"{status}: {reason}", repo_id=repo_id)
+
+
+def no_connection(error: BaseException) -> bool:
+    """Whether ``error`` (or what it wraps: a download's LocalEntryNotFoundError) is a
+    failure to connect at all, as opposed to a slow or broken answer."""
+    import httpx2  # here: importing the error tree must stay light
+
+    seen: BaseException | None = error
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, httpx2.ConnectError | httpx2.ConnectTimeout):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

@@ -161,14 +161,20 @@ def choose_mode(
     sizes: WeightSizes,
     endpoint: str | None = None,
     refs: Sequence[str] | None = None,
+    sketch_min_bytes: int | None = None,
 ) -> str:
-    """``exact`` or ``sampled`` for this job (``mode`` itself unless it is ``auto``);
-    checks the inputs on the way (the repos answer, hold safetensors weights, and have
-    one architecture).  ``refs`` replaces ``job.refs`` (a local model's folder).
+    """``exact``, ``sampled`` or ``sketch`` for this job (``mode`` itself unless it is
+    ``auto``); checks the inputs on the way (the repos answer, hold safetensors weights,
+    and have one architecture) except in ``sketch`` mode, whose reads check them.
+    ``refs`` replaces ``job.refs`` (a local model's folder).  ``auto``: exact up to
+    ``exact_max_bytes`` of weights in all, sketches above ``sketch_min_bytes`` (when
+    given), sampled between.
 
     Raises:
         JobInputError, RepoUnavailableError, HubError, KinshipError.
     """
+    if mode == "sketch":
+        return mode
     found: list[int] = []
     configs: dict[str, dict[str, Any]] = {}
     for ref in refs or job.refs:
@@ -183,6 +189,8 @@ def choose_mode(
         return mode
     total = sum(found)
     chosen = "exact" if total <= exact_max_bytes else "sampled"
+    if chosen == "sampled" and sketch_min_bytes is not None and total > sketch_min_bytes:
+        chosen = "sketch"
     logger.info(
         "job %s: %d bytes of weights (exact up to %d): %s",
         job.id,

@@ -8,14 +8,16 @@ renews while the job computes.  What one job computes — the mode (exact or sam
 the weights' sizes), the checks of its inputs, the measurement and whether a failure
 is permanent — is :mod:`kinhub.kinship.job`; the measurement's ``on_row`` hook marks
 the job done in the transaction that stores the row.  The mode used is recorded on the
-job.
+job.  In ``sketch`` mode (and in ``auto`` above ``KINHUB_SKETCH_MIN_BYTES``) a job is
+answered from the three models' stored sketches (:func:`measure_by_sketches`).
 
 Which Hub and which local folders a job's models are read from, and the one-line
 end of a run whose Hub does not answer, are :mod:`kinhub.pipeline.worker_inputs`.
 
-Settings come from :class:`WorkerSettings`, whose environment defaults are
-``KINHUB_EXACT_MAX_BYTES`` (largest total of the three models computed exactly in
-``auto`` mode, default 30 GB), ``KINHUB_WORKER_LEASE_S`` and ``KINHUB_WORKER_RETRY_S``.
+Settings come from :class:`~kinhub.pipeline.worker_settings.WorkerSettings`, whose
+environment defaults are ``KINHUB_EXACT_MAX_BYTES`` (largest total of the three models
+computed exactly in ``auto`` mode, default 30 GB), ``KINHUB_SKETCH_MIN_BYTES``,
+``KINHUB_WORKER_LEASE_S`` and ``KINHUB_WORKER_RETRY_S``.
 
 Failures: a permanent one fails the job at once with the reason; anything else is
 retried with exponential backoff, ``max_attempts`` attempts in all, then fails with the
@@ -29,12 +31,9 @@ After an exact job the revisions read are marked used and the HF cache is kept w
 from __future__ import annotations
 
 import logging
-import os
 import signal
-import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
@@ -53,19 +52,15 @@ from kinhub.db.jobs.queue import (
     renew_lease,
     repos_in_use,
 )
-from kinhub.db.timeutil import parse_duration, utcnow
+from kinhub.db.timeutil import utcnow
 from kinhub.hub.config import choose_hub
 from kinhub.kinship.job import (
-    DEFAULT_EXACT_MAX_BYTES,
-    DEFAULT_SAMPLE,
-    MODES,
     WeightSizes,
     choose_mode,
     explain_failure,
     measure_job,
 )
-from kinhub.kinship.names import DEFAULT_WORKER_MODE
-from kinhub.kinship.service import DEFAULT_METRICS, looks_local
+from kinhub.kinship.service import Measurement, RowHook, looks_local
 from kinhub.pipeline.worker_inputs import (
     job_refs,
     probe_hub,
@@ -73,15 +68,16 @@ from kinhub.pipeline.worker_inputs import (
     unreachable_cause,
     unreachable_error,
 )
+from kinhub.pipeline.worker_settings import (
+    ENV_EXACT_MAX_BYTES,
+    ENV_LEASE_S,
+    ENV_RETRY_S,
+    WorkerSettings,
+    default_worker_id,
+)
 
 logger = logging.getLogger(__name__)
 
-ENV_EXACT_MAX_BYTES = "KINHUB_EXACT_MAX_BYTES"
-ENV_LEASE_S = "KINHUB_WORKER_LEASE_S"
-ENV_RETRY_S = "KINHUB_WORKER_RETRY_S"
-DEFAULT_LEASE_S = 300.0
-DEFAULT_RETRY_S = 60.0
-DEFAULT_MAX_ATTEMPTS = 3
 MAX_RETRY_S = 6 * 3600.0
 
 
@@ -91,65 +87,6 @@ class _Released(BaseException):
     def __init__(self, why: str) -> None:
         self.why = why
         super().__init__(why)
-
-
-def _env_bytes(name: str, default: int) -> int:
-    """A size variable (``30GB``, ``1.5TiB``, ``1073741824``), as ``--exact-max-bytes``."""
-    from kinhub.hub.cache import CacheBudgetError, parse_size
-
-    raw = os.environ.get(name)
-    try:
-        return parse_size(raw) if raw else default
-    except CacheBudgetError as exc:
-        logger.warning("ignoring %s: %s", name, exc)
-        return default
-
-
-def _env_seconds(name: str, default: float) -> float:
-    """A duration variable (``300``, ``5m``; :func:`kinhub.db.timeutil.parse_duration`)."""
-    raw = os.environ.get(name)
-    try:
-        return parse_duration(raw) if raw else default
-    except ValueError as exc:
-        logger.warning("ignoring %s: %s", name, exc)
-        return default
-
-
-def default_worker_id() -> str:
-    """``host:pid:random``: unique per worker, readable in ``kinhub jobs``."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
-@dataclass
-class WorkerSettings:
-    """How a worker computes; environment defaults are read when the settings are made."""
-
-    mode: str = DEFAULT_WORKER_MODE
-    worker_id: str = field(default_factory=default_worker_id)
-    exact_max_bytes: int = field(
-        default_factory=lambda: _env_bytes(ENV_EXACT_MAX_BYTES, DEFAULT_EXACT_MAX_BYTES)
-    )
-    sample: float = DEFAULT_SAMPLE
-    seed: int = 0
-    metrics: tuple[str, ...] = DEFAULT_METRICS
-    lease_s: float = field(default_factory=lambda: _env_seconds(ENV_LEASE_S, DEFAULT_LEASE_S))
-    retry_s: float = field(default_factory=lambda: _env_seconds(ENV_RETRY_S, DEFAULT_RETRY_S))
-    max_attempts: int = DEFAULT_MAX_ATTEMPTS
-    cache_budget: int | None = None
-    cache_dir: str | None = None
-    endpoint: str | None = None
-    # The Hub account tier whose quotas this process's Hub client keeps to (None: as
-    # the client was made, anonymous by default).
-    plan: str | None = None
-    poll_s: float = 10.0
-
-    def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
-        if not 0 < self.sample <= 1:
-            raise ValueError(f"sample fraction must be in (0, 1], got {self.sample}")
-        if self.lease_s <= 0:
-            raise ValueError(f"lease must be positive, got {self.lease_s}")
 
 
 @dataclass(frozen=True)
@@ -338,7 +275,7 @@ class Worker:
 
     def _claim(self) -> ClaimedJob | None:
         prefer: set[str] = set()
-        if self.settings.mode != "sampled":
+        if self.settings.mode not in ("sampled", "sketch"):  # only exact reads the cache
             from kinhub.hub.cache import cached_weights
 
             try:
@@ -398,21 +335,27 @@ class Worker:
                     sizes=self._sizes,
                     endpoint=settings.endpoint,
                     refs=refs,
+                    sketch_min_bytes=settings.sketch_min_bytes,
                 )
                 self._emit("mode", job, mode=mode)
-                measurement = measure_job(
-                    self.database,
-                    job,
-                    mode=mode,
-                    metrics=settings.metrics,
-                    sample=settings.sample,
-                    seed=settings.seed,
-                    endpoint=settings.endpoint,
-                    cache_dir=settings.cache_dir,
-                    progress=progress,
-                    on_row=finish,
-                    refs=refs,
-                )
+                if mode == "sketch":
+                    measurement = measure_by_sketches(
+                        self.database, job, settings=settings, on_row=finish
+                    )
+                else:
+                    measurement = measure_job(
+                        self.database,
+                        job,
+                        mode=mode,
+                        metrics=settings.metrics,
+                        sample=settings.sample,
+                        seed=settings.seed,
+                        endpoint=settings.endpoint,
+                        cache_dir=settings.cache_dir,
+                        progress=progress,
+                        on_row=finish,
+                        refs=refs,
+                    )
             except _Released as stop:
                 self._give_back(job, report, stop.why, lost=lease.lost.is_set())
                 return
@@ -522,6 +465,25 @@ class Worker:
             return 0
         self._emit("evicted", job, **eviction.to_dict())
         return max(0, eviction.size_before - eviction.size_after)
+
+
+def measure_by_sketches(
+    database: Database, job: ClaimedJob, *, settings: WorkerSettings, on_row: RowHook
+) -> Measurement:
+    """Answer a pair or edge job from the three models' stored sketches, reading the
+    sketches that are missing first; stored with mode ``sketch`` and 95% intervals."""
+    from kinhub.kinship.sketch_service import measure_from_sketches
+
+    a, b, base = job.refs
+    return measure_from_sketches(
+        database,
+        a=a,
+        b=b,
+        base=base,
+        metrics=settings.metrics,
+        endpoint=settings.endpoint,
+        on_row=on_row,
+    )
 
 
 @contextmanager
