@@ -22,6 +22,7 @@ from kinhub.crawler.names import ScopeKind
 from kinhub.db.errors import KinhubError
 from kinhub.hub.ratelimit import Plan
 from rich.console import Console
+from rich.markup import escape
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 if TYPE_CHECKING:
@@ -204,7 +205,8 @@ def handle_errors() -> Iterator[None]:
     try:
         yield
     except KinhubError as exc:
-        stderr.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+        # The message may quote Hub text (a tensor name, a file name): never read as markup.
+        stderr.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, markup=True)
         raise typer.Exit(1) from exc
 
 

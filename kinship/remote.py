@@ -10,7 +10,6 @@ the hub error (``RepoUnavailableError.status`` says ``not_found``, ``gated``, â€
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from typing import Any
@@ -20,6 +19,7 @@ from kinhub.hub.client import HubClient
 from kinhub.hub.errors import HubError, RepoUnavailableError
 from kinhub.hub.shared import shared_client
 from kinhub.kinship.errors import ModelSourceError, RemoteReadError, WeightsFormatError
+from kinhub.kinship.header import MAX_JSON_FILE, loads_bounded
 from kinhub.kinship.weights import INDEX_NAME, SINGLE_NAME, ModelWeights, index_files, shard_files
 
 logger = logging.getLogger(__name__)
@@ -103,11 +103,10 @@ def open_remote(
     src = HubFiles(repo_id, sha, hub=client)
 
     def small_json(name: str) -> dict[str, Any]:
-        raw = src.read(name, 0, src.size(name))
-        try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise WeightsFormatError(name, f"unreadable JSON: {exc}") from exc
+        size = src.size(name)
+        if size > MAX_JSON_FILE:
+            raise WeightsFormatError(name, f"JSON file larger than {MAX_JSON_FILE} bytes")
+        data = loads_bounded(src.read(name, 0, size), name)
         return data if isinstance(data, dict) else {}
 
     config = small_json("config.json") if "config.json" in names else {}
