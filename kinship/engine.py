@@ -14,11 +14,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from kinhub.kinship import metrics as metric_registry
 from kinhub.kinship.errors import KinshipError
-from kinhub.kinship.execute import Options, execute, resolve_device, total
+from kinhub.kinship.execute import measure_exact, resolve_device
 from kinhub.kinship.plan import Plan, plan_native
 from kinhub.kinship.result import KinshipResult
 from kinhub.kinship.weights import (
@@ -142,20 +141,15 @@ def compute_kinship(
         (a, b, base), allow_pickle=allow_pickle, endpoint=endpoint, cache_dir=cache_dir
     ) as ms:
         plan = plan_native(*ms)
-        opts = Options(sign=any(m.needs_sign for m in chosen))
-        sums = execute(plan, ms, opts=opts, workers=workers, device=device, progress=progress)
-        inp = metric_registry.MetricInput(total(sums), sums, plan.entries)
-        values = {m.name: m.compute(inp) for m in chosen}
-        breakdown: dict[str, Any] = {}
-        if per_tensor:
-            for e in plan.entries:
-                s = sums[e.name]
-                breakdown[e.name] = {
-                    "numel": s.n,
-                    "cs": metric_registry.cosine(s),
-                    "pcc": metric_registry.pearson(s),
-                    "ed": metric_registry.euclid(s),
-                }
+        values, breakdown = measure_exact(
+            plan,
+            ms,
+            chosen,
+            per_tensor=per_tensor,
+            workers=workers,
+            device=device,
+            progress=progress,
+        )
         return KinshipResult(
             a=a,
             b=b,
