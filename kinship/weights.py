@@ -82,6 +82,7 @@ _PAGE = mmap.PAGESIZE
 INDEX_NAME = "model.safetensors.index.json"
 SINGLE_NAME = "model.safetensors"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth")
+MAX_SHARDS = 4096
 
 
 class ByteSource(Protocol):
@@ -125,7 +126,12 @@ class LocalFiles:
         return self.root / file
 
     def size(self, file: str) -> int:
-        return self.path(file).stat().st_size
+        """Raises: WeightsFormatError when the file is missing or unreadable (an index may
+        name shards that are not there)."""
+        try:
+            return self.path(file).stat().st_size
+        except OSError as exc:
+            raise WeightsFormatError(file, f"missing or unreadable: {exc.strerror}") from exc
 
     def _fd(self, file: str) -> int:
         cur = getattr(self._local, "cur", None)
@@ -314,11 +320,21 @@ def index_files(source: ByteSource, files: list[str]) -> dict[str, TensorInfo]:
 
 
 def shard_files(index_json: dict[str, Any], where: str) -> list[str]:
-    """Shard names from a ``model.safetensors.index.json`` document, in first-use order."""
+    """Shard names from a ``model.safetensors.index.json`` document, in first-use order.
+
+    Raises:
+        WeightsFormatError: no weight_map, a shard name that is not a string, or more
+            than ``MAX_SHARDS`` shards (each costs requests; real models have hundreds).
+    """
     wm = index_json.get("weight_map")
     if not isinstance(wm, dict) or not wm:
         raise WeightsFormatError(where, "index has no weight_map")
-    return list(dict.fromkeys(str(v) for v in wm.values()))
+    if not all(isinstance(v, str) and v for v in wm.values()):
+        raise WeightsFormatError(where, "index names a shard that is not a file name")
+    shards = list(dict.fromkeys(wm.values()))
+    if len(shards) > MAX_SHARDS:
+        raise WeightsFormatError(where, f"index names {len(shards)} shards (at most {MAX_SHARDS})")
+    return shards
 
 
 def _load_json(path: Path) -> dict[str, Any]:

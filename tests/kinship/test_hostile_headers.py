@@ -148,3 +148,30 @@ def test_json_depth_is_counted_without_recursion() -> None:
     with pytest.raises(WeightsFormatError, match="nested 200000 deep"):
         loads_bounded(b"[" * 200_000 + b"]" * 200_000, "x.json")
     assert loads_bounded(json.dumps({"a": [[1]]}).encode(), "x.json") == {"a": [[1]]}
+
+
+@pytest.mark.parametrize(
+    ("weight_map", "reason"),
+    [
+        ({"a": "model-00001-of-00002.safetensors"}, "missing or unreadable"),
+        ({"a": {"nested": 1}}, "not a file name"),
+        ({f"t{i}": f"s{i}.safetensors" for i in range(5000)}, "5000 shards"),
+    ],
+    ids=["missing-shard", "not-a-name", "too-many-shards"],
+)
+def test_hostile_index_is_refused_in_one_line(
+    hub_root: Path, tmp_path: Path, weight_map: dict[str, object], reason: str
+) -> None:
+    bad = tmp_path / "indexed"
+    bad.mkdir()
+    (bad / "config.json").write_bytes((hub_root / ORG / "ft01" / "config.json").read_bytes())
+    (bad / "model.safetensors.index.json").write_text(json.dumps({"weight_map": weight_map}))
+    with pytest.raises(WeightsFormatError, match=reason):
+        open_folder(bad)
+    ft, base = (str(hub_root / ORG / n) for n in ("ft00", "base"))
+    r = CliRunner().invoke(
+        app, ["--db", f"sqlite:///{tmp_path / 'k.db'}", "kinship", ft, str(bad), "--base", base]
+    )
+    assert r.exit_code == 1 and reason in r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
+    assert len(r.output.strip().splitlines()) == 1
