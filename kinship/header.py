@@ -21,13 +21,10 @@ import math
 import re
 import struct
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 from kinhub.kinship.errors import UnsupportedDtypeError, WeightsFormatError
-
-if TYPE_CHECKING:
-    from kinhub.kinship.weights import ByteSource
 
 #: safetensors dtype name -> (numpy dtype of the stored bits, bytes per element).
 #: numpy has no bfloat16: BF16 is read as its uint16 bit pattern.
@@ -72,6 +69,18 @@ class TensorInfo:
     def row_numel(self) -> int:
         """Elements per leading row (1 for 1-D tensors)."""
         return math.prod(self.shape[1:]) if len(self.shape) > 1 else 1
+
+
+class ByteSource(Protocol):
+    """Random access to the files of one model (local folder or Hub repo)."""
+
+    def size(self, file: str) -> int: ...
+
+    def read(self, file: str, offset: int, length: int) -> bytes: ...
+
+    def read_into(self, file: str, offset: int, buf: memoryview) -> int: ...
+
+    def close(self) -> None: ...
 
 
 def json_depth(raw: bytes) -> int:

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from kinhub.db.ids import split_revision
@@ -38,6 +38,7 @@ from kinhub.kinship.errors import (
 from kinhub.kinship.header import (
     DTYPES,
     MAX_JSON_FILE,
+    ByteSource,
     TensorInfo,
     loads_bounded,
     parse_header,
@@ -83,18 +84,6 @@ INDEX_NAME = "model.safetensors.index.json"
 SINGLE_NAME = "model.safetensors"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth")
 MAX_SHARDS = 4096
-
-
-class ByteSource(Protocol):
-    """Random access to the files of one model (local folder or Hub repo)."""
-
-    def size(self, file: str) -> int: ...
-
-    def read(self, file: str, offset: int, length: int) -> bytes: ...
-
-    def read_into(self, file: str, offset: int, buf: memoryview) -> int: ...
-
-    def close(self) -> None: ...
 
 
 class LocalFiles:
