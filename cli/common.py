@@ -23,6 +23,9 @@ from kinhub.db.errors import KinhubError
 from kinhub.hub.ratelimit import Plan
 from rich.console import Console
 from rich.markup import escape
+
+# typer 0.29 exports no UsageError: its vendored click is private (pinned; guarded by
+# tests/cli/test_coercion.py::test_usage_errors_are_the_vendored_clicks).
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
@@ -235,7 +238,7 @@ def handle_errors() -> Iterator[None]:
     try:
         yield
     except KinhubError as exc:
-        # The message names what the user typed (a model id, a path): never markup.
+        # The message may quote user input or Hub text (a path, a tensor name): never markup.
         stderr.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, markup=True)
         raise typer.Exit(1) from exc
 

@@ -37,6 +37,10 @@ JSON: `{"a", "b", "base", "metrics": {name: value}, "intervals",
 "params_compared", "bytes_read", "seconds", "computed_at", "dropped", "mode",
 "convention", "revisions", "cached", "warnings", ...}`.
 
+`--sample` computes exactly when sampling cannot save bytes (the three models'
+compared weights are under 16 MiB, or the sampled blocks would cover 80% of
+them): `"mode": "exact"`, `"sampled": false` and a `"note"` saying why.
+
 When the stored genealogy knows A and B and `--base` is not an ancestor of both,
 a warning goes to stderr and into `"warnings"`, and is kept with the stored result.
 
@@ -139,6 +143,8 @@ def kinship(
         print_json(doc)
         return
     print_kinship(doc)
+    if doc.get("note"):  # e.g. a --sample computed exactly because sampling saved nothing
+        stdout.print(f"note: {escape(doc['note'])}", highlight=False)
     if doc["breakdown"]:
         _print_breakdown(doc["breakdown"])
 
