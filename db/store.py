@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict, fields
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -125,6 +126,8 @@ def upsert_model(session: Session, record: ModelRecord) -> UpsertOutcome:
         for key, value in values.items():
             setattr(row, key, value)
         row.updated_at = utcnow()
+    row.error_count = 0  # read: any backoff of earlier failures ends
+    row.retry_after = None
     session.flush()
     assert row.id is not None
     _replace_children(session, row.id, record)
@@ -274,16 +277,38 @@ def _replace_children(session: Session, model_id: int, record: ModelRecord) -> N
     session.flush()
 
 
+# Backoff of a model that keeps failing: the first failure is retried by the next
+# crawl; from the second on, the wait doubles from 12 hours up to 30 days.
+RETRY_BASE = timedelta(hours=12)
+RETRY_MAX = timedelta(days=30)
+
+
+def retry_delay(failures: int) -> timedelta:
+    """How long a model that failed ``failures`` times in a row waits to be retried."""
+    if failures <= 1:
+        return timedelta(0)
+    return min(RETRY_MAX, RETRY_BASE * 2 ** min(failures - 2, 16))
+
+
 def set_status(session: Session, repo_id: str, status: str, error: str | None = None) -> None:
-    """Record a crawl status (not_found, gated, error, …) without touching facts."""
+    """Record a crawl status (not_found, gated, error, …) without touching facts.
+
+    ``error`` counts as one more consecutive failure of the model and sets when it
+    may be retried (:func:`retry_delay`); any other status clears that count."""
     row = get_model(session, repo_id)
     if row is None:
         row = Model(repo_id=validate_repo_id(repo_id), status=status, last_error=error)
         session.add(row)
-    elif row.status != status or row.last_error != error:
+    elif row.status != status or row.last_error != error or status == "error":
         row.status = status
         row.last_error = error
         row.updated_at = utcnow()
+    if status == "error":
+        row.error_count = (row.error_count or 0) + 1
+        row.retry_after = utcnow() + retry_delay(row.error_count)
+    else:
+        row.error_count = 0
+        row.retry_after = None
     session.flush()
 
 
