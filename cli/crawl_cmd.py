@@ -11,6 +11,7 @@ from kinhub.cli.common import (
     ConcurrencyOpt,
     EndpointOpt,
     FormatOpt,
+    MaxPairJobsOpt,
     OutputFormat,
     PlanOpt,
     ScopeModelArg,
@@ -23,6 +24,7 @@ from kinhub.cli.common import (
 )
 from kinhub.cli.render import live_progress, print_crawl_summary
 from kinhub.crawler.names import DEFAULT_SCOPE
+from kinhub.db.jobs.names import DEFAULT_MAX_PAIR_JOBS
 from kinhub.hub.ratelimit import Plan
 
 CRAWL_HELP = """\
@@ -88,6 +90,7 @@ def crawl_command(
         float,
         typer.Option("--retry-base-delay", min=0.0, help="First backoff delay in seconds."),
     ] = 1.0,
+    max_pair_jobs: MaxPairJobsOpt = DEFAULT_MAX_PAIR_JOBS,
     fmt: FormatOpt = OutputFormat.table,
     quiet: Annotated[bool, flag("--quiet", "-q", help="No progress line on stderr.")] = False,
 ) -> None:
@@ -103,6 +106,7 @@ def crawl_command(
             concurrency=concurrency,
             page_size=page_size,
             retry_base_delay=retry_base_delay,
+            max_pair_jobs=max_pair_jobs,
         )
         with database_of(ctx) as database:
             if quiet:

@@ -20,7 +20,10 @@ from typing import Any
 
 from kinhub.crawler.crawl import CrawlOptions, CrawlProgress, CrawlReport, crawl
 from kinhub.crawler.scope import Scope
+from kinhub.crawler.written import OnWritten
+from kinhub.db.crawl_state import mark_interrupted
 from kinhub.db.engine import Database
+from kinhub.db.jobs.names import DEFAULT_MAX_PAIR_JOBS
 from kinhub.db.jobs.plan import enqueue_for_models
 from kinhub.db.locks import run_lock
 from kinhub.hub.client import HubClient
@@ -57,6 +60,7 @@ class CrawlSettings:
     page_size: int = 1000
     retry_base_delay: float = 1.0
     cache_dir: Path | None = None
+    max_pair_jobs: int = DEFAULT_MAX_PAIR_JOBS
 
 
 def hub_client(settings: CrawlSettings) -> HubClient:
@@ -69,11 +73,16 @@ def hub_client(settings: CrawlSettings) -> HubClient:
     )
 
 
-def _queue_kinship_jobs(session: Session, repo_ids: list[str]) -> int:
+def _job_queuer(max_pair_jobs: int) -> OnWritten:
     """The crawler's ``on_written`` hook: queue the kinship jobs that writing
-    ``repo_ids`` calls for, in the writing transaction (a crash never leaves edges
-    without their jobs); the number of jobs inserted."""
-    return enqueue_for_models(session, repo_ids).inserted
+    ``repo_ids`` calls for (at most ``max_pair_jobs`` pair jobs per merge), in the
+    writing transaction (a crash never leaves edges without their jobs); the number
+    of jobs inserted."""
+
+    def queue(session: Session, repo_ids: list[str]) -> int:
+        return enqueue_for_models(session, repo_ids, max_pair_jobs=max_pair_jobs).inserted
+
+    return queue
 
 
 def crawl_then_queue(
@@ -82,6 +91,7 @@ def crawl_then_queue(
     options: CrawlOptions,
     *,
     progress: Callable[[CrawlProgress], None] | None = None,
+    max_pair_jobs: int = DEFAULT_MAX_PAIR_JOBS,
 ) -> CrawlReport:
     """One crawl through ``hub`` that queues the kinship jobs of what it writes
     (no lock: :func:`run_crawl` is the guarded entry point; benchmarks and tests
@@ -90,7 +100,7 @@ def crawl_then_queue(
     Raises:
         CrawlerError, HubError, DatabaseError: the crawl could not run.
     """
-    return crawl(database, hub, options, progress=progress, on_written=_queue_kinship_jobs)
+    return crawl(database, hub, options, progress=progress, on_written=_job_queuer(max_pair_jobs))
 
 
 def run_crawl(
@@ -107,6 +117,12 @@ def run_crawl(
         CrawlerError, HubError, DatabaseError: the crawl could not run.
     """
     with run_lock(database, CRAWL_LOCK):
+        with database.session() as session:
+            # No live crawl can hold the lock we hold: a ``running`` crawl on record
+            # belongs to a process that was killed (SIGKILL, power loss).
+            closed = mark_interrupted(session, kind="crawl")
+        if closed:
+            logger.warning("%d crawl run(s) left running by a killed process: interrupted", closed)
         hub = hub_client(settings)
         options = CrawlOptions(
             scope=settings.scope,
@@ -116,13 +132,14 @@ def run_crawl(
             page_size=settings.page_size,
         )
         logger.info("crawl %s via %s", settings.scope.label, settings.endpoint or "default Hub")
+        cap = settings.max_pair_jobs
         if progress is None:
-            return crawl_then_queue(database, hub, options)
+            return crawl_then_queue(database, hub, options, max_pair_jobs=cap)
 
         def report(event: CrawlProgress) -> None:
             progress(event, dict(hub.stats()["calls"]))
 
-        return crawl_then_queue(database, hub, options, progress=report)
+        return crawl_then_queue(database, hub, options, progress=report, max_pair_jobs=cap)
 
 
 __all__ = [
