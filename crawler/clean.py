@@ -17,6 +17,10 @@ here, before the database sees it.
 * **Numbers.**  Integers outside signed 64 bits (a safetensors header declaring
   enormous shapes, a card's huge count) become null, with a warning on the model
   (its ``last_error``); non-finite floats in JSON values become null.
+* **References.**  At most :data:`MAX_FOLLOWED_REFERENCES` distinct parents of a
+  model are followed; the others are kept as unresolved references (no lookups),
+  with a warning on the model — 10,000 ``base_model`` parents cost 64 calls, not
+  thousands.
 * **Depth.**  Nested values (recipe stages, edge parameters) deeper than
   :data:`MAX_DEPTH` are refused: :class:`HostileInputError`, which the crawl records
   on that model as an error.
@@ -34,6 +38,12 @@ from kinhub.db.records import EdgeRecord, EvaluationRecord, ModelRecord, RecipeR
 
 MAX_DEPTH = 64
 """Deepest nesting of a JSON value stored from the Hub (the parser caps YAML at 60)."""
+
+MAX_FOLLOWED_REFERENCES = 64
+"""Distinct parents of one model the crawl follows (each costs a ``model_info`` call
+and its files): the first ones in the parser's order (merge config, card recipe,
+prose, front-matter ``base_model``, Hub tags); the rest are stored as unresolved
+references, never looked up."""
 
 MAX_ERROR_LENGTH = 500
 
@@ -134,6 +144,23 @@ def _edge(edge: EdgeRecord) -> EdgeRecord:
     return replace(edge, **changes, parameters=clean_json(edge.parameters))
 
 
+def _cap_references(edges: list[EdgeRecord]) -> tuple[list[EdgeRecord], int]:
+    """``edges`` with the parents beyond the first :data:`MAX_FOLLOWED_REFERENCES`
+    distinct ones unresolved; and how many distinct parents that left unfollowed."""
+    followed: set[str] = set()
+    unfollowed: set[str] = set()
+    out: list[EdgeRecord] = []
+    for edge in edges:
+        if edge.parent_resolved and edge.parent not in followed:
+            if len(followed) < MAX_FOLLOWED_REFERENCES:
+                followed.add(edge.parent)
+            else:
+                unfollowed.add(edge.parent)
+                edge = replace(edge, parent_resolved=False)
+        out.append(edge)
+    return out, len(unfollowed)
+
+
 def _recipe(recipe: RecipeRecord) -> RecipeRecord:
     return replace(
         recipe,
@@ -178,7 +205,13 @@ def clean_record(record: ModelRecord) -> tuple[ModelRecord, list[str]]:
             changes[name] = None
     changes["tags"] = [clean_name(t) for t in record.tags]
     changes["architectures"] = [clean_name(a, 200) for a in record.architectures]
-    changes["edges"] = [_edge(e) for e in record.edges]
+    edges = [_edge(e) for e in record.edges]
+    changes["edges"], unfollowed = _cap_references(edges)
+    if unfollowed:
+        warnings.append(
+            f"{unfollowed + MAX_FOLLOWED_REFERENCES} parents named; the first "
+            f"{MAX_FOLLOWED_REFERENCES} followed, {unfollowed} kept unresolved"
+        )
     changes["recipes"] = [_recipe(r) for r in record.recipes]
     changes["evaluations"] = [_evaluation(e) for e in record.evaluations]
     changes["texts"] = _texts(record.texts)
@@ -192,6 +225,7 @@ def clean_record(record: ModelRecord) -> tuple[ModelRecord, list[str]]:
 
 __all__ = [
     "MAX_DEPTH",
+    "MAX_FOLLOWED_REFERENCES",
     "HostileInputError",
     "clean_json",
     "clean_name",

@@ -63,10 +63,15 @@ def _reference_row(session: Session, ref: str, *, resolved: bool) -> Model:
     """The row a parent reference points at, created as a placeholder if new."""
     ref = ref[:MAX_REF_LENGTH]
     row = get_model(session, ref)
+    followed = resolved and is_repo_id(ref)
     if row is None:
-        status = "pending" if resolved and is_repo_id(ref) else "unresolved"
-        row = Model(repo_id=ref, status=status)
+        row = Model(repo_id=ref, status="pending" if followed else "unresolved")
         session.add(row)
+        session.flush()
+    elif followed and row.status == "unresolved" and row.sha is None:
+        # Left unresolved by a model that named too many parents: another model
+        # names it as a reference to follow.
+        row.status = "pending"
         session.flush()
     return row
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import struct
+from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -183,3 +184,31 @@ def test_a_write_that_fails_for_one_model_is_recorded_on_it(
     writer = models["bad/writer"]
     assert writer.status == "error"
     assert writer.last_error == "ValueError: planning blew up on two lines"
+
+
+def test_references_followed_per_model_are_capped(
+    database: Database, hub_emulator: HubEmulators, tmp_path: Path
+) -> None:
+    from kinhub.crawler.clean import MAX_FOLLOWED_REFERENCES
+    from kinhub.sandbox.hostile import many_parents
+
+    n = 1000
+    hub: dict[str, Any] = {
+        **GOOD,
+        **many_parents(n),
+        # Another model names one of the unfollowed parents: that one is followed.
+        "good/child": {"README.md": "---\nbase_model: ghost/parent-00999\n---\n"},
+    }
+    with hub_emulator(hub) as emu:
+        report = run_crawl(database, emu.url, tmp_path / "cache")
+    assert report.status == "ok"
+    assert report.counts["references_followed"] == MAX_FOLLOWED_REFERENCES + 1
+    models = _models(database)
+    statuses = Counter(m.status for r, m in models.items() if r.startswith("ghost/"))
+    assert statuses == {"not_found": MAX_FOLLOWED_REFERENCES + 1, "unresolved": n - 65}
+    assert models["ghost/parent-00999"].status == "not_found"
+    hostile = models["hostile/many-parents"]
+    assert hostile.status == "ok" and "kept unresolved" in (hostile.last_error or "")
+    with database.session() as session:
+        edges = session.exec(select(Edge).where(col(Edge.child_id) == hostile.id)).all()
+    assert len({e.parent_id for e in edges}) == n  # every parent kept, as an edge
