@@ -212,3 +212,56 @@ def test_references_followed_per_model_are_capped(
     with database.session() as session:
         edges = session.exec(select(Edge).where(col(Edge.child_id) == hostile.id)).all()
     assert len({e.parent_id for e in edges}) == n  # every parent kept, as an edge
+
+
+def test_ingest_records_are_cleaned_the_same_way(database: Database, tmp_path: Path) -> None:
+    from kinhub.pipeline.ingest import ingest_folder
+    from kinhub.sandbox.hostile import nul_card
+
+    [(_, files)] = nul_card(name="local/model").items()
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "README.md").write_text(str(files["README.md"]), encoding="utf-8")
+    (folder / "config.json").write_text(
+        json.dumps({"model_type": "llama\x00", "hidden_size": 2**40, "vocab_size": 2**70})
+    )
+    report = ingest_folder(database, folder=folder, repo_id="local/model")
+    assert "good/base\ufffdevil" in report.parents
+    model = _models(database)["local/model"]
+    assert model.model_type == "llama\ufffd" and model.hidden_size is None
+    assert model.vocab_size is None and "hidden_size" in (model.last_error or "")
+
+
+def test_the_crawl_command_exits_0_and_show_tells_the_error(
+    database_url: str, hub_emulator: HubEmulators, poison_parser: None
+) -> None:
+    from kinhub.cli.app import app
+    from typer.testing import CliRunner
+
+    hub = {**GOOD, "bad/poison": {"README.md": "---\nlicense: mit\n---\nPOISON\n"}}
+    runner = CliRunner()
+    with hub_emulator(hub) as emu:
+        crawled = runner.invoke(
+            app,
+            [
+                "--db",
+                database_url,
+                "crawl",
+                "--scope",
+                "full",
+                "--endpoint",
+                emu.url,
+                "--format",
+                "json",
+                "-q",
+            ],
+        )
+    assert crawled.exit_code == 0, crawled.output
+    assert json.loads(crawled.stdout)["models_in_error"] == 1
+    shown = runner.invoke(app, ["--db", database_url, "show", "bad/poison", "--format", "json"])
+    assert shown.exit_code == 0, shown.output
+    crawl_facts = json.loads(shown.stdout)["crawl"]
+    assert crawl_facts["status"] == "error" and crawl_facts["error_count"] == 1
+    assert crawl_facts["last_error"].startswith("RecursionError: maximum recursion depth")
+    table = runner.invoke(app, ["--db", database_url, "show", "bad/poison"])
+    assert table.exit_code == 0 and "RecursionError" in table.stdout
