@@ -172,9 +172,13 @@ def _recipe(recipe: RecipeRecord) -> RecipeRecord:
 
 
 def _evaluation(evaluation: EvaluationRecord) -> EvaluationRecord:
-    value = evaluation.value
-    if isinstance(value, float) and not math.isfinite(value):
-        value = None
+    value: float | None = None
+    try:
+        number = float(evaluation.value) if evaluation.value is not None else None
+    except (OverflowError, TypeError, ValueError):  # a 400-digit score, a non-number
+        number = None
+    if number is not None and math.isfinite(number):
+        value = number
     return replace(evaluation, **_short(evaluation, _EVALUATION_LENGTHS), value=value)
 
 

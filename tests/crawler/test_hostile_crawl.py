@@ -265,3 +265,14 @@ def test_the_crawl_command_exits_0_and_show_tells_the_error(
     assert crawl_facts["last_error"].startswith("RecursionError: maximum recursion depth")
     table = runner.invoke(app, ["--db", database_url, "show", "bad/poison"])
     assert table.exit_code == 0 and "RecursionError" in table.stdout
+
+
+def test_scores_beyond_a_float_are_null() -> None:
+    from kinhub.db.records import EvaluationRecord
+
+    evaluations = [
+        EvaluationRecord(task="t", dataset="d", metric=m, value=v)  # type: ignore[arg-type]
+        for m, v in (("a", 10**400), ("b", float("inf")), ("c", 61))
+    ]
+    record, _ = clean_record(ModelRecord(repo_id="x/y", evaluations=evaluations))
+    assert [e.value for e in record.evaluations] == [None, None, 61.0]
