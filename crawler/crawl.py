@@ -305,11 +305,18 @@ class Crawler:
         then: Callable[[Session], None] | None = None,
     ) -> None:
         """:meth:`_write` ``results`` and run ``then`` (the page's checkpoint) in one
-        transaction.  When that raises, one model's rows are to blame: each model is
-        written again in its own transaction, a model whose write raises is recorded
-        as an ``error`` on itself (with backoff), and ``then`` runs last, so the crawl
-        goes on.  Rows are idempotent by (repo id, sha): a crash in between redoes the
-        page and changes nothing."""
+        transaction.  When that raises, each model is written again in its own
+        transaction: if some model is stored, the failure is the others' own — each
+        is recorded as an ``error`` on itself (with backoff) and ``then`` runs last,
+        so the crawl goes on.  If every model of a page of several fails, the fault is
+        not one model's (a broken hook, a database that refuses everything): the
+        first error is raised, nothing of the page committed.  Rows are idempotent by
+        (repo id, sha): a crash in between redoes the page and changes nothing.
+
+        Raises:
+            Exception: the page's error, when no model of a page of several could be
+                stored.
+        """
         before = deepcopy(self.counts)
         try:
             with self.database.session() as session:
@@ -320,18 +327,25 @@ class Crawler:
         except Exception as exc:
             logger.warning("a page's write failed (%s); writing its models one by one", exc)
             self.counts = before
+            page_error = exc
+        stored = 0
+        failed: list[tuple[str, str]] = []
         for result in results:
+            writes = result.record is not None or result.status is not None
             try:
                 with self.database.session() as session:
                     self._write(session, [result])
+                stored += writes
             except Exception as exc:
-                error = one_line(f"{type(exc).__name__}: {exc}")
-                logger.warning(
-                    "%s: could not be stored (%s); recorded as an error", result.repo_id, error
-                )
-                with self.database.session() as session:
-                    set_status(session, result.repo_id, "error", error)
-                self.counts.errors["error"] += 1
+                failed.append((result.repo_id, one_line(f"{type(exc).__name__}: {exc}")))
+        if failed and not stored and len(failed) > 1:
+            self.counts = before
+            raise page_error
+        for repo_id, error in failed:
+            logger.warning("%s: could not be stored (%s); recorded as an error", repo_id, error)
+            with self.database.session() as session:
+                set_status(session, repo_id, "error", error)
+            self.counts.errors["error"] += 1
         with self.database.session() as session:
             for old, new in note_hub_ids(session, list(hub_ids)):
                 logger.info("%s was renamed to %s (the same Hub object)", old, new)
