@@ -111,6 +111,16 @@ PlanOpt = Annotated[
 ConcurrencyOpt = Annotated[
     int, typer.Option("--concurrency", min=1, max=64, help="Parallel file downloads.")
 ]
+MaxPairJobsOpt = Annotated[
+    int,
+    typer.Option(
+        "--max-pair-jobs",
+        min=0,
+        max=1_000_000,
+        metavar="N",
+        help="Pair kinship jobs queued per merge at most (heaviest ingredients first).",
+    ),
+]
 
 
 def parse_scope(scope: ScopeKind, model: str | None) -> Scope:

@@ -11,6 +11,7 @@ from kinhub.cli.common import (
     ConcurrencyOpt,
     EndpointOpt,
     FormatOpt,
+    MaxPairJobsOpt,
     OutputFormat,
     PlanOpt,
     ScopeModelArg,
@@ -24,6 +25,7 @@ from kinhub.cli.common import (
 from kinhub.cli.durations import DURATION_HELP, parse_duration
 from kinhub.cli.render import live_progress, print_crawl_summary
 from kinhub.crawler.names import DEFAULT_SCOPE
+from kinhub.db.jobs.names import DEFAULT_MAX_PAIR_JOBS
 from kinhub.hub.ratelimit import Plan
 
 CRAWL_HELP = """\
@@ -93,6 +95,7 @@ def crawl_command(
             help=f"First backoff delay ({DURATION_HELP}).",
         ),
     ] = "1s",
+    max_pair_jobs: MaxPairJobsOpt = DEFAULT_MAX_PAIR_JOBS,
     fmt: FormatOpt = OutputFormat.table,
     quiet: Annotated[bool, flag("--quiet", "-q", help="No progress line on stderr.")] = False,
 ) -> None:
@@ -108,6 +111,7 @@ def crawl_command(
             concurrency=concurrency,
             page_size=page_size,
             retry_base_delay=parse_duration(retry_base_delay, option="--retry-base-delay"),
+            max_pair_jobs=max_pair_jobs,
         )
         with database_of(ctx) as database:
             if quiet:

@@ -17,6 +17,7 @@ from kinhub.cli.common import (
     ConcurrencyOpt,
     EndpointOpt,
     FormatOpt,
+    MaxPairJobsOpt,
     OutputFormat,
     PlanOpt,
     ScopeModelArg,
@@ -31,6 +32,7 @@ from kinhub.cli.common import (
 )
 from kinhub.cli.durations import DURATION_HELP, parse_duration
 from kinhub.crawler.names import DEFAULT_SCOPE
+from kinhub.db.jobs.names import DEFAULT_MAX_PAIR_JOBS
 from kinhub.hub.ratelimit import Plan
 from kinhub.pipeline.names import DEFAULT_CRON
 
@@ -93,6 +95,7 @@ def schedule_command(
             help=f"How long the kinship worker may run per tick ({DURATION_HELP}).",
         ),
     ] = "1h",
+    max_pair_jobs: MaxPairJobsOpt = DEFAULT_MAX_PAIR_JOBS,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     from kinhub.pipeline.tick import TickSettings
@@ -106,6 +109,7 @@ def schedule_command(
             endpoint=endpoint,
             concurrency=concurrency,
             kinship_budget_s=parse_duration(kinship_budget, option="--kinship-budget"),
+            max_pair_jobs=max_pair_jobs,
         )
         with database_of(ctx) as database:
             if once:

@@ -63,6 +63,9 @@ class Model(SQLModel, table=True):
     likes: int | None = None
     gated: str | None = Field(default=None, max_length=20)
     private: bool = False
+    # Consecutive failed attempts (status ``error``) and when the crawl may try again.
+    error_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    retry_after: datetime | None = None
     first_seen: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
