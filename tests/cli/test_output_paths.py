@@ -7,6 +7,7 @@ refused first, so the answer names the path."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -57,10 +58,15 @@ def test_check_output_file_and_dir(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == [existing]  # nothing made, no probe left behind
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
-def test_a_read_only_file_is_refused(tmp_path: Path) -> None:
-    ro = tmp_path / "ro.yml"
-    ro.write_text("x")
-    ro.chmod(0o444)
-    with pytest.raises(OutputPathError, match=r"ro\.yml"):
-        check_output_file(ro, option="-o")
+def test_an_existing_file_that_cannot_be_written_is_refused(tmp_path: Path) -> None:
+    """A read-only file (refused for an ordinary user; root writes anywhere, so it also
+    meets a file no user can write: ``/proc/version``)."""
+    unwritable = [Path("/proc/version")]
+    if os.geteuid() != 0:
+        ro = tmp_path / "ro.yml"
+        ro.write_text("x")
+        ro.chmod(0o444)
+        unwritable.append(ro)
+    for path in unwritable:
+        with pytest.raises(OutputPathError, match=re.escape(path.name)):
+            check_output_file(path, option="-o")
