@@ -204,7 +204,9 @@ def handle_errors() -> Iterator[None]:
     try:
         yield
     except KinhubError as exc:
-        stderr.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+        from kinhub.cli.render import esc  # render imports this module
+
+        stderr.print(f"[red]error:[/red] {esc(exc)}", highlight=False, markup=True)
         raise typer.Exit(1) from exc
 
 

@@ -17,7 +17,7 @@ from kinhub.cli.common import (
     state,
     stdout,
 )
-from rich.markup import escape
+from kinhub.cli.render import esc
 from rich.table import Table
 
 db_app = typer.Typer(
@@ -32,7 +32,7 @@ def _print_pairs(values: dict[str, Any]) -> None:
     table.add_column(style="bold")
     table.add_column()
     for key, value in values.items():
-        table.add_row(escape(key), escape("" if value is None else str(value)))
+        table.add_row(esc(key), esc("" if value is None else str(value)))
     stdout.print(table)
 
 
@@ -171,11 +171,11 @@ def runs(
     for row in rows:
         table.add_row(
             *(
-                escape("" if row[key] is None else str(row[key]))
+                esc("" if row[key] is None else str(row[key]))
                 for key in ("id", "kind", "scope", "status", "started", "finished")
             ),
-            escape(_counts_text(row["counts"] or {})),
-            escape(row["error"] or ""),
+            esc(_counts_text(row["counts"] or {})),
+            esc(row["error"] or ""),
         )
     stdout.print(table)
 

@@ -17,8 +17,8 @@ from kinhub.cli.common import (
     print_json,
     stdout,
 )
+from kinhub.cli.render import esc as escape  # terminal-safe and markup-escaped
 from kinhub.db.jobs.names import JobKind, JobStatus
-from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:

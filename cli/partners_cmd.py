@@ -20,6 +20,7 @@ from kinhub.cli.common import (
     stderr,
     stdout,
 )
+from kinhub.cli.render import esc
 from kinhub.kinship.names import (
     DEFAULT_COMPUTE,
     DEFAULT_PARTNER_METRIC,
@@ -29,7 +30,6 @@ from kinhub.kinship.names import (
     PartnerMetric,
     Strategy,
 )
-from rich.markup import escape
 
 if TYPE_CHECKING:
     from kinhub.kinship.partners import PartnerReport
@@ -99,7 +99,7 @@ def partners(
     from kinhub.kinship.partners import ComputeOptions, suggest_partners
 
     def progress(other: str) -> None:
-        stderr.print(f"measuring kinship with {escape(other)} ({compute})…", style="dim")
+        stderr.print(f"measuring kinship with {esc(other)} ({compute})…", style="dim")
 
     with handle_errors():
         options = ComputeOptions(compute=compute, sample=sample, progress=progress)
@@ -122,7 +122,7 @@ def partners(
     _print_table(report)
     if config is not None:
         if config["path"]:
-            stdout.print(f"wrote {config['method']} config to {escape(config['path'])}")
+            stdout.print(f"wrote {config['method']} config to {esc(config['path'])}")
         else:
             stdout.print(config["yaml"], markup=False, highlight=False, end="")
 
@@ -188,8 +188,8 @@ def _print_table(report: PartnerReport) -> None:
 
     doc = report.to_json()
     stdout.print(
-        f"{escape(report.model)} (eval {_num(report.model_facts.eval_average)}, "
-        f"{escape(str(report.model_facts.license))}) — {report.strategy} by {report.metric}",
+        f"{esc(report.model)} (eval {_num(report.model_facts.eval_average)}, "
+        f"{esc(str(report.model_facts.license))}) — {report.strategy} by {report.metric}",
         highlight=False,
     )
     table = Table(show_edge=False)
@@ -198,19 +198,19 @@ def _print_table(report: PartnerReport) -> None:
     for i, c in enumerate(doc["candidates"], start=1):
         table.add_row(
             str(i),
-            escape(c["id"]),
-            escape(kinship_cell(c["kinship"])),
-            escape(c["shared_base"]),
+            esc(c["id"]),
+            esc(kinship_cell(c["kinship"])),
+            esc(c["shared_base"]),
             _num(c["eval_average"]),
             _num(c["score"]),
-            escape(str(c["license"])),
+            esc(str(c["license"])),
         )
     stdout.print(table)
     for c in doc["candidates"]:
         for warning in c["warnings"]:
-            stdout.print(f"[yellow]{escape(c['id'])}:[/yellow] {escape(warning)}", highlight=False)
+            stdout.print(f"[yellow]{esc(c['id'])}:[/yellow] {esc(warning)}", highlight=False)
     for s in doc["skipped"]:
-        stderr.print(f"skipped {escape(s['id'])}: {escape(s['reason'])}", style="dim")
+        stderr.print(f"skipped {esc(s['id'])}: {esc(s['reason'])}", style="dim")
     if report.queued:
         stderr.print(f"{report.queued} kinship job(s) queued: run `kinhub worker`", style="dim")
 

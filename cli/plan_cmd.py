@@ -22,8 +22,8 @@ from kinhub.cli.common import (
     stdout,
 )
 from kinhub.cli.partners_cmd import ComputeOpt, MetricOpt, SampleOpt, kinship_cell
+from kinhub.cli.render import esc as escape  # terminal-safe and markup-escaped
 from kinhub.kinship.names import DEFAULT_COMPUTE, DEFAULT_PARTNER_METRIC, EmitMethod
-from rich.markup import escape
 
 if TYPE_CHECKING:
     from kinhub.kinship.planner import MergePlan, ProposedMerge
