@@ -143,9 +143,9 @@ def print_crawl_summary(summary: dict[str, Any]) -> None:
 
 # ---------------------------------------------------------------- lineage
 
-# Levels of guides drawn before a deeper tree is shown with its depth instead, so a
-# 1,000-deep chain still fits a terminal line (and renders without recursion).
-MAX_GUIDE_LEVELS = 12
+# Levels of guides drawn before a deeper line shows its depth (``‹57›``) in front of
+# the last few levels' guides, so a 1,000-deep chain still fits an 80-column line.
+MAX_GUIDE_LEVELS = 6
 
 
 def _label(edge: LineageEdge | None, node: str, unresolved: set[str]) -> Text:
@@ -175,7 +175,7 @@ def _guides(lasts: list[bool], last: bool) -> Text:
     shown = lasts[-MAX_GUIDE_LEVELS:]
     text = Text()
     if len(lasts) > len(shown):
-        text.append(f"‹depth {len(lasts) + 1}› ", style="dim")
+        text.append(f"‹{len(lasts) + 1}› ", style="dim")
     text.append(
         "".join("    " if done else "│   " for done in shown) + ("└── " if last else "├── ")
     )
@@ -187,8 +187,8 @@ def lineage_tree(result: Lineage, *, upward: bool) -> Group:
     again (shared ancestors, cycles) is marked instead of repeated.
 
     Walked with an explicit stack and drawn line by line, so any depth renders;
-    beyond :data:`MAX_GUIDE_LEVELS` levels a line shows its depth instead of more
-    guides. Every name from the database is shown through :func:`safe`.
+    beyond :data:`MAX_GUIDE_LEVELS` levels a line shows its depth (``‹57›``) instead
+    of more guides. Every name from the database is shown through :func:`safe`.
     """
     from rich.console import Group
 
