@@ -125,6 +125,7 @@ def _print_listing(data: dict[str, Any]) -> None:
             stdout.print(
                 f"  {escape(w['worker_id'])}: jobs {jobs} ({state} {w['lease_until']})",
                 highlight=False,
+                soft_wrap=False,
             )
     if data["failures"]:
         stdout.print("\nfailed:", highlight=False)
@@ -133,6 +134,7 @@ def _print_listing(data: dict[str, Any]) -> None:
                 f"  job {f['id']} ({escape(f['model_a'])} ~ {escape(f['model_b'])} | "
                 f"{escape(f['base'])}), {f['attempts']} attempts: {escape(f['error'] or '')}",
                 highlight=False,
+                soft_wrap=False,  # wrapped at the terminal's width
             )
 
 

@@ -17,7 +17,7 @@ from kinhub.cli.common import (
     stderr,
     stdout,
 )
-from kinhub.cli.render import cell, esc, json_safe, print_kinship, safe
+from kinhub.cli.render import MISSING, cell, esc, json_safe, print_kinship, safe
 from kinhub.kinship import metrics as registry
 from kinhub.kinship.names import DEFAULT_DEVICE, Device
 from rich.text import Text
@@ -120,6 +120,8 @@ def kinship(
 
 
 def _fmt(v: Any) -> str:
+    if v is None:
+        return MISSING
     return f"{v:.10g}" if isinstance(v, float) else str(v)
 
 

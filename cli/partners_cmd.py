@@ -20,7 +20,7 @@ from kinhub.cli.common import (
     stderr,
     stdout,
 )
-from kinhub.cli.render import esc
+from kinhub.cli.render import cell, esc
 from kinhub.kinship.names import (
     DEFAULT_COMPUTE,
     DEFAULT_PARTNER_METRIC,
@@ -70,9 +70,14 @@ queued for `kinhub worker` and shown as pending. Rows warn about license conflic
 `--emit-config METHOD` writes a mergekit YAML for MODEL and the best partner (shared
 base as `base_model` where the method subtracts one); `-o FILE`, else it is printed.
 
+Each candidate says where its kinship comes from: measured (exact, `=` in the
+table), estimated by sampling (`≈`, with its 95% interval) or missing (`?`:
+pending or failed, ranked after the others). The order is total (ties broken by
+evaluation, then id): the same database gives the same answer.
+
 JSON: `{"model", "metric", "strategy", "candidates": [{"id", "kinship": {"value",
-"mode", "interval", "base"}, "shared_base", "score", "license", "warnings", ...}],
-"skipped", "queued", "config"}`.
+"mode", "interval", "base"}, "kinship_source": "measured"|"estimated"|"missing",
+"shared_base", "score", "license", "warnings", ...}], "skipped", "queued", "config"}`.
 """
 
 
@@ -179,8 +184,16 @@ def kinship_cell(kinship: dict[str, Any]) -> str:
     return cell
 
 
+# How the partners table marks where a kinship comes from (JSON: "kinship_source").
+SOURCE_MARKS = {"measured": "=", "estimated": "≈", "missing": "?"}
+SOURCE_LEGEND = (
+    "kinship: = measured (exact), ≈ estimated (sampled, 95% interval), "
+    "? missing (pending or failed; ranked last)"
+)
+
+
 def _num(value: float | None) -> str:
-    return "–" if value is None else f"{value:.3g}"
+    return "—" if value is None else f"{value:.3g}"
 
 
 def _print_table(report: PartnerReport) -> None:
@@ -189,7 +202,7 @@ def _print_table(report: PartnerReport) -> None:
     doc = report.to_json()
     stdout.print(
         f"{esc(report.model)} (eval {_num(report.model_facts.eval_average)}, "
-        f"{esc(str(report.model_facts.license))}) — {report.strategy} by {report.metric}",
+        f"{esc(report.model_facts.license or '—')}) — {report.strategy} by {report.metric}",
         highlight=False,
     )
     table = Table(show_edge=False)
@@ -198,19 +211,24 @@ def _print_table(report: PartnerReport) -> None:
     for i, c in enumerate(doc["candidates"], start=1):
         table.add_row(
             str(i),
-            esc(c["id"]),
-            esc(kinship_cell(c["kinship"])),
-            esc(c["shared_base"]),
+            cell(c["id"]),
+            cell(f"{SOURCE_MARKS[c['kinship_source']]} {kinship_cell(c['kinship'])}"),
+            cell(c["shared_base"]),
             _num(c["eval_average"]),
             _num(c["score"]),
-            esc(str(c["license"])),
+            cell(c["license"]),
         )
     stdout.print(table)
+    stdout.print(SOURCE_LEGEND, style="dim", highlight=False, soft_wrap=False)
     for c in doc["candidates"]:
         for warning in c["warnings"]:
-            stdout.print(f"[yellow]{esc(c['id'])}:[/yellow] {esc(warning)}", highlight=False)
+            stdout.print(
+                f"[yellow]{esc(c['id'])}:[/yellow] {esc(warning)}",
+                highlight=False,
+                soft_wrap=False,
+            )
     for s in doc["skipped"]:
-        stderr.print(f"skipped {esc(s['id'])}: {esc(s['reason'])}", style="dim")
+        stderr.print(f"skipped {esc(s['id'])}: {esc(s['reason'])}", style="dim", soft_wrap=False)
     if report.queued:
         stderr.print(f"{report.queued} kinship job(s) queued: run `kinhub worker`", style="dim")
 

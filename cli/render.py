@@ -244,9 +244,13 @@ def json_safe(value: Any) -> Any:
 
 
 def _fmt(v: Any) -> str:
+    if v is None:
+        return MISSING
     if isinstance(v, dict):
-        return ", ".join(f"{k}: {x:.6f}" for k, x in v.items())
-    return f"{v:.10g}" if isinstance(v, float) else str(v)
+        return ", ".join(
+            f"{safe(k)}: {_fmt(x) if x is None else format(x, '.6f')}" for k, x in v.items()
+        )
+    return f"{v:.10g}" if isinstance(v, float) else safe(v)
 
 
 def print_kinship(result: dict[str, Any]) -> None:
@@ -276,7 +280,7 @@ def print_kinship(result: dict[str, Any]) -> None:
         cost += " (no weights read)"
     else:
         cost += f"bytes read: {result['bytes_read']:,}  time: {result['seconds']:.2f}s"
-    stdout.print(cost, highlight=False)
+    stdout.print(cost, highlight=False, soft_wrap=False)
     for what, items in (result.get("dropped") or {}).items():
         if items:
             stdout.print(Text(safe(f"dropped ({what}): {items}")), soft_wrap=False)
