@@ -71,7 +71,7 @@ queued for `kinhub worker` and shown as pending. Rows warn about license conflic
 base as `base_model` where the method subtracts one); `-o FILE`, else it is printed.
 
 Each candidate says where its kinship comes from: measured (exact, `=` in the
-table), estimated by sampling (`≈`, with its 95% interval) or missing (`?`:
+table), estimated by sampling (`≈`, ± half its 95% interval) or missing (`?`:
 pending or failed, ranked after the others). The order is total (ties broken by
 evaluation, then id): the same database gives the same answer.
 
@@ -187,9 +187,23 @@ def kinship_cell(kinship: dict[str, Any]) -> str:
 # How the partners table marks where a kinship comes from (JSON: "kinship_source").
 SOURCE_MARKS = {"measured": "=", "estimated": "≈", "missing": "?"}
 SOURCE_LEGEND = (
-    "kinship: = measured (exact), ≈ estimated (sampled, 95% interval), "
+    "kinship: = measured (exact), ≈ estimated (sampled, ± half its 95% interval), "
     "? missing (pending or failed; ranked last)"
 )
+
+
+def _marked(candidate: dict[str, Any]) -> str:
+    """``≈ 0.2111 ±0.011``, ``= 0.3``, ``? pending``: the kinship with its source mark,
+    short enough for an 80-column table (the interval's bounds are in the JSON)."""
+    kinship = candidate["kinship"]
+    mark = SOURCE_MARKS[candidate["kinship_source"]]
+    value, interval = kinship["value"], kinship["interval"]
+    if value is None:
+        return f"{mark} {kinship['mode']}"
+    text = f"{mark} {value:.4g}"
+    if isinstance(interval, dict) and "low" in interval and "high" in interval:
+        text += f" ±{(interval['high'] - interval['low']) / 2:.2g}"
+    return text
 
 
 def _num(value: float | None) -> str:
@@ -212,7 +226,7 @@ def _print_table(report: PartnerReport) -> None:
         table.add_row(
             str(i),
             cell(c["id"]),
-            cell(f"{SOURCE_MARKS[c['kinship_source']]} {kinship_cell(c['kinship'])}"),
+            cell(_marked(c)),
             cell(c["shared_base"]),
             _num(c["eval_average"]),
             _num(c["score"]),
