@@ -141,7 +141,7 @@ def _print_plan(result: MergePlan) -> None:
 
     for gen in result.generations:
         top = ", ".join(f"{t['id']} ({t['eval_average']:.3g})" for t in gen.top_k)
-        kin = "–" if gen.top_kinship is None else f"{gen.top_kinship:.3g}"
+        kin = "—" if gen.top_kinship is None else f"{gen.top_kinship:.3g}"
         stdout.print(
             f"generation {gen.number}: top-{result.k} {escape(top)}; mean {result.metric} {kin}",
             highlight=False,
@@ -156,9 +156,9 @@ def _print_plan(result: MergePlan) -> None:
                 m.kind,
                 escape(" + ".join(m.models)),
                 escape(kinship_cell(m.kinship.to_json())) if m.kinship else "no shared base",
-                escape(m.shared_base or "–"),
-                escape(", ".join(m.made_as) or "–"),
-                escape(Path(m.config).name if m.config else "–"),
+                escape(m.shared_base or "—"),
+                escape(", ".join(m.made_as) or "—"),
+                escape(Path(m.config).name if m.config else "—"),
             )
         stdout.print(table)
     stdout.print(f"stopped: {escape(result.stop_reason)}", highlight=False)

@@ -26,6 +26,8 @@ COMMANDS = [
     ("jobs", "--status", "done"),
     ("db", "runs"),
     ("db", "info"),
+    ("analyze", "gain", "--metric", "all"),
+    ("plan", "fam/ft-a", "fam/ft-b", "fam/ft-c", "--k", "2", "--compute", "none"),
     ("kinship", "fam/ft-a", "fam/ft-b", "--base", "fam/base", "--sample", "0.5"),
 ]
 
@@ -54,6 +56,7 @@ def test_every_table_fits_80_columns(
             nones.append(" ".join(args))
     assert not too_wide, json.dumps(too_wide, indent=1, ensure_ascii=False)
     assert not nones
+    assert "–" not in " ".join(_kinhub(url, *COMMANDS[-2]).split())  # missing reads "—"
 
 
 def test_missing_values_show_a_dash(
