@@ -276,8 +276,8 @@ def print_kinship(result: dict[str, Any]) -> None:
     cost = f"params compared: {result['params_compared']:,}  "
     if result.get("cached"):  # the stored computation's time and cost, not now's
         when = str(result.get("computed_at", ""))[:19].replace("T", " ")
-        cost += f"computed {when} UTC in {result['seconds']:.2f}s; answered from the database"
-        cost += " (no weights read)"
+        cost += f"computed {when} UTC in {result['seconds']:.2f}s;"
+        cost += "\nanswered from the database (no weights read)"
     else:
         cost += f"bytes read: {result['bytes_read']:,}  time: {result['seconds']:.2f}s"
     stdout.print(cost, highlight=False, soft_wrap=False)
