@@ -72,7 +72,8 @@ class ModelWithoutWeightsError(PartnerError):
 
     def __init__(self, repo_id: str, reason: str) -> None:
         self.repo_id = repo_id
-        super().__init__(f"{repo_id}: no readable safetensors weights: {reason}")
+        what = "no readable safetensors weights"
+        super().__init__(f"{repo_id}: {reason if reason.startswith(what) else f'{what}: {reason}'}")
 
 
 class NoCompatibleCandidateError(PartnerError):
