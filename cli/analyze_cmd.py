@@ -16,6 +16,7 @@ from kinhub.cli.common import (
     print_json,
     stdout,
 )
+from kinhub.cli.paths import OutputPathError, check_output_file
 from kinhub.db.answers.names import GainMetric
 
 if TYPE_CHECKING:
@@ -65,10 +66,16 @@ def gain(
 ) -> None:
     from kinhub.kinship.gain import analyze_gain, plot_gain
 
-    with handle_errors(), database_of(ctx) as database, database.session() as session:
-        report = analyze_gain(session, metrics=(metric,))
-    if plot is not None:
-        plot_gain(report, path=plot)
+    with handle_errors():
+        if plot is not None:
+            plot = check_output_file(plot, option="--plot", make_parents=True)
+        with database_of(ctx) as database, database.session() as session:
+            report = analyze_gain(session, metrics=(metric,))
+        if plot is not None:
+            try:
+                plot_gain(report, path=plot)
+            except OSError as exc:
+                raise OutputPathError(f"cannot write {str(plot)!r} (--plot): {exc}") from exc
     if fmt is OutputFormat.json:
         print_json({**report.to_json(), "plot": str(plot) if plot is not None else None})
         return

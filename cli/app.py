@@ -45,6 +45,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "kinhub.cli.partners_cmd",
     "kinhub.cli.plan_cmd",
     "kinhub.cli.analyze_cmd",
+    "kinhub.cli.sketch_cmd",
 )
 
 

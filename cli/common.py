@@ -22,6 +22,10 @@ from kinhub.crawler.names import ScopeKind
 from kinhub.db.errors import KinhubError
 from kinhub.hub.ratelimit import Plan
 from rich.console import Console
+
+# typer 0.29 exports no UsageError: its vendored click is private (pinned; guarded by
+# tests/cli/test_coercion.py::test_usage_errors_are_the_vendored_clicks).
+from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 if TYPE_CHECKING:
@@ -106,6 +110,16 @@ PlanOpt = Annotated[
 ConcurrencyOpt = Annotated[
     int, typer.Option("--concurrency", min=1, max=64, help="Parallel file downloads.")
 ]
+MaxPairJobsOpt = Annotated[
+    int,
+    typer.Option(
+        "--max-pair-jobs",
+        min=0,
+        max=1_000_000,
+        metavar="N",
+        help="Pair kinship jobs queued per merge at most (heaviest ingredients first).",
+    ),
+]
 
 
 def parse_scope(scope: ScopeKind, model: str | None) -> Scope:
@@ -172,13 +186,42 @@ class Command(TyperCommand):
         return pieces
 
 
+def usage_error_line(exc: UsageError) -> str:
+    """One line for a usage error: what was wrong and where to read more."""
+    message = " ".join(exc.format_message().split())
+    where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+    return f"error: {message}{where}"
+
+
+@contextmanager
+def one_line_usage_errors() -> Iterator[None]:
+    """Usage errors (a bad option value, a missing argument, an unknown command) as one
+    line on stderr and click's exit code 2, instead of click's usage box."""
+    try:
+        yield
+    except NoArgsIsHelpError:
+        raise  # the help text, as asked for
+    except UsageError as exc:
+        typer.echo(usage_error_line(exc), err=True)
+        raise typer.Exit(exc.exit_code) from exc
+
+
 class Group(TyperGroup):
-    """A command group whose ``--help`` flag shows no ``<bool>`` placeholder and
-    whose plain option values are converted without pydantic."""
+    """A command group whose ``--help`` flag shows no ``<bool>`` placeholder, whose
+    plain option values are converted without pydantic, and whose usage errors —
+    its own and those of every command below it — are one line on stderr."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         plain_coercion(self.get_params(ctx))
         return super().parse_args(ctx, args)
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        with one_line_usage_errors():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: Any) -> Any:
+        with one_line_usage_errors():
+            return super().invoke(ctx)
 
     def get_help_option(self, ctx: Any) -> TyperOption | None:
         return _no_placeholder(super().get_help_option(ctx))
@@ -204,6 +247,8 @@ def handle_errors() -> Iterator[None]:
     try:
         yield
     except KinhubError as exc:
+        # The message may quote user input or Hub text (a path, a tensor name): never
+        # markup, and no control or bidi characters (render.esc).
         from kinhub.cli.render import esc  # render imports this module
 
         stderr.print(f"[red]error:[/red] {esc(exc)}", highlight=False, markup=True)

@@ -11,6 +11,7 @@ from kinhub.cli.common import (
     ConcurrencyOpt,
     EndpointOpt,
     FormatOpt,
+    MaxPairJobsOpt,
     OutputFormat,
     PlanOpt,
     ScopeModelArg,
@@ -21,8 +22,10 @@ from kinhub.cli.common import (
     parse_scope,
     print_json,
 )
+from kinhub.cli.durations import DURATION_HELP, parse_duration
 from kinhub.cli.render import live_progress, print_crawl_summary
 from kinhub.crawler.names import DEFAULT_SCOPE
+from kinhub.db.jobs.names import DEFAULT_MAX_PAIR_JOBS
 from kinhub.hub.ratelimit import Plan
 
 CRAWL_HELP = """\
@@ -85,9 +88,14 @@ def crawl_command(
         int, typer.Option("--page-size", min=1, max=1000, help="Models per listing call.")
     ] = 1000,
     retry_base_delay: Annotated[
-        float,
-        typer.Option("--retry-base-delay", min=0.0, help="First backoff delay in seconds."),
-    ] = 1.0,
+        str,
+        typer.Option(
+            "--retry-base-delay",
+            metavar="DURATION",
+            help=f"First backoff delay ({DURATION_HELP}).",
+        ),
+    ] = "1s",
+    max_pair_jobs: MaxPairJobsOpt = DEFAULT_MAX_PAIR_JOBS,
     fmt: FormatOpt = OutputFormat.table,
     quiet: Annotated[bool, flag("--quiet", "-q", help="No progress line on stderr.")] = False,
 ) -> None:
@@ -102,7 +110,8 @@ def crawl_command(
             since=_since(since),
             concurrency=concurrency,
             page_size=page_size,
-            retry_base_delay=retry_base_delay,
+            retry_base_delay=parse_duration(retry_base_delay, option="--retry-base-delay"),
+            max_pair_jobs=max_pair_jobs,
         )
         with database_of(ctx) as database:
             if quiet:

@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 from kinhub.cli.common import Command, handle_errors, stderr
+from kinhub.cli.durations import parse_duration
 
-_RATE = re.compile(r"^(\d+)(?:/(\d+(?:\.\d+)?)s)?$")
+_RATE = re.compile(r"^(\d+)(?:/(.+))?$")
 
 
 def _parse_rate(value: str | None) -> tuple[int | None, float]:
@@ -18,7 +19,8 @@ def _parse_rate(value: str | None) -> tuple[int | None, float]:
     m = _RATE.match(value.strip())
     if not m or int(m[1]) < 1:
         raise typer.BadParameter("expected N or N/300s (requests per window)")
-    return int(m[1]), float(m[2]) if m[2] else 300.0
+    window = parse_duration(m[2], option="--rate-limit", positive=True) if m[2] else 300.0
+    return int(m[1]), window
 
 
 def emulator(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import secrets
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, get_args
 
 import typer
 from kinhub.cli.common import Command, database_of, flag, handle_errors, one_of, stderr
+from kinhub.cli.paths import check_output_file
 from kinhub.cli.render import esc as escape  # terminal-safe and markup-escaped
 from kinhub.db.errors import KinhubError
 from kinhub.db.records import Relation
@@ -119,6 +120,9 @@ def export(
         relations=parse_relations(relation),
         min_downloads=min_downloads,
     )
+    with handle_errors():
+        if output is not None:  # before the database is read
+            check_output_file(output, option="-o")
     with handle_errors(), database_of(ctx) as database, database.session() as session:
         if output is None:
             summary = export_genealogy(
@@ -148,11 +152,11 @@ def _to_file(
     from kinhub.export.service import export_genealogy
 
     # Write beside the target and rename, so a failed export never leaves half a file.
-    target = output.expanduser()
-    if not target.parent.is_dir():
-        raise ExportPathError(f"cannot write {str(output)!r}: no folder {str(target.parent)!r}")
+    # The temporary file is made with mode 0666 less the umask (mkstemp's 0600 would
+    # survive the rename): the file the user asked for gets the mode any file they make gets.
+    target = output.expanduser()  # checked by check_output_file before the work
     try:
-        handle, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        handle, tmp = _create_beside(target)
     except OSError as exc:
         raise ExportPathError(f"cannot write {str(output)!r}: {exc.strerror}") from exc
     try:
@@ -168,6 +172,17 @@ def _to_file(
         Path(tmp).unlink(missing_ok=True)
         raise
     return summary
+
+
+def _create_beside(target: Path) -> tuple[int, str]:
+    """A new, empty file next to ``target`` (mode 0666 & ~umask): its descriptor and path."""
+    for _ in range(100):
+        tmp = target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), str(tmp)
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {target}")  # pragma: no cover
 
 
 def register(app: typer.Typer) -> None:

@@ -40,9 +40,11 @@ def ingest(
         return
     stdout.print(
         f"{report.repo_id} ({report.outcome}): {report.edges} edges to "
-        f"{len(report.parents)} parents",
+        f"{len(report.parents)} parents; {report.jobs_queued} kinship jobs queued",
         highlight=False,
     )
+    if report.jobs_note:
+        stdout.print(f"  {escape(report.jobs_note)}", highlight=False)
     for warning in report.warnings:
         stderr.print(f"[yellow]warning:[/yellow] {escape(warning)}")
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -19,6 +20,7 @@ from kinhub.cli.common import (
 )
 from kinhub.cli.render import esc as escape  # terminal-safe and markup-escaped
 from kinhub.db.jobs.names import JobKind, JobStatus
+from kinhub.db.timeutil import to_utc, utcnow
 from rich.table import Table
 
 if TYPE_CHECKING:
@@ -32,7 +34,15 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def job_dict(row: KinshipJob) -> dict[str, Any]:
+def _lease_expired(row: KinshipJob, now: datetime) -> bool | None:
+    """Whether a running job's lease has run out (its worker died); None when not running."""
+    if row.status != "running":
+        return None
+    until = to_utc(row.lease_until)
+    return until is None or until < now
+
+
+def job_dict(row: KinshipJob, *, now: datetime | None = None) -> dict[str, Any]:
     """One job as ``kinhub jobs --format json`` shows it."""
     return {
         "id": row.id,
@@ -47,7 +57,8 @@ def job_dict(row: KinshipJob) -> dict[str, Any]:
         "attempts": row.attempts,
         "mode": row.mode,
         "lease_owner": row.lease_owner,
-        "lease_until": _iso(row.lease_until),
+        "lease_until": _iso(to_utc(row.lease_until)),
+        "lease_expired": _lease_expired(row, now or utcnow()),
         "next_attempt_at": _iso(row.next_attempt_at),
         "last_error": row.last_error,
         "kinship_id": row.kinship_id,
@@ -108,7 +119,9 @@ def _print_listing(data: dict[str, Any]) -> None:
         for j in data["jobs"]:
             note = j["last_error"] or ""
             if j["status"] == "running":
-                note = f"{j['lease_owner']} until {j['lease_until']}"
+                until = str(j["lease_until"] or "?")[11:19]
+                expired = " EXPIRED" if j["lease_expired"] else ""
+                note = f"{j['lease_owner']} until {until}{expired}"
             elif j["status"] == "pending" and j["next_attempt_at"]:
                 note = f"retry at {j['next_attempt_at']}: {note}"
             table.add_row(
@@ -155,8 +168,8 @@ def jobs(
     JSON: `{"counts": {status: n}, "workers": [{"worker_id", "jobs", "lease_until",
     "expired"}], "jobs": [{"id", "kind", "status", "model_a", "model_b", "base",
     "revisions", "child", "priority", "attempts", "mode", "lease_owner", "lease_until",
-    "next_attempt_at", "last_error", "kinship_id", "finished_at"}], "failures": [{"id",
-    "model_a", "model_b", "base", "attempts", "error"}]}`.
+    "lease_expired", "next_attempt_at", "last_error", "kinship_id", "finished_at"}],
+    "failures": [{"id", "model_a", "model_b", "base", "attempts", "error"}]}`.
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -180,7 +193,8 @@ def retry(
 ) -> None:
     """Requeue jobs (by id, or every failed one): pending now, attempts start over.
 
-    Running jobs are left to their workers. JSON: `{"requeued": [id, ...]}`.
+    Running jobs are left to their workers; an id that names no job is an error
+    (exit 1, nothing requeued). JSON: `{"requeued": [id, ...]}`.
     """
     if not ids and not failed:
         raise typer.BadParameter("give job ids or --failed")

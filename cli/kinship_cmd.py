@@ -37,8 +37,16 @@ JSON: `{"a", "b", "base", "metrics": {name: value}, "intervals",
 "params_compared", "bytes_read", "seconds", "computed_at", "dropped", "mode",
 "convention", "revisions", "cached", "warnings", ...}`.
 
+`--sample` computes exactly when sampling cannot save bytes (the three models'
+compared weights are under 16 MiB, or the sampled blocks would cover 80% of
+them): `"mode": "exact"`, `"sampled": false` and a `"note"` saying why.
+
 When the stored genealogy knows A and B and `--base` is not an ancestor of both,
 a warning goes to stderr and into `"warnings"`, and is kept with the stored result.
+
+`--sketch` answers from the stored sketches of the three Hub models (`kinhub
+sketch`): `"mode": "sketch"`, a 95% interval per metric, no Hub request when all
+three sketches are stored.
 """
 
 
@@ -80,10 +88,21 @@ def kinship(
         flag("--allow-pickle", help="Allow *.bin/*.pt checkpoints (torch weights_only load)."),
     ] = False,
     no_cache: Annotated[bool, flag("--no-cache", help="Recompute even if stored.")] = False,
+    sketch: Annotated[
+        bool,
+        flag(
+            "--sketch",
+            help="Answer from the three models' stored sketches (read first when missing); "
+            "no Hub request when all three are stored.",
+        ),
+    ] = False,
 ) -> None:
     # The service loads sqlalchemy here, and the engine torch and numba when it computes.
+    from kinhub.hub.config import endpoint_for
     from kinhub.kinship import service
 
+    if sketch and (sample is not None or per_tensor):
+        raise typer.BadParameter("--sketch takes neither --sample nor --per-tensor")
     with handle_errors():
         names = registry.parse_list(metrics)
         service.check_sample(sample)
@@ -95,19 +114,28 @@ def kinship(
                 _print_plan(plan.to_dict())
             return
         with database_of(ctx) as database:
-            result = service.measure_kinship(
-                database,
-                a=a,
-                b=b,
-                base=base,
-                metrics=names,
-                per_tensor=per_tensor,
-                device=device,
-                sample=sample,
-                seed=seed,
-                allow_pickle=allow_pickle,
-                use_cache=not no_cache,
-            )
+            endpoint = endpoint_for(database)  # the crawl's Hub unless HF_ENDPOINT says
+            if sketch:
+                from kinhub.kinship.sketch_service import measure_from_sketches
+
+                result = measure_from_sketches(
+                    database, a=a, b=b, base=base, metrics=names, endpoint=endpoint
+                )
+            else:
+                result = service.measure_kinship(
+                    database,
+                    a=a,
+                    b=b,
+                    base=base,
+                    metrics=names,
+                    per_tensor=per_tensor,
+                    device=device,
+                    sample=sample,
+                    seed=seed,
+                    allow_pickle=allow_pickle,
+                    use_cache=not no_cache,
+                    endpoint=endpoint,
+                )
     doc = json_safe(result.to_dict())
     for warning in doc["warnings"]:
         stderr.print(f"[yellow]warning:[/yellow] {esc(warning)}", highlight=False)
@@ -115,6 +143,8 @@ def kinship(
         print_json(doc)
         return
     print_kinship(doc)
+    if doc.get("note"):  # e.g. a --sample computed exactly because sampling saved nothing
+        stdout.print(f"note: {esc(doc['note'])}", highlight=False, soft_wrap=False)
     if doc["breakdown"]:
         _print_breakdown(doc["breakdown"])
 

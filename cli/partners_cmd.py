@@ -20,6 +20,7 @@ from kinhub.cli.common import (
     stderr,
     stdout,
 )
+from kinhub.cli.paths import check_output_file, write_text_file
 from kinhub.cli.render import cell, esc
 from kinhub.kinship.names import (
     DEFAULT_COMPUTE,
@@ -101,14 +102,22 @@ def partners(
     ] = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
+    from kinhub.hub.config import endpoint_for
     from kinhub.kinship.partners import ComputeOptions, suggest_partners
 
     def progress(other: str) -> None:
         stderr.print(f"measuring kinship with {esc(other)} ({compute})…", style="dim")
 
     with handle_errors():
-        options = ComputeOptions(compute=compute, sample=sample, progress=progress)
+        if emit_config and output is not None:  # before minutes of measuring
+            output = check_output_file(output, option="-o")
         with database_of(ctx) as database:
+            options = ComputeOptions(
+                compute=compute,
+                sample=sample,
+                progress=progress,
+                endpoint=endpoint_for(database),  # the crawl's Hub unless HF_ENDPOINT says
+            )
             report = suggest_partners(
                 database,
                 model=model,
@@ -163,7 +172,7 @@ def _emit(report: PartnerReport, method: str, output: Path | None) -> dict[str, 
         ],
     )
     if output is not None:
-        output.write_text(text, encoding="utf-8")
+        write_text_file(output, text, option="-o")
     return {
         "method": method,
         "partner": other.id,

@@ -22,6 +22,7 @@ from kinhub.cli.common import (
     stdout,
 )
 from kinhub.cli.partners_cmd import ComputeOpt, MetricOpt, SampleOpt, kinship_cell
+from kinhub.cli.paths import OutputPathError, check_output_dir, write_text_file
 from kinhub.cli.render import esc as escape  # terminal-safe and markup-escaped
 from kinhub.kinship.names import DEFAULT_COMPUTE, DEFAULT_PARTNER_METRIC, EmitMethod
 
@@ -71,12 +72,18 @@ def plan(
     sample: SampleOpt = 0.05,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
+    from kinhub.hub.config import endpoint_for
     from kinhub.kinship.partners import ComputeOptions
     from kinhub.kinship.planner import plan_merges
 
     with handle_errors():
-        options = ComputeOptions(compute=compute, sample=sample)
+        if out is not None:  # before the planning (it may measure kinships)
+            out = check_output_dir(out, option="--out")
         with database_of(ctx) as database:
+            # The crawl's Hub unless HF_ENDPOINT says otherwise.
+            options = ComputeOptions(
+                compute=compute, sample=sample, endpoint=endpoint_for(database)
+            )
             result = plan_merges(
                 database,
                 pool=pool,
@@ -108,7 +115,10 @@ def write_configs(result: MergePlan, *, method: str, out: Path) -> list[str]:
     """
     from kinhub.kinship.emit import EmitError, EmitModel, emit_yaml
 
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputPathError(f"cannot write {str(out)!r} (--out): {exc.strerror}") from exc
     notes: list[str] = []
     for i, merge in enumerate(result.proposals, start=1):
         models = [
@@ -131,7 +141,7 @@ def write_configs(result: MergePlan, *, method: str, out: Path) -> list[str]:
             notes.append(f"{' + '.join(merge.models)}: no config ({exc})")
             continue
         path = out / f"gen{merge.generation}-{i:02d}-{merge.kind}-{_slug(merge)}.yml"
-        path.write_text(text, encoding="utf-8")
+        write_text_file(path, text, option="--out")
         merge.config = str(path)
     return notes
 

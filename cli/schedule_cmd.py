@@ -17,6 +17,7 @@ from kinhub.cli.common import (
     ConcurrencyOpt,
     EndpointOpt,
     FormatOpt,
+    MaxPairJobsOpt,
     OutputFormat,
     PlanOpt,
     ScopeModelArg,
@@ -29,7 +30,9 @@ from kinhub.cli.common import (
     stderr,
     stdout,
 )
+from kinhub.cli.durations import DURATION_HELP, parse_duration
 from kinhub.crawler.names import DEFAULT_SCOPE
+from kinhub.db.jobs.names import DEFAULT_MAX_PAIR_JOBS
 from kinhub.hub.ratelimit import Plan
 from kinhub.pipeline.names import DEFAULT_CRON
 
@@ -85,14 +88,14 @@ def schedule_command(
     plan: PlanOpt = Plan.anonymous,
     concurrency: ConcurrencyOpt = 8,
     kinship_budget: Annotated[
-        float,
+        str,
         typer.Option(
             "--kinship-budget",
-            min=0.0,
-            metavar="SECONDS",
-            help="How long the kinship worker may run per tick.",
+            metavar="DURATION",
+            help=f"How long the kinship worker may run per tick ({DURATION_HELP}).",
         ),
-    ] = 3600.0,
+    ] = "1h",
+    max_pair_jobs: MaxPairJobsOpt = DEFAULT_MAX_PAIR_JOBS,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     from kinhub.pipeline.tick import TickSettings
@@ -105,7 +108,8 @@ def schedule_command(
             plan=plan,
             endpoint=endpoint,
             concurrency=concurrency,
-            kinship_budget_s=kinship_budget,
+            kinship_budget_s=parse_duration(kinship_budget, option="--kinship-budget"),
+            max_pair_jobs=max_pair_jobs,
         )
         with database_of(ctx) as database:
             if once:

@@ -7,7 +7,6 @@ terminal, one log line per event otherwise) and prints the run's counts.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
@@ -15,10 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from kinhub.cli.common import (
     Command,
-    EndpointOpt,
     FormatOpt,
     OutputFormat,
-    PlanOpt,
     database_of,
     flag,
     handle_errors,
@@ -26,27 +23,13 @@ from kinhub.cli.common import (
     stderr,
     stdout,
 )
+from kinhub.cli.durations import DURATION_HELP, optional_duration, parse_duration
 from kinhub.cli.render import esc as escape  # terminal-safe and markup-escaped
 from kinhub.hub.ratelimit import Plan
 from kinhub.kinship.names import DEFAULT_WORKER_MODE, WorkerMode
 
 if TYPE_CHECKING:
     from kinhub.pipeline.worker import WorkerEvent
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
-_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in ``2h``, ``30m``, ``90s``, ``1.5d`` or a bare number of seconds.
-
-    Raises:
-        typer.BadParameter: not a duration.
-    """
-    match = _DURATION.match(text)
-    if match is None:
-        raise typer.BadParameter(f"{text!r} is not a duration (examples: 2h, 30m, 90s, 3600)")
-    return float(match.group(1)) * _SECONDS[match.group(2).lower()]
 
 
 def _size(text: str | None, option: str) -> int | None:
@@ -160,10 +143,17 @@ Each job is claimed in its own transaction under a lease the worker renews while
 it computes (PostgreSQL: any number of workers on any machines share the queue).
 The result is stored and the job marked done in one transaction. `auto` mode
 computes exactly when the three models' safetensors add up to at most
-`--exact-max-bytes` and samples by HTTP Range otherwise. Failures are retried with
+`--exact-max-bytes` and samples by HTTP Range otherwise, or answers from per-model
+sketches (`kinhub sketch`; missing ones are read first) when they add up to more
+than `KINHUB_SKETCH_MIN_BYTES` (default 30GB). Failures are retried with
 backoff; missing, gated or corrupt inputs fail at once with the reason (see
 `kinhub jobs`). Ctrl-C or SIGTERM releases the current job and exits.
 Without `--once`/`--until-empty` the worker waits for new jobs.
+
+The Hub read: `--endpoint`, else `HF_ENDPOINT`, else the endpoint the database's
+last `kinhub crawl` stored, else huggingface.co; the plan: `--plan`, else the
+stored one when that endpoint is used. A Hub that cannot be reached ends the run
+with one line and exit 1.
 
 JSON: `{"status", "worker_id", "claimed", "done", "failed", "retried", "released",
 "lost", "modes", "bytes_read", "seconds", "errors", "evicted_bytes"}`.
@@ -185,12 +175,16 @@ def worker_command(
         typer.Option(
             "--time-budget",
             metavar="DURATION",
-            help="Take no new job after this long (`2h`, `30m`, `90s`).",
+            help=f"Take no new job after this long ({DURATION_HELP}).",
         ),
     ] = None,
     mode: Annotated[
         WorkerMode,
-        typer.Option("--mode", help="`exact`, `sampled` (HTTP Range), or `auto` by size."),
+        typer.Option(
+            "--mode",
+            help="`exact`, `sampled` (HTTP Range), `sketch` (stored per-model sketches), "
+            "or `auto` by size.",
+        ),
     ] = DEFAULT_WORKER_MODE,
     worker_id: Annotated[
         str | None,
@@ -223,27 +217,38 @@ def worker_command(
         ),
     ] = 0.02,
     lease: Annotated[
-        float | None,
+        str | None,
         typer.Option(
             "--lease",
-            min=0.1,
-            metavar="SECONDS",
+            metavar="DURATION",
             envvar="KINHUB_WORKER_LEASE_S",
-            help="Lease length; a dead worker's job is taken over after it (default 300).",
+            help="Lease length; a dead worker's job is taken over after it "
+            f"(default 5m; {DURATION_HELP}).",
         ),
     ] = None,
     max_attempts: Annotated[
         int, typer.Option("--max-attempts", min=1, metavar="N", help="Attempts per job.")
     ] = 3,
-    endpoint: EndpointOpt = None,
-    plan: PlanOpt = Plan.anonymous,
+    endpoint: Annotated[
+        str | None,
+        typer.Option(
+            "--endpoint",
+            metavar="URL",
+            help="Hub URL (default: `HF_ENDPOINT`, else the last crawl's, else huggingface.co).",
+        ),
+    ] = None,
+    plan: Annotated[
+        Plan | None,
+        typer.Option(
+            "--plan", help="Account tier for the rate limits (default: the last crawl's)."
+        ),
+    ] = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    import os
-
     from kinhub.pipeline.worker import Worker, WorkerSettings, stop_on_signals
 
-    budget_s = parse_duration(time_budget) if time_budget is not None else None
+    budget_s = optional_duration(time_budget, option="--time-budget")
+    lease_s = optional_duration(lease, option="--lease", positive=True)
     if sample <= 0:
         raise typer.BadParameter("must be in (0, 1]", param_hint="--sample")
     options: dict[str, Any] = {
@@ -251,15 +256,15 @@ def worker_command(
         "sample": sample,
         "max_attempts": max_attempts,
         "cache_budget": _size(cache_budget, "--cache-budget"),
-        "endpoint": endpoint or os.environ.get("HF_ENDPOINT") or None,
-        "plan": plan.value,
+        "endpoint": endpoint or None,
+        "plan": plan.value if plan is not None else None,
     }
     if worker_id:
         options["worker_id"] = worker_id
     if exact_max_bytes is not None:
         options["exact_max_bytes"] = _size(exact_max_bytes, "--exact-max-bytes")
-    if lease is not None:
-        options["lease_s"] = lease
+    if lease_s is not None:
+        options["lease_s"] = lease_s
     with handle_errors():
         settings = WorkerSettings(**options)
         with database_of(ctx) as database, _progress(stderr.is_terminal) as on_event:
@@ -269,6 +274,9 @@ def worker_command(
                     once=once, until_empty=until_empty, max_jobs=max_jobs, time_budget_s=budget_s
                 )
     _print_report(report.to_dict(), fmt)
+
+
+__all__ = ["parse_duration", "register", "worker_command"]
 
 
 def register(app: typer.Typer) -> None:

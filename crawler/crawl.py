@@ -30,19 +30,22 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from copy import deepcopy
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
+from kinhub.crawler.clean import one_line
 from kinhub.crawler.fetch import Fetched, Fetcher
 from kinhub.crawler.scope import Listing, Scope
 from kinhub.crawler.written import OnWritten
 from kinhub.db.aliases import note_hub_ids, record_alias
 from kinhub.db.crawl_state import (
+    backing_off,
     edge_count,
+    errors_due,
     finish_run,
     load_checkpoint,
-    models_with_status,
     save_checkpoint,
     start_run,
     stored_shas,
@@ -93,6 +96,7 @@ class CrawlCounts:
     jobs_queued: int = 0
     malformed: int = 0
     renamed: int = 0
+    backing_off: int = 0
     errors: Counter[str] = field(default_factory=Counter)
 
     def to_dict(self) -> dict[str, Any]:
@@ -109,6 +113,9 @@ class CrawlCounts:
             "listing_items_malformed": self.malformed,
             "renamed": self.renamed,
             "errors": dict(sorted(self.errors.items())),
+            # Models this run recorded in error (each on its row: status, last_error).
+            "models_in_error": self.errors.get("error", 0),
+            "models_backing_off": self.backing_off,
         }
 
 
@@ -290,6 +297,61 @@ class Crawler:
         if self._on_written is not None:
             self.counts.jobs_queued += self._on_written(session, written)
 
+    def _write_isolated(
+        self,
+        results: list[Fetched],
+        *,
+        hub_ids: Sequence[tuple[str, str]] = (),
+        then: Callable[[Session], None] | None = None,
+    ) -> None:
+        """:meth:`_write` ``results`` and run ``then`` (the page's checkpoint) in one
+        transaction.  When that raises, each model is written again in its own
+        transaction: if some model is stored, the failure is the others' own — each
+        is recorded as an ``error`` on itself (with backoff) and ``then`` runs last,
+        so the crawl goes on.  If every model of a page of several fails, the fault is
+        not one model's (a broken hook, a database that refuses everything): the
+        first error is raised, nothing of the page committed.  Rows are idempotent by
+        (repo id, sha): a crash in between redoes the page and changes nothing.
+
+        Raises:
+            Exception: the page's error, when no model of a page of several could be
+                stored.
+        """
+        before = deepcopy(self.counts)
+        try:
+            with self.database.session() as session:
+                self._write(session, results, hub_ids=hub_ids)
+                if then is not None:
+                    then(session)
+            return
+        except Exception as exc:
+            logger.warning("a page's write failed (%s); writing its models one by one", exc)
+            self.counts = before
+            page_error = exc
+        stored = 0
+        failed: list[tuple[str, str]] = []
+        for result in results:
+            writes = result.record is not None or result.status is not None
+            try:
+                with self.database.session() as session:
+                    self._write(session, [result])
+                stored += writes
+            except Exception as exc:
+                failed.append((result.repo_id, one_line(f"{type(exc).__name__}: {exc}")))
+        if failed and not stored and len(failed) > 1:
+            self.counts = before
+            raise page_error
+        for repo_id, error in failed:
+            logger.warning("%s: could not be stored (%s); recorded as an error", repo_id, error)
+            with self.database.session() as session:
+                set_status(session, repo_id, "error", error)
+            self.counts.errors["error"] += 1
+        with self.database.session() as session:
+            for old, new in note_hub_ids(session, list(hub_ids)):
+                logger.info("%s was renamed to %s (the same Hub object)", old, new)
+            if then is not None:
+                then(session)
+
     # -- listings --------------------------------------------------------------------
 
     def _crawl_listing(self, listing: Listing) -> bool:
@@ -371,9 +433,14 @@ class Crawler:
         self.counts.seen += len(fresh) + len(unread)
         with self.database.session() as session:
             stored = stored_shas(session, [*(m.repo_id for m in fresh), *unread])
+            waiting = backing_off(session, [*(m.repo_id for m in fresh), *unread])
+        self.counts.backing_off += len(waiting)
+        unread = [r for r in unread if r not in waiting]
         todo = []
         for model in fresh:
             sha, status = stored.get(model.repo_id, (None, "pending"))
+            if model.repo_id in waiting:
+                continue  # failed before: tried again once its backoff is over
             if model.sha is not None and sha == model.sha and status != "error":
                 self.counts.unchanged += 1
             else:
@@ -392,9 +459,9 @@ class Crawler:
                 return self._fetch_reference(repo_id, sha if status != "error" else None)
 
             results += self._run_pool(unread, by_id, key=listing.key)
-        with self.database.session() as session:
-            pairs = [(m.hub_id, m.repo_id) for m in fresh if m.hub_id is not None]
-            self._write(session, results, hub_ids=pairs)
+        pairs = [(m.hub_id, m.repo_id) for m in fresh if m.hub_id is not None]
+
+        def checkpoint(session: Session) -> None:
             if cursor is None:
                 high_water = max(
                     (t for t in (marks.old, marks.candidate) if t is not None), default=None
@@ -409,12 +476,15 @@ class Crawler:
                     data={"candidate": _iso(marks.candidate), "stop_at": _iso(marks.stop_at)},
                 )
 
+        self._write_isolated(results, hub_ids=pairs, then=checkpoint)
+
     # -- references -------------------------------------------------------------------
 
     def _retry_failed(self) -> None:
-        """Models whose last fetch failed get one more try, as references do."""
+        """Models whose last fetch failed get one more try, as references do, once their
+        backoff is over (``kinhub.db.store.retry_delay``)."""
         with self.database.session() as session:
-            failed = models_with_status(session, "error")
+            failed = errors_due(session)
         if failed:
             self.follow(failed)
 
@@ -427,8 +497,7 @@ class Crawler:
             return
         self.counts.references += len(todo)
         results = self._run_pool(todo, self._fetch_reference, phase="references")
-        with self.database.session() as session:
-            self._write(session, results)
+        self._write_isolated(results)
         self._report("references", None)
 
     def _follow_references(self) -> None:

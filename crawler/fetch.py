@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from kinhub.crawler import version
+from kinhub.crawler.clean import clean_name, one_line
 from kinhub.crawler.hfconfig import architecture_facts
 from kinhub.crawler.record import CONFIG_NAMES, build_record
 from kinhub.db.ids import is_repo_id
@@ -89,6 +90,12 @@ def hub_record(
     ).record
 
 
+def _failed(repo_id: str, exc: Exception) -> Fetched:
+    """The result of a model whose processing raised: recorded on it, never fatal."""
+    logger.warning("%s: %s while reading it; recorded as an error", repo_id, type(exc).__name__)
+    return Fetched(repo_id, status="error", error=one_line(f"{type(exc).__name__}: {exc}"))
+
+
 class Fetcher:
     """Fetches models through ``hub`` for one crawl; called from worker threads.
 
@@ -109,8 +116,16 @@ class Fetcher:
     def fetch(self, model: HubModel, known: StoredTexts | None = None) -> Fetched:
         """Download the files of ``model`` at its sha and build its record.  ``known``:
         the texts stored from its previous sha; a file whose blob id the Hub names as
-        unchanged is taken from there (one resolver request instead of two)."""
-        return replace(self._fetch_files(model, known), hub_id=model.hub_id)
+        unchanged is taken from there (one resolver request instead of two).
+
+        Never raises: anything unexpected while reading this one model (a value the
+        boundary refuses, a bug its content triggers) comes back as its ``error``
+        status with a one-line reason, and the crawl goes on."""
+        hub_id = clean_name(model.hub_id, 64) if model.hub_id is not None else None
+        try:
+            return replace(self._fetch_files(model, known), hub_id=hub_id)
+        except Exception as exc:
+            return _failed(model.repo_id, exc)
 
     def _fetch_files(self, model: HubModel, known: StoredTexts | None) -> Fetched:
         if model.gated and not self.legacy_strategy and self._is_anonymous():
@@ -148,9 +163,11 @@ class Fetcher:
                 # The listing's facts and Hub tags are still worth keeping.
                 record = hub_record(model, card=None, config=None, status="gated")
                 return Fetched(model.repo_id, record=record, files=downloaded)
-            return Fetched(model.repo_id, status=exc.status, error=exc.reason, files=downloaded)
+            return Fetched(
+                model.repo_id, status=exc.status, error=one_line(exc.reason), files=downloaded
+            )
         except HubError as exc:
-            return Fetched(model.repo_id, status="error", error=str(exc)[:500], files=downloaded)
+            return Fetched(model.repo_id, status="error", error=one_line(exc), files=downloaded)
         record = hub_record(model, card=card, config=config, status="ok")
         return Fetched(model.repo_id, record=record, files=downloaded)
 
@@ -164,9 +181,11 @@ class Fetcher:
         try:
             model = self.hub.model_info(repo_id)
         except RepoUnavailableError as exc:
-            return Fetched(repo_id, status=exc.status, error=exc.reason)
+            return Fetched(repo_id, status=exc.status, error=one_line(exc.reason))
         except HubError as exc:
-            return Fetched(repo_id, status="error", error=str(exc)[:500])
+            return Fetched(repo_id, status="error", error=one_line(exc))
+        except Exception as exc:
+            return _failed(repo_id, exc)
         if model.repo_id != repo_id and is_repo_id(model.repo_id):
             logger.info("%s was renamed to %s", repo_id, model.repo_id)
             if model.repo_id in seen:

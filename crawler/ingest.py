@@ -1,7 +1,12 @@
 """Reading a local model folder (what mergekit writes) into a ModelRecord.
 
 Users track their own merges this way, and tests build genealogies with it.
-Only the folder given is read; nothing a card or recipe says becomes a path.
+Only the folder given is read; nothing a card or recipe says becomes a path.  Only
+regular files whose real location is inside the folder are read: a symlink out of it
+(a README linking to a key file, a config linking to ``/etc/passwd``) is skipped with
+a warning, as is anything that is not a regular file (a FIFO, a device).  The one
+exception is a Hugging Face cache snapshot (``…/snapshots/<sha>/``), whose files are
+links into the same cache's ``blobs/`` folder.
 The record is built by :func:`kinhub.crawler.record.build_record`, as a crawled
 one is; storing it and queueing its kinship jobs is ``kinhub.pipeline.ingest``'s.
 """
@@ -12,6 +17,7 @@ import hashlib
 import json
 import logging
 import os
+import stat
 from pathlib import Path
 
 from kinhub.crawler import version
@@ -29,19 +35,58 @@ MAX_TEXT_BYTES = 8 * 1024 * 1024
 FULL_HASH_LIMIT = 64 * 1024 * 1024
 
 
-def _read_text(path: Path) -> str | None:
-    if not path.is_file():
+def _hf_cache_blobs(root: Path) -> Path | None:
+    """The ``blobs`` folder of the Hugging Face cache ``root`` is a snapshot of, if any."""
+    if root.parent.name == "snapshots" and (root.parent.parent / "blobs").is_dir():
+        return root.parent.parent / "blobs"
+    return None
+
+
+def local_file(folder: Path, path: Path, *, warn: bool = True) -> Path | None:
+    """``path`` when it may be read as part of ``folder``: a regular file whose real
+    location (links followed) is inside the folder, or in the ``blobs`` of the Hugging
+    Face cache the folder is a snapshot of.  None when it does not exist, links out of
+    the folder, or is not a regular file — the last two with a warning when ``warn``."""
+    if not path.is_symlink() and not path.exists():
+        return None
+    root = folder.resolve()
+    try:
+        real = path.resolve(strict=True)
+    except (OSError, RuntimeError):  # a dangling link or a loop
+        if warn:
+            logger.warning("%s: skipped, a broken symlink", path)
+        return None
+    blobs = _hf_cache_blobs(root)
+    if not (real.is_relative_to(root) or (blobs is not None and real.is_relative_to(blobs))):
+        if warn:
+            logger.warning("%s: skipped, it links out of the folder %s", path, folder)
+        return None
+    try:
+        regular = stat.S_ISREG(real.stat().st_mode)
+    except OSError:
+        regular = False
+    if not regular:
+        if warn:
+            logger.warning("%s: skipped, not a regular file", path)
+        return None
+    return path
+
+
+def _read_text(folder: Path, name: str) -> str | None:
+    path = local_file(folder, folder / name)
+    if path is None:
         return None
     with path.open("rb") as handle:
         return handle.read(MAX_TEXT_BYTES).decode("utf-8", errors="replace")
 
 
 def folder_sha(folder: Path) -> str:
-    """A stable content fingerprint of the folder (40 hex, like a git sha)."""
+    """A stable content fingerprint of the folder (40 hex, like a git sha): the files
+    :func:`folder_files` lists that :func:`local_file` lets be read."""
     digest = hashlib.sha1()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        rel = path.relative_to(folder).as_posix()
-        if any(part.startswith(".") for part in rel.split("/")):
+    for rel in sorted(folder_files(folder), key=lambda name: name.split("/")):
+        path = local_file(folder, folder / rel, warn=False)
+        if path is None:
             continue
         size = path.stat().st_size
         digest.update(f"{rel}\0{size}\0".encode())
@@ -87,7 +132,11 @@ def folder_files(folder: Path) -> list[str]:
 
 def parameter_count(folder: Path) -> int | None:
     """Parameters declared by the folder's safetensors headers (no weights read)."""
-    files = sorted(folder.glob("*.safetensors"))
+    files = [
+        path
+        for path in sorted(folder.glob("*.safetensors"))
+        if local_file(folder, path, warn=False) is not None
+    ]
     if not files:
         return None
     total = 0
@@ -116,10 +165,12 @@ def read_local_model(folder: Path, *, repo_id: str) -> BuiltRecord:
     validate_repo_id(repo_id)
     if not folder.is_dir():
         raise LocalModelError(folder, "not a directory")
-    card_text = _read_text(folder / "README.md")
-    config_name = next((name for name in CONFIG_NAMES if (folder / name).is_file()), None)
-    config_text = _read_text(folder / config_name) if config_name else None
-    config_json = _read_text(folder / "config.json")
+    card_text = _read_text(folder, "README.md")
+    config_name = next(
+        (name for name in CONFIG_NAMES if local_file(folder, folder / name) is not None), None
+    )
+    config_text = _read_text(folder, config_name) if config_name else None
+    config_json = _read_text(folder, "config.json")
     try:
         hf_config = json.loads(config_json) if config_json else None
     except json.JSONDecodeError:

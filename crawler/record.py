@@ -5,8 +5,10 @@ A model reaches the database three ways — a Hub crawl (the listing item and th
 files downloaded at its sha), ``kinhub ingest`` (a local folder) and ``kinhub db
 reparse`` (a stored row and the texts stored with it) — and all three build its
 :class:`~kinhub.db.records.ModelRecord` with :func:`build_record`, so a model reads
-the same whichever way it arrived.  Never raises on bad content (the parser puts
-problems in ``warnings``).
+the same whichever way it arrived, cleaned once by
+:func:`kinhub.crawler.clean.clean_record` (NUL and control characters, numbers
+beyond their columns, nesting).  Raises only :class:`~kinhub.crawler.clean.HostileInputError`
+(a value nested too deep); other problems go in ``warnings``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from kinhub.crawler import facts as parser_facts
+from kinhub.crawler.clean import clean_record
 from kinhub.crawler.hfconfig import ArchitectureFacts
 from kinhub.db.records import ModelRecord, SourceTexts
 
@@ -76,7 +79,9 @@ def build_record(
             num_layers=architecture.num_layers,
             vocab_size=architecture.vocab_size,
         )
-    return BuiltRecord(record=record, warnings=facts.warnings)
+    # The crawl boundary: strings cleaned, numbers bounded, depth limited (clean.py).
+    record, notes = clean_record(record)
+    return BuiltRecord(record=record, warnings=[*facts.warnings, *notes])
 
 
 __all__ = ["CONFIG_NAMES", "BuiltRecord", "build_record"]

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kinhub.crawler import version
+from kinhub.crawler.clean import HostileInputError
 from kinhub.crawler.record import build_record
 from kinhub.crawler.written import OnWritten
 from kinhub.db.engine import Database
@@ -114,10 +115,17 @@ def reparse(
         # stored facts from the Hub (dates, counts, architecture) are kept; the stored
         # tag list stands in for the Hub's tags (it includes them); the stored file
         # names are the ones the crawl or ingest gave the parser.
-        records = [
-            (source, build_record(known=source.record, texts=source.texts, parser_version=current))
-            for source in batch
-        ]
+        records = []
+        for source in batch:
+            try:
+                built = build_record(
+                    known=source.record, texts=source.texts, parser_version=current
+                )
+            except HostileInputError as exc:  # one model's texts never stop the re-parse
+                logger.warning("%s: not re-parsed: %s", source.record.repo_id, exc)
+                report.skipped += 1
+                continue
+            records.append((source, built))
         with database.write_transaction() as session:
             rewritten: list[str] = []
             for source, built in records:

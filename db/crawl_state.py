@@ -14,7 +14,7 @@ from typing import Any
 
 from kinhub.db.models import CrawlRun, CrawlState, Edge, Model
 from kinhub.db.timeutil import to_utc, utcnow
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 
@@ -102,6 +102,53 @@ def models_with_status(session: Session, status: str) -> list[str]:
     """Ids of the models whose crawl status is ``status``, oldest row first."""
     query = select(Model.repo_id).where(Model.status == status).order_by(col(Model.id))
     return list(session.exec(query))
+
+
+def errors_due(session: Session) -> list[str]:
+    """Ids of the models in ``error`` whose backoff is over (or never set), oldest
+    row first: the crawl tries these again."""
+    now = utcnow()
+    query = (
+        select(Model.repo_id)
+        .where(Model.status == "error")
+        .where(or_(col(Model.retry_after).is_(None), col(Model.retry_after) <= now))
+        .order_by(col(Model.id))
+    )
+    return list(session.exec(query))
+
+
+def backing_off(session: Session, repo_ids: Iterable[str]) -> set[str]:
+    """Those of ``repo_ids`` in ``error`` that must not be tried before their
+    ``retry_after`` (a poison model is not re-read every night)."""
+    ids = list(dict.fromkeys(repo_ids))
+    now = utcnow()
+    out: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        query = select(Model.repo_id).where(
+            col(Model.repo_id).in_(chunk),
+            Model.status == "error",
+            col(Model.retry_after) > now,
+        )
+        out.update(session.exec(query))
+    return out
+
+
+def mark_interrupted(session: Session, *, kind: str) -> int:
+    """Close every run of ``kind`` still recorded as ``running`` as ``interrupted``.
+
+    Call it holding the lock that runs of ``kind`` hold: no live process can then be
+    running one, so such a row is left by a process that was killed (SIGKILL, power
+    loss).  Returns how many were closed (flushed, not committed)."""
+    rows = list(
+        session.exec(select(CrawlRun).where(CrawlRun.kind == kind, CrawlRun.status == "running"))
+    )
+    for run in rows:
+        run.status = "interrupted"
+        run.error = "interrupted: the process ended without closing the run"
+        run.finished_at = utcnow()
+    session.flush()
+    return len(rows)
 
 
 def edge_count(session: Session) -> int:

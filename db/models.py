@@ -10,7 +10,16 @@ from datetime import datetime
 from typing import Any
 
 from kinhub.db.timeutil import utcnow
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    Text,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 # Counts that outgrow 32 bits (a 7B model's parameters, bytes read): BIGINT on
@@ -54,6 +63,9 @@ class Model(SQLModel, table=True):
     likes: int | None = None
     gated: str | None = Field(default=None, max_length=20)
     private: bool = False
+    # Consecutive failed attempts (status ``error``) and when the crawl may try again.
+    error_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    retry_after: datetime | None = None
     first_seen: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -330,3 +342,57 @@ class HubObject(SQLModel, table=True):
 
     hub_id: str = Field(primary_key=True, max_length=64)
     repo_id: str = Field(max_length=300, index=True)
+
+
+class Setting(SQLModel, table=True):
+    """A database-wide setting: a name and a short text value (``kinhub.db.settings``).
+
+    Holds what later processes need to know about earlier ones: the Hub endpoint and
+    plan of the last crawl (never a token or any credential), and the folder a model
+    given to ``kinhub ingest`` was read from (a path the user gave, never one from a
+    crawled card)."""
+
+    __tablename__ = "setting"
+
+    name: str = Field(primary_key=True, max_length=400)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class SketchPlan(SQLModel, table=True):
+    """The coordinates a sketch samples, shared by every model with the same tensor
+    names and shapes: per tensor its element count and the starts of its blocks
+    (``layout``: ``[[name, numel, [start, …]], …]``), ``block`` elements each.  Keyed
+    by a hash of the tensors, size, block and seed (``kinhub.kinship.sketch_plan``)."""
+
+    __tablename__ = "sketch_plan"
+
+    key: str = Field(primary_key=True, max_length=64)
+    size: int
+    block: int
+    seed: int = _big(0, nullable=False)
+    num_params: int = _big(0, nullable=False)
+    layout: list[Any] = _json(list)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ModelSketch(SQLModel, table=True):
+    """One model revision's sketch: its values at its plan's coordinates, float32
+    little-endian in plan order (``data``), and what reading them cost."""
+
+    __tablename__ = "model_sketch"
+    __table_args__ = (
+        UniqueConstraint("model_id", "revision", name="uq_model_sketch"),
+        Index("ix_model_sketch_plan", "plan_key"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    model_id: int = Field(foreign_key="model.id", ondelete="CASCADE", index=True)
+    revision: str = Field(max_length=200)
+    plan_key: str = Field(max_length=64)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    bytes_read: int = _big(0, nullable=False)
+    resolver_requests: int = 0
+    cdn_requests: int = 0
+    seconds: float = 0.0
+    computed_at: datetime = Field(default_factory=utcnow)

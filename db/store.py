@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict, fields
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -62,10 +63,15 @@ def _reference_row(session: Session, ref: str, *, resolved: bool) -> Model:
     """The row a parent reference points at, created as a placeholder if new."""
     ref = ref[:MAX_REF_LENGTH]
     row = get_model(session, ref)
+    followed = resolved and is_repo_id(ref)
     if row is None:
-        status = "pending" if resolved and is_repo_id(ref) else "unresolved"
-        row = Model(repo_id=ref, status=status)
+        row = Model(repo_id=ref, status="pending" if followed else "unresolved")
         session.add(row)
+        session.flush()
+    elif followed and row.status == "unresolved" and row.sha is None:
+        # Left unresolved by a model that named too many parents: another model
+        # names it as a reference to follow.
+        row.status = "pending"
         session.flush()
     return row
 
@@ -125,6 +131,8 @@ def upsert_model(session: Session, record: ModelRecord) -> UpsertOutcome:
         for key, value in values.items():
             setattr(row, key, value)
         row.updated_at = utcnow()
+    row.error_count = 0  # read: any backoff of earlier failures ends
+    row.retry_after = None
     session.flush()
     assert row.id is not None
     _replace_children(session, row.id, record)
@@ -274,16 +282,38 @@ def _replace_children(session: Session, model_id: int, record: ModelRecord) -> N
     session.flush()
 
 
+# Backoff of a model that keeps failing: the first failure is retried by the next
+# crawl; from the second on, the wait doubles from 12 hours up to 30 days.
+RETRY_BASE = timedelta(hours=12)
+RETRY_MAX = timedelta(days=30)
+
+
+def retry_delay(failures: int) -> timedelta:
+    """How long a model that failed ``failures`` times in a row waits to be retried."""
+    if failures <= 1:
+        return timedelta(0)
+    return min(RETRY_MAX, RETRY_BASE * 2 ** min(failures - 2, 16))
+
+
 def set_status(session: Session, repo_id: str, status: str, error: str | None = None) -> None:
-    """Record a crawl status (not_found, gated, error, …) without touching facts."""
+    """Record a crawl status (not_found, gated, error, …) without touching facts.
+
+    ``error`` counts as one more consecutive failure of the model and sets when it
+    may be retried (:func:`retry_delay`); any other status clears that count."""
     row = get_model(session, repo_id)
     if row is None:
         row = Model(repo_id=validate_repo_id(repo_id), status=status, last_error=error)
         session.add(row)
-    elif row.status != status or row.last_error != error:
+    elif row.status != status or row.last_error != error or status == "error":
         row.status = status
         row.last_error = error
         row.updated_at = utcnow()
+    if status == "error":
+        row.error_count = (row.error_count or 0) + 1
+        row.retry_after = utcnow() + retry_delay(row.error_count)
+    else:
+        row.error_count = 0
+        row.retry_after = None
     session.flush()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from typing import TextIO
 
 from kinhub.db.answers.export_graph import ExportEdge, GenealogyView
@@ -39,6 +40,27 @@ def write_node_link(view: GenealogyView, out: TextIO) -> tuple[int, int]:
 
 # ------------------------------------------------------------------ labels
 
+# Characters that are invisible or move other text: control and format characters
+# (NUL, ESC, bidi overrides, zero-width spaces), surrogates.  In a drawing they become
+# visible escapes (``\x00``, ``\u202e``), so a label shows what the name holds.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
+
+
+def visible(value: str) -> str:
+    r"""``value`` with control, format and surrogate characters written as ``\xNN`` /
+    ``\uNNNN`` (whitespace is left to the caller)."""
+    if value.isprintable():
+        return value
+    out: list[str] = []
+    for char in value:
+        if char in "\t\n\r" or unicodedata.category(char) not in _HIDDEN_CATEGORIES:
+            out.append(char)
+        elif ord(char) < 0x100:
+            out.append(f"\\x{ord(char):02x}")
+        else:
+            out.append(f"\\u{ord(char):04x}")
+    return "".join(out)
+
 
 def edge_label(edge: ExportEdge) -> str:
     """A short edge caption: role, merge method, kinship (cs) when measured."""
@@ -57,6 +79,7 @@ def edge_label(edge: ExportEdge) -> str:
 MERMAID_MAX_TEXT = 50_000  # mermaid's default maxTextSize; larger diagrams do not render
 _MERMAID_ESCAPES = {
     "#": "#35;",
+    "%": "#37;",  # "%%" starts a comment or a %%{init}%% directive, even inside quotes
     '"': "#quot;",
     "<": "#lt;",
     ">": "#gt;",
@@ -65,13 +88,17 @@ _MERMAID_ESCAPES = {
     "|": "#124;",
     "\\": "#92;",
 }
-_MERMAID_SPECIAL = re.compile('[#"<>&`|\\\\]')
+_MERMAID_SPECIAL = re.compile('[#%"<>&`|\\\\]')
+MERMAID_EMPTY = "(empty)"
 _SPACES = re.compile(r"\s+")
 
 
 def mermaid_text(value: str) -> str:
-    """``value`` for a quoted Mermaid label: entity codes for every character with meaning."""
-    value = _SPACES.sub(" ", value).strip()
+    """``value`` for a quoted Mermaid label: entity codes for every character with meaning
+    (``%`` included: mermaid finds ``%%{init …}%%`` directives anywhere in the text),
+    invisible characters as visible escapes, and ``(empty)`` for a name with nothing to
+    show (an empty label makes the whole diagram fail to render)."""
+    value = _SPACES.sub(" ", visible(value)).strip() or MERMAID_EMPTY
     return _MERMAID_SPECIAL.sub(lambda m: _MERMAID_ESCAPES[m.group()], value)
 
 
@@ -113,21 +140,28 @@ RELATION_COLOURS = {
 
 
 def dot_string(value: str) -> str:
-    """``value`` as a DOT double-quoted string."""
-    value = value.replace("\\", "\\\\").replace('"', '\\"')
+    """``value`` as a DOT double-quoted string: invisible characters as visible escapes
+    (Graphviz reads a NUL as the end of the file)."""
+    value = visible(value).replace("\\", "\\\\").replace('"', '\\"')
     return '"' + value.replace("\r", "").replace("\n", "\\n") + '"'
 
 
 def write_dot(view: GenealogyView, out: TextIO) -> tuple[int, int]:
-    """Write ``view`` as a Graphviz digraph (parents above children); returns (nodes, edges)."""
+    r"""Write ``view`` as a Graphviz digraph (parents above children); returns (nodes, edges).
+
+    Node ids are generated (``n0``, ``n1``, …) and the model id is the label, so two
+    models stay two nodes even when their labels read alike (``a\x00b`` and ``a\\x00b``).
+    """
     out.write(
         "digraph kinhub {\n"
         '  graph [rankdir=TB, fontname="Helvetica"];\n'
         '  node [shape=box, style="rounded,filled", fillcolor="#f8f9fa", fontname="Helvetica"];\n'
         '  edge [fontname="Helvetica", fontsize=10];\n'
     )
-    nodes = edges = 0
+    ids: dict[str, str] = {}
+    edges = 0
     for node in view.nodes():
+        ids[node.id] = f"n{len(ids)}"
         attrs = ["label=" + dot_string(node.id)]
         if node.id == view.root:
             attrs.append('penwidth=3, fillcolor="#fff3bf"')
@@ -135,17 +169,14 @@ def write_dot(view: GenealogyView, out: TextIO) -> tuple[int, int]:
             attrs.append('style="rounded,dashed"')
         if "license" in node.attrs:
             attrs.append("tooltip=" + dot_string(f"license: {node.attrs['license']}"))
-        out.write(f"  {dot_string(node.id)} [{', '.join(attrs)}];\n")
-        nodes += 1
+        out.write(f"  {ids[node.id]} [{', '.join(attrs)}];\n")
     for edge in view.edges():
         colour = RELATION_COLOURS.get(str(edge.attrs.get("relation")), "#495057")
         attrs = [f'color="{colour}"', "label=" + dot_string(edge_label(edge))]
         if "kinship_cs" in edge.attrs:
             width = 1 + 4 * max(0.0, float(edge.attrs["kinship_cs"]))
             attrs.append(f"penwidth={width:.2f}")
-        out.write(
-            f"  {dot_string(edge.parent)} -> {dot_string(edge.child)} [{', '.join(attrs)}];\n"
-        )
+        out.write(f"  {ids[edge.parent]} -> {ids[edge.child]} [{', '.join(attrs)}];\n")
         edges += 1
     out.write("}\n")
-    return nodes, edges
+    return len(ids), edges

@@ -21,18 +21,34 @@ from kinhub.db.answers.export_graph import (
     Scalar,
 )
 
-# Characters XML 1.0 cannot carry at all (control characters, lone surrogates).
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# A backslash, and the characters XML 1.0 cannot carry at all, not even as character
+# references (control characters, lone surrogates, U+FFFE/U+FFFF).
+_NOT_XML_OR_BACKSLASH = re.compile("[\\\\\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _encode_char(match: re.Match[str]) -> str:
+    char = match.group()
+    return "\\\\" if char == "\\" else f"\\u{ord(char):04x}"
+
+
+def xml_string(value: str) -> str:
+    r"""``value`` with what XML cannot hold written reversibly: ``\`` as ``\\`` and
+    each character XML 1.0 cannot carry as ``\uXXXX`` — so two ids that differ only in
+    such characters stay two ids (replacing them all with U+FFFD made them one).
+    A string with neither is written as it is."""
+    if _NOT_XML_OR_BACKSLASH.search(value) is None:
+        return value
+    return _NOT_XML_OR_BACKSLASH.sub(_encode_char, value)
 
 
 def xml_text(value: str) -> str:
-    """``value`` escaped for element text (invalid XML characters become U+FFFD)."""
-    return escape(_NOT_XML.sub("\ufffd", value))
+    """``value`` escaped for element text (see :func:`xml_string`)."""
+    return escape(xml_string(value))
 
 
 def xml_attr(value: str) -> str:
-    """``value`` as a quoted, escaped XML attribute value."""
-    return quoteattr(_NOT_XML.sub("\ufffd", value), {"\n": "&#10;", "\r": "&#13;", "\t": "&#9;"})
+    """``value`` as a quoted, escaped XML attribute value (see :func:`xml_string`)."""
+    return quoteattr(xml_string(value), {"\n": "&#10;", "\r": "&#13;", "\t": "&#9;"})
 
 
 def _format(value: Scalar) -> str:

@@ -52,9 +52,9 @@ from huggingface_hub.errors import (
 from huggingface_hub.hf_api import ModelInfo
 from huggingface_hub.utils import build_hf_headers, hf_raise_for_status, parse_ratelimit_headers
 from kinhub.db.ids import validate_repo_id
-from kinhub.hub import blobs, config, listing, redirects
+from kinhub.hub import blobs, config, listing, ranges, redirects
 from kinhub.hub.accounting import Accounting, Counted
-from kinhub.hub.errors import HubError, RepoUnavailableError
+from kinhub.hub.errors import HubError, RepoUnavailableError, no_connection
 from kinhub.hub.listing import Listings
 from kinhub.hub.models import HubModel, ListingPage
 from kinhub.hub.ratelimit import API, RESOLVE, RateLimits, server_wait
@@ -76,7 +76,6 @@ T = TypeVar("T")
 __all__ = [
     "HubClient",
     "delete_cached_revisions",
-    "resolve_endpoint",
     "scan_cache",
 ]
 
@@ -121,11 +120,6 @@ def _ensure_response_hook() -> None:
             session.event_hooks = {**hooks, "response": [*hooks["response"], _observe_response]}
 
 
-def resolve_endpoint(endpoint: str | None = None) -> str:
-    """``endpoint``, else ``$HF_ENDPOINT`` (read now, not at import), else the Hub."""
-    return config.endpoint(endpoint)
-
-
 def _status_of(exc: BaseException) -> int | None:
     if isinstance(exc, HfHubHTTPError) and exc.response is not None:
         return exc.response.status_code
@@ -159,6 +153,14 @@ def _raise_final(repo_id: str, exc: HfHubHTTPError, *, filename: str | None = No
     raise _unavailable(repo_id, exc, filename=filename) from exc
 
 
+def _check(response: httpx2.Response, repo_id: str, filename: str) -> None:
+    """Raise what an error status means (:func:`_raise_final`); nothing on success."""
+    try:
+        hf_raise_for_status(response)
+    except HfHubHTTPError as exc:
+        _raise_final(repo_id, exc, filename=filename)
+
+
 def _reason(error: BaseException, endpoint: str) -> str:
     """Why a call failed, in words for a log line (never the request headers)."""
     if isinstance(error, httpx2.TransportError):
@@ -169,7 +171,7 @@ def _reason(error: BaseException, endpoint: str) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-class HubClient(Counted, Listings, Snapshots):
+class HubClient(Counted, Listings, Snapshots, ranges.RangeReads):
     """A rate-limited, retrying Hub client (crawler and kinship); thread-safe.
 
     What it counts (``calls``, ``http``, ``retries``, ``rate_limited`` per bucket, …)
@@ -194,9 +196,10 @@ class HubClient(Counted, Listings, Snapshots):
         self.files = files
         # The fields asked for in listings and model_info (LEGACY_LISTING_EXPAND: as before).
         self.expand = tuple(expand)
-        self.endpoint = resolve_endpoint(endpoint)
+        self.endpoint = config.endpoint(endpoint)  # else $HF_ENDPOINT, read now
         self._token = token
-        self.limits = limits or RateLimits.for_plan()
+        # Plan quotas are huggingface.co's; another endpoint keeps its own (429s).
+        self.limits = limits or RateLimits.for_hub(self.endpoint)
         self.retry = retry or RetryPolicy()
         self.timeout_s = timeout_s
         # None: resolved from HF_HUB_CACHE / HF_HOME at each download (hub.config).
@@ -204,6 +207,7 @@ class HubClient(Counted, Listings, Snapshots):
         self._sleep = sleep
         self._api = HfApi(endpoint=self.endpoint, token=token, library_name="kinhub")
         self._accounting = Accounting(self.limits)
+        self._session = get_session  # for hub.ranges' reads at CDN locations
 
     def with_retry(self, retry: RetryPolicy) -> HubClient:
         """A client sharing this one's endpoint, token, cache and rate limiters that
@@ -264,6 +268,7 @@ class HubClient(Counted, Listings, Snapshots):
             accounting=self._accounting,
             classify=functools.partial(self._verdict, what=what, repo_id=repo_id),
             sleep=self._sleep,
+            endpoint=self.endpoint,
         )
 
     def _verdict(self, exc: Exception, *, what: str, repo_id: str | None) -> Verdict | None:
@@ -284,7 +289,7 @@ class HubClient(Counted, Listings, Snapshots):
         if isinstance(exc, OfflineModeIsEnabled):
             return Final(HubError(f"{what}: offline mode is on (HF_HUB_OFFLINE)"))
         if isinstance(exc, _TRANSIENT):
-            return Transient(_reason(exc, self.endpoint))
+            return Transient(_reason(exc, self.endpoint), unreachable=no_connection(exc))
         return None
 
     # -- listing -------------------------------------------------------------------
@@ -424,11 +429,6 @@ class HubClient(Counted, Listings, Snapshots):
         headers = self._headers()
         headers["Accept-Encoding"] = "identity"  # the bytes the ETag names
         known_blob = blobs.git_blob_id(known.encode("utf-8")) if known is not None else None
-        limiter = self.limits.bucket(RESOLVE)
-
-        def hub_hop() -> None:
-            limiter.acquire()
-            self._accounting.count_calls(RESOLVE)
 
         def fetch() -> str | None:
             response = redirects.get_following(
@@ -436,7 +436,7 @@ class HubClient(Counted, Listings, Snapshots):
                 url,
                 headers=headers,
                 timeout=self.timeout_s,
-                on_hub_hop=hub_hop,
+                on_hub_hop=self._hub_hop,
                 known_blob=known_blob,
             )
             if response is None:  # the 307 named the blob of the stored text
@@ -537,10 +537,7 @@ class HubClient(Counted, Listings, Snapshots):
             response = get_session().get(
                 url, headers=headers, follow_redirects=True, timeout=self.timeout_s
             )
-            try:
-                hf_raise_for_status(response)
-            except HfHubHTTPError as exc:
-                _raise_final(repo_id, exc, filename=filename)
+            _check(response, repo_id, filename)
             data = response.content
             if response.status_code == 200:  # the server ignored Range: keep the slice
                 logger.warning("%s/%s: the server ignored the Range header", repo_id, filename)
@@ -550,6 +547,28 @@ class HubClient(Counted, Listings, Snapshots):
             return bytes(data)
 
         return self._call(RESOLVE, f"read {repo_id}/{filename}", fetch, repo_id=repo_id)
+
+    def _locate(self, repo_id: str, filename: str, revision: str | None) -> ranges.Location:
+        """Resolve a file to where its bytes are read (``hub.ranges.locate``), rate
+        limited, retried and counted on the resolver bucket, errors mapped."""
+        url = self._url(repo_id, filename, revision)
+
+        def fetch() -> ranges.Location:
+            session, headers = get_session(), self._headers()
+            found = ranges.locate(
+                session, url, headers=headers, timeout=self.timeout_s, on_hub_hop=self._hub_hop
+            )
+            if not isinstance(found, ranges.Location):
+                _check(found, repo_id, filename)
+                raise HubError(f"{filename}: HTTP {found.status_code}", repo_id=repo_id)
+            return found
+
+        return self._call(RESOLVE, f"resolve {repo_id}/{filename}", fetch, repo_id=repo_id)
+
+    def _hub_hop(self) -> None:
+        """A redirect hop on the Hub: one more resolver request, limited and counted."""
+        self.limits.bucket(RESOLVE).acquire()
+        self._accounting.count_calls(RESOLVE)
 
 
 # -- the local cache (kinhub.hub.cache builds on these) ---------------------------------

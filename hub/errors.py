@@ -13,6 +13,15 @@ class HubError(KinhubError):
         super().__init__(f"{repo_id}: {message}" if repo_id else message)
 
 
+class HubUnreachableError(HubError):
+    """The Hub's endpoint did not answer at all (refused, unknown host, no connection)
+    through every retry: nothing read from it can work until it is back."""
+
+    def __init__(self, message: str, *, endpoint: str, repo_id: str | None = None) -> None:
+        self.endpoint = endpoint
+        super().__init__(message, repo_id=repo_id)
+
+
 class RepoUnavailableError(HubError):
     """A repo (or one of its files) cannot be read; ``status`` is what the db records.
 
@@ -23,3 +32,18 @@ class RepoUnavailableError(HubError):
         self.status = status
         self.reason = reason
         super().__init__(f"{status}: {reason}", repo_id=repo_id)
+
+
+def no_connection(error: BaseException) -> bool:
+    """Whether ``error`` (or what it wraps: a download's LocalEntryNotFoundError) is a
+    failure to connect at all, as opposed to a slow or broken answer."""
+    import httpx2  # here: importing the error tree must stay light
+
+    seen: BaseException | None = error
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, httpx2.ConnectError | httpx2.ConnectTimeout):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

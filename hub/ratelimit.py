@@ -35,6 +35,9 @@ HUB_WINDOW_S = 300.0
 # The Hub's policy names (RateLimit headers) → kinhub's buckets.
 POLICY_BUCKETS = {"api": API, "resolvers": RESOLVE}
 RESOLVE_CACHE_PREFIX = "/api/resolve-cache/"
+# A rate-limit wait at least this long is announced as a WARNING (default verbosity),
+# with its reason and length; shorter ones are logged at DEBUG/INFO.
+ANNOUNCE_WAIT_S = 5.0
 
 
 def bucket_of(*, path: str, policy: str | None = None) -> str:
@@ -116,6 +119,7 @@ class BucketLimiter:
         window_s: float = HUB_WINDOW_S,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        plan: str | None = None,
     ) -> None:
         if quota is not None and quota < 1:
             raise ValueError("quota must be positive")
@@ -129,7 +133,22 @@ class BucketLimiter:
         self._lock = threading.Lock()
         self._sent: deque[float] = deque()
         self._paused_until = 0.0
+        self._announced_until = 0.0
+        self.plan = plan
         self.waited_s = 0.0
+
+    def _announce(self, now: float, delay: float, why: str) -> None:
+        """One WARNING per long wait (not one per waiting thread).  Call under the lock."""
+        if delay < ANNOUNCE_WAIT_S or now + delay <= self._announced_until + 1.0:
+            return
+        self._announced_until = now + delay
+        logger.warning("Hub rate limit: %s; waiting %.0fs", why, delay)
+
+    def _quota_reason(self) -> str:
+        plan = f"the {self.plan} plan's" if self.plan else "the"
+        return (
+            f"{plan} quota of {self.quota} {self.name} requests per {self.window_s:.0f}s is used up"
+        )
 
     def _delay(self, now: float) -> float:
         """Seconds until a request may go out (0 when it may go now)."""
@@ -154,17 +173,23 @@ class BucketLimiter:
                         self._sent.append(now)
                     self.waited_s += waited
                     return waited
+                if now >= self._paused_until:  # the client's own quota, not a server pause
+                    self._announce(now, delay, self._quota_reason())
             logger.debug("bucket %s: waiting %.2fs", self.name, delay)
             self._sleep(delay)
             waited += delay
 
-    def pause(self, seconds: float) -> None:
-        """The server said the window is spent: send nothing for ``seconds``."""
+    def pause(self, seconds: float, *, why: str = "") -> None:
+        """The server said the window is spent: send nothing for ``seconds`` (a long
+        pause is announced with ``why``)."""
         with self._lock:
-            until = self._clock() + max(0.0, seconds)
+            now = self._clock()
+            until = now + max(0.0, seconds)
             if until > self._paused_until:
                 logger.info("bucket %s rate limited by the server for %.1fs", self.name, seconds)
                 self._paused_until = until
+                reason = why or f"the Hub says its {self.name} request window is spent"
+                self._announce(now, seconds, reason)
 
 
 @dataclass
@@ -184,13 +209,28 @@ class RateLimits:
         sleep: Callable[[float], None] = time.sleep,
     ) -> RateLimits:
         """Limiters sized for ``plan``; ``window_s`` may be shortened (tests)."""
-        api_quota, resolve_quota = PLAN_QUOTAS[Plan(plan)]
+        plan = Plan(plan)
+        api_quota, resolve_quota = PLAN_QUOTAS[plan]
         return cls(
-            api=BucketLimiter(API, api_quota, window_s=window_s, clock=clock, sleep=sleep),
+            api=BucketLimiter(
+                API, api_quota, window_s=window_s, clock=clock, sleep=sleep, plan=plan.value
+            ),
             resolve=BucketLimiter(
-                RESOLVE, resolve_quota, window_s=window_s, clock=clock, sleep=sleep
+                RESOLVE, resolve_quota, window_s=window_s, clock=clock, sleep=sleep, plan=plan.value
             ),
         )
+
+    @classmethod
+    def for_hub(cls, endpoint: str | None, plan: Plan | str | None = None) -> RateLimits:
+        """The quotas the Hub at ``endpoint`` (None: ``HF_ENDPOINT`` now) has for
+        ``plan`` (None: anonymous): the plan's on huggingface.co; none client-side
+        on any other endpoint (an emulator, mirror or private Hub keeps its own, and
+        its 429 answers are still honoured)."""
+        from kinhub.hub.config import is_public_hub
+
+        if is_public_hub(endpoint):
+            return cls.for_plan(plan or Plan.anonymous)
+        return cls.unlimited()
 
     @classmethod
     def unlimited(cls) -> RateLimits:

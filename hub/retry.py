@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from kinhub.hub.accounting import Accounting
-from kinhub.hub.errors import HubError
-from kinhub.hub.ratelimit import RateLimits
+from kinhub.hub.errors import HubError, HubUnreachableError
+from kinhub.hub.ratelimit import ANNOUNCE_WAIT_S, RateLimits
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,8 @@ class RetryPolicy:
     max_rate_limit_waits: int = 30
     # Wait when a 429 carries no usable reset time.
     default_rate_limit_wait_s: float = 10.0
+    # False: retries are logged at DEBUG only (a quick probe whose caller reports).
+    log_retries: bool = True
 
     def backoff(self, attempt: int) -> float:
         """Delay before retry number ``attempt`` (1-based), with ±25 % jitter."""
@@ -47,9 +49,12 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class Transient:
-    """Worth another attempt after a backoff; ``reason`` says why, for the log."""
+    """Worth another attempt after a backoff; ``reason`` says why, for the log.
+    ``unreachable``: no connection to the endpoint at all (refused, unknown host) —
+    when the attempts run out so, :class:`HubUnreachableError` is raised."""
 
     reason: str
+    unreachable: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,11 +88,13 @@ def call_with_retries(
     accounting: Accounting,
     classify: Callable[[Exception], Verdict | None],
     sleep: Callable[[float], None],
+    endpoint: str = "",
 ) -> T:
     """``fn()`` once each attempt, after ``cost`` acquisitions of ``bucket``'s limiter,
     retried as ``classify`` judges what it raised (None: not a Hub failure, raise it).
 
     Raises:
+        HubUnreachableError: every attempt failed to connect to ``endpoint``.
         HubError: attempts or rate-limit waits exhausted.
         Exception: a :class:`Final` verdict's error, or what ``classify`` left alone.
     """
@@ -116,8 +123,13 @@ def call_with_retries(
                 else:
                     # A reset of 0 s still means "this window is spent": back off a little.
                     wait = max(verdict.wait, policy.base_delay_s)
+                first = accounting.first_limit(bucket)
+                long_wait = wait >= ANNOUNCE_WAIT_S
                 logger.log(
-                    logging.WARNING if accounting.first_limit(bucket) else logging.INFO,
+                    # A long wait is announced by the limiter (whole bucket) or here.
+                    logging.WARNING
+                    if (first and not long_wait) or (long_wait and not verdict.whole_bucket)
+                    else logging.INFO,
                     "%s: rate limited by the Hub (%s requests%s); waiting %.1fs",
                     what,
                     bucket,
@@ -125,20 +137,33 @@ def call_with_retries(
                     wait,
                 )
                 if verdict.whole_bucket:
-                    limiter.pause(wait)
+                    limiter.pause(
+                        wait,
+                        why=f"{what}: the Hub answered 429, its {bucket} request window is spent",
+                    )
                 else:
                     sleep(wait)
                 accounting.count_retry(bucket)
                 continue
             error, reason = exc, verdict.reason
         attempt += 1
+        if attempt >= policy.max_attempts and verdict.unreachable:
+            raise HubUnreachableError(
+                f"{what}: gave up after {attempt} attempts ({reason})",
+                endpoint=endpoint,
+                repo_id=repo_id,
+            ) from error
         if attempt >= policy.max_attempts:
             raise HubError(
                 f"{what}: gave up after {attempt} attempts ({reason})", repo_id=repo_id
             ) from error
         delay = policy.backoff(attempt)
         logger.log(
-            logging.WARNING if attempt == 1 else logging.INFO,
+            logging.DEBUG
+            if not policy.log_retries
+            else logging.WARNING
+            if attempt == 1
+            else logging.INFO,
             "%s: %s; retrying (retry %d of %d, next in %.1fs)",
             what,
             reason,

@@ -14,19 +14,26 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from kinhub.kinship import metrics as metric_registry
-from kinhub.kinship.execute import Options, execute, resolve_device, total
+from kinhub.kinship.errors import KinshipError
+from kinhub.kinship.execute import measure_exact, resolve_device
 from kinhub.kinship.plan import Plan, plan_native
 from kinhub.kinship.result import KinshipResult
-from kinhub.kinship.weights import ModelWeights, open_model, resolve_ref
+from kinhub.kinship.weights import (
+    LocalFiles,
+    ModelWeights,
+    open_model,
+    resolve_ref,
+    weight_files,
+)
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_METRICS = metric_registry.DEFAULT_METRICS
 
 _COMMIT = re.compile(r"[0-9a-f]{40}")
+_FINGERPRINTED = (".safetensors", ".json", ".bin", ".pt", ".pth")
 
 # KinshipResult lives in kinship/result.py; kept importable from here for callers.
 __all__ = ["DEFAULT_METRICS", "KinshipResult", "compute_kinship", "fingerprint", "plan_kinship"]
@@ -134,20 +141,15 @@ def compute_kinship(
         (a, b, base), allow_pickle=allow_pickle, endpoint=endpoint, cache_dir=cache_dir
     ) as ms:
         plan = plan_native(*ms)
-        opts = Options(sign=any(m.needs_sign for m in chosen))
-        sums = execute(plan, ms, opts=opts, workers=workers, device=device, progress=progress)
-        inp = metric_registry.MetricInput(total(sums), sums, plan.entries)
-        values = {m.name: m.compute(inp) for m in chosen}
-        breakdown: dict[str, Any] = {}
-        if per_tensor:
-            for e in plan.entries:
-                s = sums[e.name]
-                breakdown[e.name] = {
-                    "numel": s.n,
-                    "cs": metric_registry.cosine(s),
-                    "pcc": metric_registry.pearson(s),
-                    "ed": metric_registry.euclid(s),
-                }
+        values, breakdown = measure_exact(
+            plan,
+            ms,
+            chosen,
+            per_tensor=per_tensor,
+            workers=workers,
+            device=device,
+            progress=progress,
+        )
         return KinshipResult(
             a=a,
             b=b,
@@ -165,7 +167,9 @@ def compute_kinship(
 def fingerprint(ref: str, *, endpoint: str | None = None) -> str | None:
     """What identifies a model's content without reading weights.
 
-    A local folder: a hash of the names, sizes and mtimes of its weight and config files.
+    A local folder: a hash of the name, size, inode and modification times of every file
+    read to measure it (``weights.weight_files``: config, shard index and every shard it
+    names, in subfolders too) and of its other top-level weight and config files.
     A Hub id: the commit its revision (default branch if none) points to now, so a cached
     result is not reused after the repo moves on; when the Hub cannot be asked (offline),
     the revision as written.  A revision that is already a full commit sha (40 lowercase
@@ -176,12 +180,7 @@ def fingerprint(ref: str, *, endpoint: str | None = None) -> str | None:
     """
     p = Path(ref)
     if p.is_dir():
-        h = hashlib.sha256()
-        for f in sorted(p.iterdir()):
-            if f.suffix in (".safetensors", ".json", ".bin", ".pt", ".pth"):
-                st = f.stat()
-                h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns};".encode())
-        return h.hexdigest()
+        return _folder_fingerprint(p)
     repo_id, revision = resolve_ref(ref)
     assert repo_id is not None
     if revision is not None and _COMMIT.fullmatch(revision):
@@ -198,3 +197,24 @@ def fingerprint(ref: str, *, endpoint: str | None = None) -> str | None:
         logger.info("%s: cannot resolve revision (%s); keying on %r", ref, exc, revision)
         return revision
     return sha or revision
+
+
+def _folder_fingerprint(folder: Path) -> str:
+    """See :func:`fingerprint`; a file that cannot be stat'ed counts as missing (computing
+    reports it), and an index that cannot be read leaves the top-level files only."""
+    try:
+        read = weight_files(folder)
+    except KinshipError as exc:
+        logger.info("%s: %s; fingerprinting the top-level files only", folder, exc)
+        read = []
+    top = [f.name for f in folder.iterdir() if f.suffix in _FINGERPRINTED]
+    h = hashlib.sha256()
+    files = LocalFiles(folder)
+    for name in sorted(set(read) | set(top)):
+        try:
+            st = files.path(name).stat()  # a name escaping the folder is refused
+        except (OSError, ValueError, KinshipError):
+            h.update(f"{name}:missing;".encode())
+            continue
+        h.update(f"{name}:{st.st_size}:{st.st_ino}:{st.st_mtime_ns}:{st.st_ctime_ns};".encode())
+    return h.hexdigest()

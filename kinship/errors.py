@@ -5,6 +5,12 @@ from __future__ import annotations
 from kinhub.db.errors import KinhubError
 
 
+def _clip(text: str, limit: int = 200) -> str:
+    """``text`` on one line (control characters escaped) and at most ``limit`` characters."""
+    out = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return out if len(out) <= limit else f"{out[: limit - 3]}..."
+
+
 class KinshipError(KinhubError):
     """Base of every error the kinship engine raises on purpose."""
 
@@ -36,7 +42,10 @@ class WeightsFormatError(KinshipError):
     def __init__(self, file: str, reason: str, *, tensor: str | None = None) -> None:
         self.file = file
         self.tensor = tensor
-        where = f"{file} (tensor {tensor!r})" if tensor else file
+        # Names come from hostile headers: shown escaped (one line) and cut to a length.
+        shown = repr(tensor) if tensor else ""
+        shown = shown if len(shown) <= 120 else f"{shown[:117]}..."
+        where = f"{_clip(file)} (tensor {shown})" if tensor else _clip(file)
         super().__init__(f"{where}: {reason}")
 
 

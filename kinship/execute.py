@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from kinhub.kinship import metrics as metric_registry
 from kinhub.kinship.errors import DeviceUnavailableError
 from kinhub.kinship.fused import moments, to_float32
 from kinhub.kinship.names import DEVICES
@@ -228,3 +229,39 @@ def total(sums: dict[str, Sums]) -> Sums:
     for s in sums.values():
         t.add(s)
     return t
+
+
+def measure_exact(
+    plan: Plan,
+    models: tuple[ModelWeights, ModelWeights, ModelWeights],
+    chosen: list[metric_registry.Metric],
+    *,
+    per_tensor: bool = False,
+    workers: int | None = None,
+    chunk: int = DEFAULT_CHUNK,
+    device: str = "cpu",
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Stream every compared element of ``plan`` and return ``(metric values, per-tensor
+    breakdown)`` (the breakdown is empty unless ``per_tensor``).
+
+    Raises:
+        WeightsFormatError, DeviceUnavailableError: see :func:`execute`.
+    """
+    opts = Options(sign=any(m.needs_sign for m in chosen))
+    sums = execute(
+        plan, models, opts=opts, workers=workers, chunk=chunk, device=device, progress=progress
+    )
+    inp = metric_registry.MetricInput(total(sums), sums, plan.entries)
+    values = {m.name: m.compute(inp) for m in chosen}
+    breakdown: dict[str, Any] = {}
+    if per_tensor:
+        for e in plan.entries:
+            s = sums[e.name]
+            breakdown[e.name] = {
+                "numel": s.n,
+                "cs": metric_registry.cosine(s),
+                "pcc": metric_registry.pearson(s),
+                "ed": metric_registry.euclid(s),
+            }
+    return values, breakdown

@@ -160,17 +160,24 @@ def choose_mode(
     exact_max_bytes: int,
     sizes: WeightSizes,
     endpoint: str | None = None,
+    refs: Sequence[str] | None = None,
+    sketch_min_bytes: int | None = None,
 ) -> str:
-    """``exact`` or ``sampled`` for this job (``mode`` itself unless it is ``auto``);
-    checks the inputs on the way (the repos answer, hold safetensors weights, and have
-    one architecture).
+    """``exact``, ``sampled`` or ``sketch`` for this job (``mode`` itself unless it is
+    ``auto``); checks the inputs on the way (the repos answer, hold safetensors weights,
+    and have one architecture) except in ``sketch`` mode, whose reads check them.
+    ``refs`` replaces ``job.refs`` (a local model's folder).  ``auto``: exact up to
+    ``exact_max_bytes`` of weights in all, sketches above ``sketch_min_bytes`` (when
+    given), sampled between.
 
     Raises:
         JobInputError, RepoUnavailableError, HubError, KinshipError.
     """
+    if mode == "sketch":
+        return mode
     found: list[int] = []
     configs: dict[str, dict[str, Any]] = {}
-    for ref in job.refs:
+    for ref in refs or job.refs:
         if Path(ref).is_dir() or looks_local(ref):
             continue  # a local folder: the engine checks it
         size, cfg = sizes.of(ref, endpoint=endpoint)
@@ -182,6 +189,8 @@ def choose_mode(
         return mode
     total = sum(found)
     chosen = "exact" if total <= exact_max_bytes else "sampled"
+    if chosen == "sampled" and sketch_min_bytes is not None and total > sketch_min_bytes:
+        chosen = "sketch"
     logger.info(
         "job %s: %d bytes of weights (exact up to %d): %s",
         job.id,
@@ -222,15 +231,17 @@ def measure_job(
     cache_dir: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     on_row: RowHook | None = None,
+    refs: Sequence[str] | None = None,
 ) -> Measurement:
     """Measure ``job`` in ``mode`` (``exact``, or ``sampled`` reading ``sample`` of every
     tensor) and store the row; ``on_row`` runs in the transaction that stores it.
-    ``progress`` (tensors done, total) may raise to abandon the job.
+    ``progress`` (tensors done, total) may raise to abandon the job.  ``refs``
+    replaces ``job.refs`` (a model ingested from a local folder is read there).
 
     Raises:
         KinshipError, HubError, DatabaseError: what the service raises.
     """
-    a, b, base = job.refs
+    a, b, base = refs or job.refs
     return measure_kinship(
         database,
         a=a,

@@ -28,8 +28,9 @@ Compute = Literal["none", "sampled", "exact"]
 COMPUTE_MODES: tuple[Compute, ...] = get_args(Compute)
 DEFAULT_COMPUTE: Compute = "sampled"
 
-WorkerMode = Literal["auto", "exact", "sampled"]
-"""How the kinship worker measures a job (``auto``: exactly up to a size, else sampled)."""
+WorkerMode = Literal["auto", "exact", "sampled", "sketch"]
+"""How the kinship worker measures a job (``auto``: exactly up to a size, then sampled,
+from stored per-model sketches above another; ``sketch``: always from sketches)."""
 WORKER_MODES: tuple[WorkerMode, ...] = get_args(WorkerMode)
 DEFAULT_WORKER_MODE: WorkerMode = "auto"
 

@@ -145,9 +145,11 @@ class _Pool:
         """Load facts and signatures; returns the ids usable for planning."""
         with self.database.session() as session:
             found = model_facts(session, repo_ids)
+        # Only models with evaluations can be ranked: read no weights for the others
+        # (on a hub that cannot be reached, every read is a round of retries).
         sigs, failures = ensure_signatures(
             self.database,
-            [r for r in repo_ids if r in found],
+            [r for r in repo_ids if r in found and found[r].eval_average is not None],
             endpoint=self.options.endpoint,
             cache_dir=self.options.cache_dir,
         )

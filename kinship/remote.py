@@ -10,7 +10,6 @@ the hub error (``RepoUnavailableError.status`` says ``not_found``, ``gated``, â€
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from typing import Any
@@ -20,6 +19,7 @@ from kinhub.hub.client import HubClient
 from kinhub.hub.errors import HubError, RepoUnavailableError
 from kinhub.hub.shared import shared_client
 from kinhub.kinship.errors import ModelSourceError, RemoteReadError, WeightsFormatError
+from kinhub.kinship.header import MAX_JSON_FILE, loads_bounded
 from kinhub.kinship.weights import INDEX_NAME, SINGLE_NAME, ModelWeights, index_files, shard_files
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,19 @@ class HubFiles:
 
     def read(self, file: str, offset: int, length: int) -> bytes:
         """Raises: RemoteReadError (cause: the hub error)."""
+        return self._read(file, offset, length, count=True)
+
+    def read_meta(self, file: str) -> bytes:
+        """A whole small metadata file (config, shard index): requested like any range, not
+        counted in ``bytes_read``, which counts weights files only as exact mode does.
+
+        Raises: RemoteReadError; WeightsFormatError when larger than ``MAX_JSON_FILE``."""
+        size = self.size(file)
+        if size > MAX_JSON_FILE:
+            raise WeightsFormatError(file, f"JSON file larger than {MAX_JSON_FILE} bytes")
+        return self._read(file, 0, size, count=False)
+
+    def _read(self, file: str, offset: int, length: int, *, count: bool) -> bytes:
         if length <= 0:
             return b""
         try:
@@ -58,7 +71,7 @@ class HubFiles:
         except HubError as exc:
             raise RemoteReadError(self.repo_id, file, _why(exc, "range read failed")) from exc
         with self._lock:
-            self.bytes_read += len(data)
+            self.bytes_read += len(data) if count else 0
             self.requests += 1
         return data
 
@@ -103,11 +116,7 @@ def open_remote(
     src = HubFiles(repo_id, sha, hub=client)
 
     def small_json(name: str) -> dict[str, Any]:
-        raw = src.read(name, 0, src.size(name))
-        try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise WeightsFormatError(name, f"unreadable JSON: {exc}") from exc
+        data = loads_bounded(src.read_meta(name), name)
         return data if isinstance(data, dict) else {}
 
     config = small_json("config.json") if "config.json" in names else {}

@@ -7,6 +7,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+#: The note of a stored sampled request that was computed exactly (the figures of the
+#: fresh note are not stored).
+FALLBACK_NOTE = "computed exactly: sampling could not save bytes on these models"
+
 
 @dataclass
 class KinshipResult:
@@ -28,6 +32,13 @@ class KinshipResult:
     seed: int | None = None
     breakdown: dict[str, Any] = field(default_factory=dict)
     cached: bool = False
+    #: Why the values are not what was asked, e.g. a sample computed exactly instead.
+    note: str | None = None
+
+    @property
+    def sampled(self) -> bool:
+        """Whether the values are estimates from a sample (``mode == "sampled"``)."""
+        return self.mode == "sampled"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "sampled": self.sampled}

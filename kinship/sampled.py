@@ -8,12 +8,21 @@ Horvitz–Thompson estimates (each block weighted slots/m); metrics are the usua
 of the estimated totals.  The interval is a percentile bootstrap resampling blocks within
 each tensor (tensors with a single block are pooled, so they still contribute variance),
 vectorized over all resamples at once.
+
+When sampling cannot save bytes the models are measured exactly instead, through the
+same opened sources (local mappings or HTTP Range, so nothing is downloaded), and the
+result says so (``mode`` ``exact``, ``note``): when the three models' compared weights
+are under ``SAMPLE_MIN_BYTES`` (16 MiB), or when the chosen blocks would read at least
+``COVER_LIMIT`` (80%) of the bytes an exact pass reads (small tensors are read whole as
+one block).  ``KINHUB_SAMPLE_FALLBACK=0`` turns this off (always sample, e.g. to study
+the sampler itself on small models).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,6 +31,7 @@ from typing import Any
 
 import numpy as np
 from kinhub.kinship import metrics as registry
+from kinhub.kinship.execute import DEFAULT_CHUNK, measure_exact
 from kinhub.kinship.fused import to_float32
 from kinhub.kinship.plan import PlanEntry, plan_native
 from kinhub.kinship.result import KinshipResult
@@ -37,6 +47,12 @@ MAX_BLOCKS = 64
 REMOTE_MIN_BLOCK = 4096
 REMOTE_MAX_BLOCKS = 16
 RESAMPLES = 1000
+# When sampling cannot save bytes, measure exactly (see the module docstring).
+SAMPLE_MIN_BYTES = 16 * 2**20
+COVER_LIMIT = 0.8
+ENV_FALLBACK = "KINHUB_SAMPLE_FALLBACK"
+# Exact reads over HTTP in the fallback: few large Range requests, not many small ones.
+REMOTE_EXACT_CHUNK = 1 << 21
 _STATS = ("n", "sa", "sb", "saa", "sbb", "sab", "agree", "both")
 
 
@@ -137,6 +153,29 @@ def _bootstrap(
     return out
 
 
+def exact_instead(entries: list[PlanEntry], blocks: list[Block]) -> str | None:
+    """Why sampling these ``blocks`` would save nothing (the note of the exact result), or
+    None to sample.  ``KINHUB_SAMPLE_FALLBACK=0`` (read now) always samples."""
+    if os.environ.get(ENV_FALLBACK, "1").strip().lower() in ("0", "false", "no", "off"):
+        return None
+    exact = sum(e.bytes for e in entries)
+    sampled = 0
+    for b in blocks:
+        e = entries[b.entry]
+        sampled += (b.hi - b.lo) * (e.a.itemsize + e.b.itemsize + e.z.itemsize)
+    if exact < SAMPLE_MIN_BYTES:
+        return (
+            f"computed exactly: the compared weights are {exact:,} bytes, under the "
+            f"{SAMPLE_MIN_BYTES:,} below which sampling saves nothing"
+        )
+    if sampled >= COVER_LIMIT * exact:
+        return (
+            f"computed exactly: the sample would read {sampled:,} of the {exact:,} bytes "
+            f"({sampled / exact:.0%})"
+        )
+    return None
+
+
 def _open_for_sampling(ref: str, endpoint: str | None) -> ModelWeights:
     if Path(ref).is_dir():
         return open_folder(Path(ref), ref=ref)
@@ -181,6 +220,35 @@ def sample_kinship(
             min_block=REMOTE_MIN_BLOCK if remote else MIN_BLOCK,
             max_blocks=REMOTE_MAX_BLOCKS if remote else MAX_BLOCKS,
         )
+        note = exact_instead(plan.entries, blocks)
+        if note is not None:
+            logger.info("%s", note)
+            exact_values, exact_breakdown = measure_exact(
+                plan,
+                models,
+                chosen,
+                per_tensor=per_tensor,
+                workers=workers if remote else None,
+                chunk=REMOTE_EXACT_CHUNK if remote else DEFAULT_CHUNK,
+            )
+            return KinshipResult(
+                a=a,
+                b=b,
+                base=base,
+                metrics=exact_values,
+                params_compared=plan.params,
+                bytes_read=sum(mm.bytes_read for mm in models),
+                seconds=time.perf_counter() - t0,
+                dropped=plan.dropped,
+                mode="exact",
+                revisions={
+                    s: mm.revision for s, mm in zip(("a", "b", "base"), models, strict=True)
+                },
+                sample_fraction=fraction,
+                seed=seed,
+                breakdown=exact_breakdown,
+                note=note,
+            )
         with ThreadPoolExecutor(max_workers=workers) as pool:
             rows = list(
                 pool.map(lambda bl: _block_stats(models, plan.entries[bl.entry], bl), blocks)

@@ -33,7 +33,7 @@ from kinhub.db.models import Kinship
 from kinhub.kinship import metrics as registry
 from kinhub.kinship.errors import KinshipError, ModelSourceError
 from kinhub.kinship.names import DEFAULT_DEVICE
-from kinhub.kinship.result import KinshipResult
+from kinhub.kinship.result import FALLBACK_NOTE, KinshipResult
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -320,6 +320,7 @@ def _from_row(
         seed=row.seed,
         breakdown=row.breakdown if per_tensor else {},
         cached=True,
+        note=FALLBACK_NOTE if row.mode == "exact" and row.sample_fraction is not None else None,
     )
     return Measurement(
         result=result, computed_at=row.computed_at, kinship_id=row.id, warnings=warnings

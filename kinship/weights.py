@@ -14,17 +14,14 @@ are refused unless ``allow_pickle`` and then loaded only with
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import math
 import mmap
 import os
-import struct
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from kinhub.db.ids import split_revision
@@ -38,16 +35,35 @@ from kinhub.kinship.errors import (
     UnsupportedDtypeError,
     WeightsFormatError,
 )
+from kinhub.kinship.header import (
+    DTYPES,
+    MAX_JSON_FILE,
+    ByteSource,
+    TensorInfo,
+    loads_bounded,
+    parse_header,
+)
 
 logger = logging.getLogger(__name__)
 
-#: safetensors dtype name -> (numpy dtype of the stored bits, bytes per element).
-#: numpy has no bfloat16: BF16 is read as its uint16 bit pattern.
-DTYPES: dict[str, tuple[type[np.generic], int]] = {
-    "BF16": (np.uint16, 2),
-    "F16": (np.float16, 2),
-    "F32": (np.float32, 4),
-}
+__all__ = [
+    "DTYPES",
+    "INDEX_NAME",
+    "SINGLE_NAME",
+    "ByteSource",
+    "LocalFiles",
+    "ModelWeights",
+    "TensorInfo",
+    "index_files",
+    "iter_names",
+    "open_folder",
+    "open_model",
+    "parse_header",
+    "resolve_ref",
+    "shard_files",
+    "torch_dtype",
+    "weight_files",
+]
 
 
 def torch_dtype(name: str) -> torch.dtype:
@@ -63,48 +79,11 @@ def _st_name(dtype: torch.dtype) -> str | None:
     return {torch.bfloat16: "BF16", torch.float16: "F16", torch.float32: "F32"}.get(dtype)
 
 
-_MAX_HEADER = 100 * 1024 * 1024  # safetensors' own limit
 _PAGE = mmap.PAGESIZE
 INDEX_NAME = "model.safetensors.index.json"
 SINGLE_NAME = "model.safetensors"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth")
-
-
-@dataclass(frozen=True)
-class TensorInfo:
-    """Where one tensor lives: file, dtype, shape and absolute byte range in that file."""
-
-    name: str
-    file: str
-    dtype: str
-    shape: tuple[int, ...]
-    start: int
-    end: int
-
-    @property
-    def numel(self) -> int:
-        return math.prod(self.shape)
-
-    @property
-    def itemsize(self) -> int:
-        return DTYPES[self.dtype][1]
-
-    @property
-    def row_numel(self) -> int:
-        """Elements per leading row (1 for 1-D tensors)."""
-        return math.prod(self.shape[1:]) if len(self.shape) > 1 else 1
-
-
-class ByteSource(Protocol):
-    """Random access to the files of one model (local folder or Hub repo)."""
-
-    def size(self, file: str) -> int: ...
-
-    def read(self, file: str, offset: int, length: int) -> bytes: ...
-
-    def read_into(self, file: str, offset: int, buf: memoryview) -> int: ...
-
-    def close(self) -> None: ...
+MAX_SHARDS = 4096
 
 
 class LocalFiles:
@@ -136,7 +115,12 @@ class LocalFiles:
         return self.root / file
 
     def size(self, file: str) -> int:
-        return self.path(file).stat().st_size
+        """Raises: WeightsFormatError when the file is missing or unreadable (an index may
+        name shards that are not there)."""
+        try:
+            return self.path(file).stat().st_size
+        except OSError as exc:
+            raise WeightsFormatError(file, f"missing or unreadable: {exc.strerror}") from exc
 
     def _fd(self, file: str) -> int:
         cur = getattr(self._local, "cur", None)
@@ -313,51 +297,6 @@ class ModelWeights:
         self.source.close()
 
 
-def parse_header(source: ByteSource, file: str) -> dict[str, TensorInfo]:
-    """Index one safetensors file from its header, validating every offset.
-
-    Raises:
-        WeightsFormatError: garbage header, or a tensor whose bytes lie past the end of file.
-        UnsupportedDtypeError: a dtype other than BF16/F16/F32.
-    """
-    size = source.size(file)
-    if size < 8:
-        raise WeightsFormatError(file, f"too short for a safetensors file ({size} bytes)")
-    (n,) = struct.unpack("<Q", source.read(file, 0, 8))
-    if n > _MAX_HEADER or 8 + n > size:
-        raise WeightsFormatError(file, f"header length {n} is impossible for a {size}-byte file")
-    raw = source.read(file, 8, n)
-    try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise WeightsFormatError(file, f"header is not JSON: {exc}") from exc
-    if not isinstance(header, dict):
-        raise WeightsFormatError(file, "header is not a JSON object")
-    out: dict[str, TensorInfo] = {}
-    for name, meta in header.items():
-        if name == "__metadata__":
-            continue
-        try:
-            dtype = str(meta["dtype"])
-            shape = tuple(int(d) for d in meta["shape"])
-            s, e = (int(x) for x in meta["data_offsets"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise WeightsFormatError(file, f"bad header entry: {exc}", tensor=name) from exc
-        if dtype not in DTYPES:
-            raise UnsupportedDtypeError(
-                file, f"dtype {dtype} not supported (BF16, F16, F32)", tensor=name
-            )
-        info = TensorInfo(name, file, dtype, shape, 8 + n + s, 8 + n + e)
-        if e < s or e - s != info.numel * info.itemsize:
-            raise WeightsFormatError(file, f"byte range {s}..{e} does not match shape", tensor=name)
-        if info.end > size:
-            raise WeightsFormatError(
-                file, f"tensor data ends at byte {info.end}, past end of file ({size})", tensor=name
-            )
-        out[name] = info
-    return out
-
-
 def index_files(source: ByteSource, files: list[str]) -> dict[str, TensorInfo]:
     """Merge the headers of ``files`` into one name -> TensorInfo index."""
     tensors: dict[str, TensorInfo] = {}
@@ -370,19 +309,64 @@ def index_files(source: ByteSource, files: list[str]) -> dict[str, TensorInfo]:
 
 
 def shard_files(index_json: dict[str, Any], where: str) -> list[str]:
-    """Shard names from a ``model.safetensors.index.json`` document, in first-use order."""
+    """Shard names from a ``model.safetensors.index.json`` document, in first-use order.
+
+    Raises:
+        WeightsFormatError: no weight_map, a shard name that is not a string, or more
+            than ``MAX_SHARDS`` shards (each costs requests; real models have hundreds).
+    """
     wm = index_json.get("weight_map")
     if not isinstance(wm, dict) or not wm:
         raise WeightsFormatError(where, "index has no weight_map")
-    return list(dict.fromkeys(str(v) for v in wm.values()))
+    if not all(isinstance(v, str) and v for v in wm.values()):
+        raise WeightsFormatError(where, "index names a shard that is not a file name")
+    shards = list(dict.fromkeys(wm.values()))
+    if len(shards) > MAX_SHARDS:
+        raise WeightsFormatError(where, f"index names {len(shards)} shards (at most {MAX_SHARDS})")
+    return shards
 
 
 def _load_json(path: Path) -> dict[str, Any]:
+    """A small JSON file next to the weights (config, shard index), size and depth bounded.
+
+    Raises:
+        WeightsFormatError: unreadable, larger than ``MAX_JSON_FILE``, nested too deep.
+    """
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_JSON_FILE + 1)
+    except OSError as exc:
         raise WeightsFormatError(str(path), f"unreadable JSON: {exc}") from exc
+    if len(raw) > MAX_JSON_FILE:
+        raise WeightsFormatError(str(path), f"JSON file larger than {MAX_JSON_FILE} bytes")
+    data = loads_bounded(raw, str(path))
     return data if isinstance(data, dict) else {}
+
+
+def _safetensors_files(path: Path) -> list[str]:
+    """The safetensors files of a folder, as ``open_folder`` reads them: the shards its
+    index names (possibly in subfolders), else ``model.safetensors``, else every
+    top-level ``*.safetensors``."""
+    if (path / INDEX_NAME).is_file():
+        return shard_files(_load_json(path / INDEX_NAME), str(path / INDEX_NAME))
+    if (path / SINGLE_NAME).is_file():
+        return [SINGLE_NAME]
+    return sorted(p.name for p in path.glob("*.safetensors"))
+
+
+def weight_files(path: Path) -> list[str]:
+    """Every file ``open_folder`` reads to measure the model in ``path`` (names relative to
+    it): ``config.json`` and the shard index when present, then the safetensors files (or,
+    when there are none, the pickle checkpoints).  What a local fingerprint must cover.
+
+    Raises:
+        WeightsFormatError: the shard index is unreadable.
+    """
+    meta = [n for n in ("config.json", INDEX_NAME) if (path / n).is_file()]
+    files = _safetensors_files(path)
+    if not files:
+        files = sorted(p.name for p in path.iterdir() if p.name.endswith(PICKLE_SUFFIXES))
+    return meta + files
 
 
 def open_folder(path: Path, *, ref: str | None = None, allow_pickle: bool = False) -> ModelWeights:
@@ -396,12 +380,7 @@ def open_folder(path: Path, *, ref: str | None = None, allow_pickle: bool = Fals
     ref = ref or str(path)
     src = LocalFiles(path)
     config = _load_json(path / "config.json") if (path / "config.json").is_file() else {}
-    if (path / INDEX_NAME).is_file():
-        files = shard_files(_load_json(path / INDEX_NAME), str(path / INDEX_NAME))
-    elif (path / SINGLE_NAME).is_file():
-        files = [SINGLE_NAME]
-    else:
-        files = sorted(p.name for p in path.glob("*.safetensors"))
+    files = _safetensors_files(path)
     if files:
         tensors = index_files(src, files)
         return ModelWeights(ref=ref, source=src, tensors=tensors, config=config, files=files)

@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kinhub.crawler.scope import Scope
-from kinhub.db.crawl_state import finish_run, record_run, start_run
+from kinhub.db.crawl_state import finish_run, mark_interrupted, record_run, start_run
 from kinhub.db.engine import Database
 from kinhub.db.errors import KinhubError, LockHeldError
+from kinhub.db.jobs.names import DEFAULT_MAX_PAIR_JOBS
 from kinhub.db.locks import acquire
 from kinhub.hub.ratelimit import Plan
 from kinhub.pipeline.crawl import CrawlSettings, run_crawl
@@ -54,9 +55,11 @@ class TickSettings:
     page_size: int = 1000
     retry_base_delay: float = 1.0
     kinship_budget_s: float = 3600.0
+    max_pair_jobs: int = DEFAULT_MAX_PAIR_JOBS
 
     def crawl_settings(self) -> CrawlSettings:
         return CrawlSettings(
+            max_pair_jobs=self.max_pair_jobs,
             scope=self.scope,
             plan=self.plan,
             endpoint=self.endpoint,
@@ -93,6 +96,8 @@ def run_tick(
         return _record_skipped(database, settings, holder=exc.owner)
     try:
         with database.session() as session:
+            # Holding the lock: a ``running`` tick on record was killed (SIGKILL).
+            mark_interrupted(session, kind="schedule")
             run_id = start_run(session, kind="schedule", scope=settings.scope.label)
         summary: dict[str, Any] = {"run_id": run_id, "status": "ok"}
         unexpected: BaseException | None = None

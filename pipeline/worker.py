@@ -8,11 +8,16 @@ renews while the job computes.  What one job computes — the mode (exact or sam
 the weights' sizes), the checks of its inputs, the measurement and whether a failure
 is permanent — is :mod:`kinhub.kinship.job`; the measurement's ``on_row`` hook marks
 the job done in the transaction that stores the row.  The mode used is recorded on the
-job.
+job.  In ``sketch`` mode (and in ``auto`` above ``KINHUB_SKETCH_MIN_BYTES``) a job is
+answered from the three models' stored sketches (:func:`measure_by_sketches`).
 
-Settings come from :class:`WorkerSettings`, whose environment defaults are
-``KINHUB_EXACT_MAX_BYTES`` (largest total of the three models computed exactly in
-``auto`` mode, default 30 GB), ``KINHUB_WORKER_LEASE_S`` and ``KINHUB_WORKER_RETRY_S``.
+Which Hub and which local folders a job's models are read from, and the one-line
+end of a run whose Hub does not answer, are :mod:`kinhub.pipeline.worker_inputs`.
+
+Settings come from :class:`~kinhub.pipeline.worker_settings.WorkerSettings`, whose
+environment defaults are ``KINHUB_EXACT_MAX_BYTES`` (largest total of the three models
+computed exactly in ``auto`` mode, default 30 GB), ``KINHUB_SKETCH_MIN_BYTES``,
+``KINHUB_WORKER_LEASE_S`` and ``KINHUB_WORKER_RETRY_S``.
 
 Failures: a permanent one fails the job at once with the reason; anything else is
 retried with exponential backoff, ``max_attempts`` attempts in all, then fails with the
@@ -26,15 +31,12 @@ After an exact job the revisions read are marked used and the HF cache is kept w
 from __future__ import annotations
 
 import logging
-import os
 import signal
-import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -51,26 +53,31 @@ from kinhub.db.jobs.queue import (
     repos_in_use,
 )
 from kinhub.db.timeutil import utcnow
+from kinhub.hub.config import choose_hub
 from kinhub.kinship.job import (
-    DEFAULT_EXACT_MAX_BYTES,
-    DEFAULT_SAMPLE,
-    MODES,
     WeightSizes,
     choose_mode,
     explain_failure,
     measure_job,
 )
-from kinhub.kinship.names import DEFAULT_WORKER_MODE
-from kinhub.kinship.service import DEFAULT_METRICS, looks_local
+from kinhub.kinship.service import Measurement, RowHook, looks_local
+from kinhub.pipeline.worker_inputs import (
+    job_refs,
+    probe_hub,
+    shown_endpoint,
+    unreachable_cause,
+    unreachable_error,
+)
+from kinhub.pipeline.worker_settings import (
+    ENV_EXACT_MAX_BYTES,
+    ENV_LEASE_S,
+    ENV_RETRY_S,
+    WorkerSettings,
+    default_worker_id,
+)
 
 logger = logging.getLogger(__name__)
 
-ENV_EXACT_MAX_BYTES = "KINHUB_EXACT_MAX_BYTES"
-ENV_LEASE_S = "KINHUB_WORKER_LEASE_S"
-ENV_RETRY_S = "KINHUB_WORKER_RETRY_S"
-DEFAULT_LEASE_S = 300.0
-DEFAULT_RETRY_S = 60.0
-DEFAULT_MAX_ATTEMPTS = 3
 MAX_RETRY_S = 6 * 3600.0
 
 
@@ -80,52 +87,6 @@ class _Released(BaseException):
     def __init__(self, why: str) -> None:
         self.why = why
         super().__init__(why)
-
-
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    try:
-        return float(raw) if raw else default
-    except ValueError:
-        logger.warning("ignoring %s=%r: not a number", name, raw)
-        return default
-
-
-def default_worker_id() -> str:
-    """``host:pid:random``: unique per worker, readable in ``kinhub jobs``."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
-@dataclass
-class WorkerSettings:
-    """How a worker computes; environment defaults are read when the settings are made."""
-
-    mode: str = DEFAULT_WORKER_MODE
-    worker_id: str = field(default_factory=default_worker_id)
-    exact_max_bytes: int = field(
-        default_factory=lambda: int(_env_float(ENV_EXACT_MAX_BYTES, DEFAULT_EXACT_MAX_BYTES))
-    )
-    sample: float = DEFAULT_SAMPLE
-    seed: int = 0
-    metrics: tuple[str, ...] = DEFAULT_METRICS
-    lease_s: float = field(default_factory=lambda: _env_float(ENV_LEASE_S, DEFAULT_LEASE_S))
-    retry_s: float = field(default_factory=lambda: _env_float(ENV_RETRY_S, DEFAULT_RETRY_S))
-    max_attempts: int = DEFAULT_MAX_ATTEMPTS
-    cache_budget: int | None = None
-    cache_dir: str | None = None
-    endpoint: str | None = None
-    # The Hub account tier whose quotas this process's Hub client keeps to (None: as
-    # the client was made, anonymous by default).
-    plan: str | None = None
-    poll_s: float = 10.0
-
-    def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
-        if not 0 < self.sample <= 1:
-            raise ValueError(f"sample fraction must be in (0, 1], got {self.sample}")
-        if self.lease_s <= 0:
-            raise ValueError(f"lease must be positive, got {self.lease_s}")
 
 
 @dataclass(frozen=True)
@@ -232,12 +193,21 @@ class Worker:
         self.on_event = on_event
         self._stop = threading.Event()
         self._sizes = WeightSizes()
-        if self.settings.plan is not None:
+        # The Hub the jobs came from: the option, else HF_ENDPOINT, else the endpoint
+        # and plan the database's last crawl stored (kinhub.hub.config.choose_hub).
+        hub = choose_hub(database, endpoint=self.settings.endpoint, plan=self.settings.plan)
+        self.settings = replace(self.settings, endpoint=hub.endpoint, plan=hub.plan)
+        self.hub_source = hub.source
+        self._hub_checked = False
+        logger.info(
+            "worker reads %s (%s), plan %s", shown_endpoint(hub.endpoint), hub.source, hub.plan
+        )
+        if hub.plan is not None:
             from kinhub.hub.ratelimit import RateLimits
             from kinhub.hub.shared import shared_client
 
             # Every Hub read of the engine goes through the shared client: its quotas.
-            shared_client(self.settings.endpoint).limits = RateLimits.for_plan(self.settings.plan)
+            shared_client(hub.endpoint).limits = RateLimits.for_hub(hub.endpoint, hub.plan)
 
     # -- control ----------------------------------------------------------------------
 
@@ -305,7 +275,7 @@ class Worker:
 
     def _claim(self) -> ClaimedJob | None:
         prefer: set[str] = set()
-        if self.settings.mode != "sampled":
+        if self.settings.mode not in ("sampled", "sketch"):  # only exact reads the cache
             from kinhub.hub.cache import cached_weights
 
             try:
@@ -328,7 +298,6 @@ class Worker:
                 *job.refs,
                 job.attempts,
             )
-            self._emit("claimed", job)
         return job
 
     def _cache_path(self) -> Path | None:
@@ -354,26 +323,39 @@ class Worker:
                 )
 
             try:
+                refs = job_refs(self.database, job)
+                if not self._hub_checked:
+                    probe_hub(settings.endpoint, refs)
+                    self._hub_checked = True
+                self._emit("claimed", job)
                 mode = choose_mode(
                     job,
                     mode=settings.mode,
                     exact_max_bytes=settings.exact_max_bytes,
                     sizes=self._sizes,
                     endpoint=settings.endpoint,
+                    refs=refs,
+                    sketch_min_bytes=settings.sketch_min_bytes,
                 )
                 self._emit("mode", job, mode=mode)
-                measurement = measure_job(
-                    self.database,
-                    job,
-                    mode=mode,
-                    metrics=settings.metrics,
-                    sample=settings.sample,
-                    seed=settings.seed,
-                    endpoint=settings.endpoint,
-                    cache_dir=settings.cache_dir,
-                    progress=progress,
-                    on_row=finish,
-                )
+                if mode == "sketch":
+                    measurement = measure_by_sketches(
+                        self.database, job, settings=settings, on_row=finish
+                    )
+                else:
+                    measurement = measure_job(
+                        self.database,
+                        job,
+                        mode=mode,
+                        metrics=settings.metrics,
+                        sample=settings.sample,
+                        seed=settings.seed,
+                        endpoint=settings.endpoint,
+                        cache_dir=settings.cache_dir,
+                        progress=progress,
+                        on_row=finish,
+                        refs=refs,
+                    )
             except _Released as stop:
                 self._give_back(job, report, stop.why, lost=lease.lost.is_set())
                 return
@@ -381,6 +363,15 @@ class Worker:
                 self._give_back(job, report, "interrupted", lost=lease.lost.is_set())
                 raise
             except Exception as exc:
+                cause = unreachable_cause(exc)
+                if cause is not None:
+                    # No job can work without the Hub: give this one back, end the run.
+                    self._give_back(
+                        job, report, "Hub unreachable", lost=lease.lost.is_set(), quiet=True
+                    )
+                    raise unreachable_error(
+                        cause, endpoint=settings.endpoint, source=self.hub_source
+                    ) from exc
                 self._record_failure(job, report, exc, mode)
                 return
         result = measurement.result
@@ -407,7 +398,10 @@ class Worker:
         if result.mode == "exact":
             report.evicted_bytes += self._after_exact(job, result.revisions)
 
-    def _give_back(self, job: ClaimedJob, report: WorkerReport, why: str, *, lost: bool) -> None:
+    def _give_back(
+        self, job: ClaimedJob, report: WorkerReport, why: str, *, lost: bool, quiet: bool = False
+    ) -> None:
+        """Release ``job`` (or count it lost); ``quiet``: no event (the run's error says it)."""
         if lost:
             report.lost += 1
             logger.info("job %s abandoned: %s", job.id, why)
@@ -417,7 +411,8 @@ class Worker:
             release_job(session, job_id=job.id, owner=job.owner)
         report.released += 1
         logger.info("job %s released (%s)", job.id, why)
-        self._emit("released", job, reason=why)
+        if not quiet:
+            self._emit("released", job, reason=why)
 
     def _record_failure(
         self, job: ClaimedJob, report: WorkerReport, exc: Exception, mode: str | None
@@ -470,6 +465,25 @@ class Worker:
             return 0
         self._emit("evicted", job, **eviction.to_dict())
         return max(0, eviction.size_before - eviction.size_after)
+
+
+def measure_by_sketches(
+    database: Database, job: ClaimedJob, *, settings: WorkerSettings, on_row: RowHook
+) -> Measurement:
+    """Answer a pair or edge job from the three models' stored sketches, reading the
+    sketches that are missing first; stored with mode ``sketch`` and 95% intervals."""
+    from kinhub.kinship.sketch_service import measure_from_sketches
+
+    a, b, base = job.refs
+    return measure_from_sketches(
+        database,
+        a=a,
+        b=b,
+        base=base,
+        metrics=settings.metrics,
+        endpoint=settings.endpoint,
+        on_row=on_row,
+    )
 
 
 @contextmanager

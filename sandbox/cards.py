@@ -110,13 +110,20 @@ def plain_linear_recipe(models: Sequence[str]) -> str:
 
 
 def mergekit_card(
-    name: str, *, method: str, models: Sequence[str], base: str | None, config_yaml: str
+    name: str,
+    *,
+    method: str,
+    models: Sequence[str],
+    base: str | None,
+    config_yaml: str,
+    evaluations: str = "",
 ) -> str:
-    """README.md exactly as mergekit's card generator lays it out."""
+    """README.md exactly as mergekit's card generator lays it out (``evaluations``: a
+    ``model-index`` block added to the front matter, as the leaderboard bot does)."""
     actual_base = None if method == "slerp" else base
     referenced = list(dict.fromkeys([*models, *([base] if base else [])]))
     metadata = _yaml_list("base_model", referenced) + "library_name: transformers\n"
-    metadata += _yaml_list("tags", ["mergekit", "merge"])
+    metadata += _yaml_list("tags", ["mergekit", "merge"]) + evaluations
     base_text = f" using {hf_link(actual_base)} as a base" if actual_base else ""
     bullets = "\n".join(f"* {hf_link(m)}" for m in referenced if m != actual_base)
     return (
@@ -134,14 +141,20 @@ def mergekit_card(
 
 
 def lazymergekit_card(
-    repo_id: str, *, models: Sequence[str], base: str | None, config_yaml: str
+    repo_id: str,
+    *,
+    models: Sequence[str],
+    base: str | None,
+    config_yaml: str,
+    evaluations: str = "",
 ) -> str:
-    """README.md as the LazyMergekit notebook writes it."""
+    """README.md as the LazyMergekit notebook writes it (``evaluations``: as above)."""
     name = repo_id.split("/", 1)[1]
     listed = [m for m in models if m != base]
     bases = list(dict.fromkeys([*([base] if base else []), *listed]))
     metadata = _yaml_list("base_model", bases)
     metadata += _yaml_list("tags", ["merge", "mergekit", "lazymergekit", *listed])
+    metadata += evaluations
     bullets = "\n".join(f"* {hf_link(m)}" for m in listed)
     return (
         f"---\n{metadata}---\n\n# {name}\n\n"
@@ -170,11 +183,14 @@ def moe_recipe(*, base: str, experts: Sequence[str]) -> str:
     return out
 
 
-def finetune_card(name: str, *, base: str, declare_relation: bool, license_: str) -> str:
+def finetune_card(
+    name: str, *, base: str, declare_relation: bool, license_: str, evaluations: str = ""
+) -> str:
     relation = "base_model_relation: finetune\n" if declare_relation else ""
     return (
         f"---\nbase_model: {base}\n{relation}library_name: transformers\n"
-        f"license: {license_}\ntags:\n- trl\n- sft\ndatasets:\n- synthetic/instructions\n---\n\n"
+        f"license: {license_}\ntags:\n- trl\n- sft\ndatasets:\n- synthetic/instructions\n"
+        f"{evaluations}---\n\n"
         f"# {name}\n\nThis model is a fine-tuned version of {hf_link(base)}.\n"
     )
 
@@ -194,10 +210,10 @@ def quantized_card(name: str, *, base: str, declare_relation: bool) -> str:
     )
 
 
-def foundation_card(name: str) -> str:
+def foundation_card(name: str, *, evaluations: str = "") -> str:
     return (
         "---\nlicense: apache-2.0\nlibrary_name: transformers\npipeline_tag: text-generation\n"
-        f"language:\n- en\n---\n\n# {name}\n\nA pretrained foundation model.\n"
+        f"language:\n- en\n{evaluations}---\n\n# {name}\n\nA pretrained foundation model.\n"
     )
 
 

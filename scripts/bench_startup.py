@@ -7,12 +7,17 @@ working directory set to it.  The *new* one is this checkout's installed
 ``kinhub`` (``python -m kinhub.cli`` and the ``kinhub`` entry point).  Both use
 this interpreter and its site-packages.
 
+The issue's yardstick is a third side, *imports*: a bare interpreter importing
+the four heavy libraries the old start-up paid for
+(``python -c "import torch, numba, alembic, huggingface_hub"``).
+
 Cases: ``--help``, and ``lineage org/x`` against an existing, migrated SQLite
 database (the model is not there, so the command opens the database, checks its
 migration revision, runs the query and exits 1 with one line).  Every case runs
 once untimed (bytecode caches, database creation), then the cases take turns,
 ``--runs`` times each, so a busy machine slows old and new alike.  Reported:
-median and minimum wall time per case, and new/old ratios of the medians.
+median and minimum wall time per case, and the ratios of the medians to the old
+start-up and to the bare imports.
 
     python scripts/bench_startup.py [--runs 15] [--old-commit 2a055c4] [--json]
 """
@@ -41,7 +46,7 @@ OLD_COMMIT = "2a055c4"
 class Case:
     name: str  # "old --help", ...
     command: str  # "--help" | "lineage"
-    side: str  # "old" | "new"
+    side: str  # "old" | "new" | "imports"
     argv: list[str]
     cwd: Path
     env: dict[str, str]
@@ -81,7 +86,10 @@ def cases(old: Path, work: Path) -> list[Case]:
     py = sys.executable
     old_db, new_db = f"sqlite:///{work / 'old.db'}", f"sqlite:///{work / 'new.db'}"
     lineage = ["lineage", "org/x"]
+    heavy = "import torch, numba, alembic, huggingface_hub"
     return [
+        Case(f'imports: python -c "{heavy}"', "imports", "imports",
+             [py, "-c", heavy], work, base),
         Case("old: python -m cli --help", "--help", "old",
              [py, "-m", "cli", "--help"], old, old_env),
         Case("new: python -m kinhub.cli --help", "--help", "new",
@@ -100,7 +108,7 @@ def run_once(case: Case) -> float:
     started = time.perf_counter()
     done = subprocess.run(case.argv, cwd=case.cwd, env=case.env, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
-    expected = 0 if case.command == "--help" else 1
+    expected = 1 if case.command == "lineage" else 0
     if done.returncode != expected or (
         case.command == "lineage" and "not in the database" not in done.stderr
     ):
@@ -121,14 +129,17 @@ def measure(all_cases: list[Case], runs: int) -> dict[str, list[float]]:
 def summarise(all_cases: list[Case], times: dict[str, list[float]]) -> dict[str, object]:
     rows = []
     old_median = {c.command: statistics.median(times[c.name]) for c in all_cases if c.side == "old"}
+    imports = statistics.median(next(times[c.name] for c in all_cases if c.side == "imports"))
     for case in all_cases:
         median = statistics.median(times[case.name])
+        old = old_median.get(case.command)
         rows.append(
             {
                 "case": case.name,
                 "median_s": round(median, 3),
                 "min_s": round(min(times[case.name]), 3),
-                "ratio_to_old": round(median / old_median[case.command], 3),
+                "ratio_to_old": None if old is None else round(median / old, 3),
+                "ratio_to_imports": round(median / imports, 3),
             }
         )
     return {"runs": len(next(iter(times.values()))), "python": sys.version.split()[0], "rows": rows}
@@ -138,11 +149,12 @@ def print_table(summary: dict[str, object]) -> None:
     rows = summary["rows"]
     assert isinstance(rows, list)
     print(f"start-up, {summary['runs']} runs each (interleaved), Python {summary['python']}")
-    print(f"{'case':<38} {'median':>8} {'min':>8} {'new/old':>8}")
+    print(f"{'case':<70} {'median':>8} {'min':>8} {'/old':>6} {'/imports':>8}")
     for row in rows:
+        to_old = "—" if row["ratio_to_old"] is None else f"{row['ratio_to_old']:.2f}"
         print(
-            f"{row['case']:<38} {row['median_s']:>7.3f}s {row['min_s']:>7.3f}s "
-            f"{row['ratio_to_old']:>8.2f}"
+            f"{row['case']:<70} {row['median_s']:>7.3f}s {row['min_s']:>7.3f}s "
+            f"{to_old:>6} {row['ratio_to_imports']:>8.2f}"
         )
 
 

@@ -31,6 +31,7 @@ from typing import Any
 
 from kinhub.db.engine import open_database
 from kinhub.db.jobs.keys import JobTarget, enqueue
+from kinhub.hub.ratelimit import PLAN_QUOTAS, Plan
 from kinhub.pipeline.worker import Worker, WorkerSettings
 from kinhub.sandbox.emulator import HubEmulator
 from kinhub.sandbox.tensors import Arch, base_state, finetune
@@ -63,8 +64,15 @@ def run_mode(
     with database.write_transaction() as session:
         enqueue(session, targets)
     try:
+        # Plan quotas are huggingface.co's: the emulator enforces them itself here (the
+        # client keeps none for a non-Hub endpoint and obeys the emulator's headers).
+        api_quota, resolve_quota = PLAN_QUOTAS[Plan(args.plan)]
         with HubEmulator(
-            root, latency_ms=args.latency_ms, bandwidth_bps=args.bandwidth_mbps * 1e6
+            root,
+            latency_ms=args.latency_ms,
+            bandwidth_bps=args.bandwidth_mbps * 1e6,
+            rate_limit=api_quota,
+            rate_quotas={"resolve": resolve_quota},
         ) as emu:
             settings = WorkerSettings(
                 mode=mode, sample=args.sample, endpoint=emu.url, plan=args.plan

@@ -48,6 +48,8 @@ def _hub_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
     monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.delenv("KINHUB_DB", raising=False)
     monkeypatch.setenv("KINHUB_HOME", str(home / "kinhub"))
+    # Tests sample tiny models to exercise the sampler; the exact fallback is tested on its own.
+    monkeypatch.setenv("KINHUB_SAMPLE_FALLBACK", "0")
 
 
 @pytest.fixture(scope="session")

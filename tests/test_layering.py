@@ -102,6 +102,22 @@ def test_every_room_is_in_the_layers_contract() -> None:
     assert rooms - {"sandbox"} == named
 
 
+def test_every_db_kernel_module_is_in_the_kernel_contract() -> None:
+    """The kernel contract lists its modules one by one; a new module of ``db/`` (outside
+    ``db/jobs`` and ``db/answers``) must be listed there too, or the rule silently skips it."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts = config["tool"]["importlinter"]["contracts"]
+    forbidden = ["kinhub.db.jobs", "kinhub.db.answers"]
+    kernel = next(c for c in contracts if c.get("forbidden_modules") == forbidden)
+    listed = set(kernel["source_modules"])
+    on_disk = {
+        f"kinhub.db.{p.stem if p.is_file() else p.name}"
+        for p in (ROOT / "db").iterdir()
+        if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").is_file()
+    } - {"kinhub.db.jobs", "kinhub.db.answers"}
+    assert on_disk == listed
+
+
 def test_no_import_cycle_between_engine_and_sampled(graph: nx.DiGraph) -> None:
     engine, sampled = "kinhub.kinship.engine", "kinhub.kinship.sampled"
     assert not (nx.has_path(graph, engine, sampled) and nx.has_path(graph, sampled, engine))

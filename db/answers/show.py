@@ -39,7 +39,7 @@ _FACTS = (
     "gated",
     "private",
 )
-_CRAWL = ("status", "last_error", "first_seen", "updated_at")
+_CRAWL = ("status", "last_error", "error_count", "retry_after", "first_seen", "updated_at")
 _RECIPE = (
     "source",
     "merge_method",

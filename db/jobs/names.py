@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+DEFAULT_MAX_PAIR_JOBS = 100
+"""Pair jobs planned per merge at most (``--max-pair-jobs``; the rule that picks them:
+:func:`kinhub.db.jobs.pairs.ranked_pairs`)."""
+
 
 class JobKind(StrEnum):
     pair = "pair"  # two ingredients of a merge against its anchor (or common ancestor)

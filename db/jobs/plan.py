@@ -10,9 +10,12 @@ stage:
   for methods that merge their ``base_model`` as an input (slerp, linear, …);
 * **ingredients** — the parents with role ``ingredient``;
 * **pair jobs** — every pair of ingredients, against the anchor, or without one
-  against the pair's *nearest common ancestor*;
+  against the pair's *nearest common ancestor*; at most ``max_pair_jobs`` per merge
+  (default :data:`DEFAULT_MAX_PAIR_JOBS`, 100), the heaviest-weighted ingredients'
+  pairs first (:func:`ranked_pairs`), so a 2,000-ingredient recipe never floods
+  the queue;
 * **edge jobs** (final stage only: earlier stages' outputs are not models) —
-  child against each ingredient, against the anchor, or without one against the
+  child against each ingredient (one per ingredient), against the anchor, or without one against the
   nearest common ancestor of all the stage's ingredients (for two ingredients,
   the pair's base).
 
@@ -40,8 +43,10 @@ of a renamed repo is planned under its current id.  Revisions are each
 model's stored sha (a recipe's pinned full commit sha wins for an input), so a
 model whose sha changes makes its jobs due again under new keys.  A model not
 fetched yet (``pending``) defers the job: it is planned when that model is
-written.  Models the crawl could not read (gated, not found, …) are planned
-without a revision, so their jobs fail with the worker's clear reason.
+written.  Jobs name stored revisions only: a model in ``error`` without a sha (a
+crawl that failed midway) defers its jobs until it is read; a model that cannot be
+read without a change on the Hub (gated, not found, private) and has no sha makes
+its jobs ``failed`` records with the reason, like an unmeasurable pair.
 Priority is the child's downloads.  Jobs a later plan no longer calls for (a re-parse
 gave a parent another role) stay queued: their keys name exact revisions, so computing
 them is still correct.
@@ -50,10 +55,8 @@ them is still correct.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from itertools import combinations
 from typing import Any, NamedTuple
 
 from kinhub.db.aliases import RENAMED, resolve_alias
@@ -67,6 +70,15 @@ from kinhub.db.jobs.keys import (
     insert_job_rows,
     job_row,
 )
+from kinhub.db.jobs.pairs import DEFAULT_MAX_PAIR_JOBS, ingredient_weight, ranked_pairs
+from kinhub.db.jobs.revisions import (
+    COMMIT_SHA,
+    Deferred,
+    ModelRow,
+    Unreadable,
+    job_revision,
+    known_revision,
+)
 from kinhub.db.models import Edge, KinshipJob, Model
 from sqlalchemy import delete
 from sqlalchemy import select as sa_select
@@ -76,25 +88,10 @@ logger = logging.getLogger(__name__)
 
 # The edge sources that state a recipe a job can be planned from (not card prose, a guess).
 RECIPE_SOURCES = ("mergekit_config", "card_recipe")
-# Statuses of models whose files were never read and never will be without a change
-# on the Hub: their jobs are planned without a revision and fail with the reason.
-UNREADABLE = frozenset({"gated", "not_found", "private", "error"})
 # Hops walked up or down the genealogy (real ones have a handful; bad data may cycle).
 MAX_HOPS = 64
-_COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")
-
 NO_COMMON_ANCESTOR = "no common ancestor in the genealogy"
 ANCHOR_NOT_HUB = "the merge's base is not a Hub repo (unresolved reference)"
-
-
-class ModelRow(NamedTuple):
-    """The columns of a model row the planner reads (no ORM objects: plans touch many)."""
-
-    id: int
-    repo_id: str
-    sha: str | None
-    status: str
-    downloads: int | None
 
 
 class EdgeRow(NamedTuple):
@@ -105,6 +102,7 @@ class EdgeRow(NamedTuple):
     stage: str | None
     lora: str | None
     revision: str | None
+    parameters: Any = None
 
 
 _MODEL_COLUMNS: tuple[Any, ...] = (
@@ -122,6 +120,7 @@ _EDGE_COLUMNS: tuple[Any, ...] = (
     Edge.stage,
     Edge.lora,
     Edge.revision,
+    Edge.parameters,
 )
 
 
@@ -311,26 +310,15 @@ class _Input:
     revision: str | None
 
 
-class _Deferred(Exception):
-    """A model of the job has not been fetched yet."""
-
-
-def _revision(row: ModelRow, pinned: str | None = None) -> str | None:
-    if row.status == "pending":
-        raise _Deferred(row.repo_id)
-    if pinned and _COMMIT_SHA.match(pinned):
-        return pinned
-    if row.sha is None and row.status not in UNREADABLE:
-        raise _Deferred(row.repo_id)
-    return row.sha
-
-
 class _ChildPlanner:
-    def __init__(self, graph: Genealogy, child: ModelRow, plan: JobPlan) -> None:
+    def __init__(
+        self, graph: Genealogy, child: ModelRow, plan: JobPlan, *, max_pair_jobs: int
+    ) -> None:
         self.graph = graph
         self.child = child
         self.plan = plan
         self.priority = child.downloads or 0
+        self.pairs_left = max_pair_jobs  # per merge, over all its stages
 
     def _add(self, kind: JobKind, a: _Input, b: _Input, base: ModelRow) -> None:
         try:
@@ -339,23 +327,35 @@ class _ChildPlanner:
                 model_a=a.model.repo_id,
                 model_b=b.model.repo_id,
                 base=base.repo_id,
-                revision_a=_revision(a.model) if a.revision is None else a.revision,
-                revision_b=_revision(b.model) if b.revision is None else b.revision,
-                revision_base=_revision(base),
+                revision_a=job_revision(a.model) if a.revision is None else a.revision,
+                revision_b=job_revision(b.model) if b.revision is None else b.revision,
+                revision_base=job_revision(base),
                 child=self.child.repo_id,
                 priority=self.priority,
             )
-        except _Deferred as deferred:
+        except Deferred as deferred:
             logger.debug("%s: job deferred until %s is fetched", self.child.repo_id, deferred)
+            return
+        except Unreadable as unreadable:
+            self._skip(kind, a, b, str(unreadable), lenient=True)
             return
         self.plan.targets.append(target)
 
-    def _skip(self, kind: JobKind, a: _Input, b: _Input, reason: str) -> None:
-        try:
-            revision_a = _revision(a.model) if a.revision is None else a.revision
-            revision_b = _revision(b.model) if b.revision is None else b.revision
-        except _Deferred:
-            return
+    def _skip(
+        self, kind: JobKind, a: _Input, b: _Input, reason: str, *, lenient: bool = False
+    ) -> None:
+        if lenient:  # a model without a revision is the reason: name the others' only
+            revision_a = a.revision or known_revision(a.model, None)
+            revision_b = b.revision or known_revision(b.model, None)
+        else:
+            try:
+                revision_a = job_revision(a.model) if a.revision is None else a.revision
+                revision_b = job_revision(b.model) if b.revision is None else b.revision
+            except Deferred:
+                return
+            except Unreadable as unreadable:
+                self._skip(kind, a, b, str(unreadable), lenient=True)
+                return
         self.plan.unmeasurable.append(
             Unmeasurable(
                 kind=kind.value,
@@ -377,15 +377,17 @@ class _ChildPlanner:
             (e for e in edges if e.role == "base"), key=lambda e: rows[e.parent_id].repo_id
         )
         inputs: dict[int, _Input] = {}
+        weights: dict[int, float | None] = {}
         for edge in sorted(edges, key=lambda e: rows[e.parent_id].repo_id):
             parent = rows[edge.parent_id]
             if edge.role != "ingredient" or edge.lora or edge.parent_id == self.child.id:
                 continue
             if _is_hub(parent) and edge.parent_id not in inputs:
                 pinned = (
-                    edge.revision if edge.revision and _COMMIT_SHA.match(edge.revision) else None
+                    edge.revision if edge.revision and COMMIT_SHA.match(edge.revision) else None
                 )
                 inputs[edge.parent_id] = _Input(parent, pinned)
+                weights[edge.parent_id] = ingredient_weight(edge.parameters)
         anchor: ModelRow | None = None
         anchor_reason: str | None = None
         if anchors:
@@ -394,7 +396,19 @@ class _ChildPlanner:
                 anchor = usable[0]
             else:
                 anchor_reason = ANCHOR_NOT_HUB
-        for x, y in combinations(sorted(inputs.values(), key=lambda i: i.model.repo_id), 2):
+        ranking = [(weights[i], inputs[i].model.repo_id) for i in inputs]
+        listed = list(inputs.values())
+        total = len(listed) * (len(listed) - 1) // 2
+        if total > self.pairs_left:
+            logger.info(
+                "%s: %d ingredient pairs, %d planned (the heaviest ingredients first)",
+                self.child.repo_id,
+                total,
+                self.pairs_left,
+            )
+        for i, j in ranked_pairs(ranking, self.pairs_left):
+            self.pairs_left -= 1
+            x, y = sorted((listed[i], listed[j]), key=lambda m: m.model.repo_id)
             self._with_base(JobKind.pair, x, y, anchor, anchor_reason, [x, y])
         if final:
             child_input = _Input(self.child, None)
@@ -448,18 +462,21 @@ def _recipe_edges(session: Session, child_ids: list[int]) -> dict[int, list[Edge
     return out
 
 
-def plan_jobs(session: Session, *, children: Iterable[str]) -> JobPlan:
+def plan_jobs(
+    session: Session, *, children: Iterable[str], max_pair_jobs: int = DEFAULT_MAX_PAIR_JOBS
+) -> JobPlan:
     """The pair and edge jobs the rule (module docstring) calls for, for the merge
-    children among ``children`` (repo ids; other models contribute nothing).
+    children among ``children`` (repo ids; other models contribute nothing), at most
+    ``max_pair_jobs`` pair jobs per merge (:func:`ranked_pairs`).
 
     Pure read: nothing is written.  Deterministic order: by child, then as planned.
     """
     graph = Genealogy(session)
     ids = graph.ids_of(children)
-    return _plan(graph, list(ids.values()))
+    return _plan(graph, list(ids.values()), max_pair_jobs=max_pair_jobs)
 
 
-def _plan(graph: Genealogy, child_ids: list[int]) -> JobPlan:
+def _plan(graph: Genealogy, child_ids: list[int], *, max_pair_jobs: int) -> JobPlan:
     plan = JobPlan()
     recipe = _recipe_edges(graph.session, child_ids)
     graph.prefetch_ancestry(recipe)
@@ -472,13 +489,15 @@ def _plan(graph: Genealogy, child_ids: list[int]) -> JobPlan:
         stages: dict[str | None, list[EdgeRow]] = {}
         for edge in recipe[child_id]:
             stages.setdefault(edge.stage, []).append(edge)
-        planner = _ChildPlanner(graph, child, plan)
+        planner = _ChildPlanner(graph, child, plan, max_pair_jobs=max_pair_jobs)
         for name in sorted(stages, key=lambda s: (s is not None, s or "")):
             planner.stage(stages[name], final=name is None)
     return plan
 
 
-def enqueue_for_models(session: Session, repo_ids: Iterable[str]) -> EnqueueCount:
+def enqueue_for_models(
+    session: Session, repo_ids: Iterable[str], *, max_pair_jobs: int = DEFAULT_MAX_PAIR_JOBS
+) -> EnqueueCount:
     """Queue the jobs that writing ``repo_ids`` (models and their edges) calls for.
 
     Plans every merge child among them and among their descendants (a new sha
@@ -487,13 +506,14 @@ def enqueue_for_models(session: Session, repo_ids: Iterable[str]) -> EnqueueCoun
     queues nothing), records unmeasurable pairs as failed jobs, and removes
     such records of the planned children that no longer apply.  Runs in the
     caller's transaction (call it where the edges were written); returns the
-    pending jobs inserted and those already queued.
+    pending jobs inserted and those already queued.  ``max_pair_jobs``: pair jobs
+    per merge at most (:func:`ranked_pairs` picks them).
     """
     graph = Genealogy(session)
     written = graph.ids_of(r for r in repo_ids if isinstance(r, str))
     if not written:
         return EnqueueCount()
-    plan = _plan(graph, sorted(graph.descendants(written.values())))
+    plan = _plan(graph, sorted(graph.descendants(written.values())), max_pair_jobs=max_pair_jobs)
     count = _store(session, plan)
     if count.inserted:
         logger.info("queued %d kinship jobs for %d merges", count.inserted, len(plan.children))
@@ -555,6 +575,7 @@ def is_common_ancestor(session: Session, *, a: str, b: str, base: str) -> bool |
 
 __all__ = [
     "ANCHOR_NOT_HUB",
+    "DEFAULT_MAX_PAIR_JOBS",
     "NO_COMMON_ANCESTOR",
     "Genealogy",
     "JobPlan",

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from kinhub.db.errors import KinhubError
 from kinhub.db.jobs.keys import JobStatus
 from kinhub.db.models import KinshipJob
 from kinhub.db.timeutil import to_utc, utcnow
@@ -270,11 +271,28 @@ def release_job(session: Session, *, job_id: int, owner: str) -> bool:
     return _rowcount(result) == 1
 
 
+class JobNotFoundError(KinhubError, LookupError):
+    """Job ids that are not in the queue."""
+
+    def __init__(self, ids: Sequence[int]) -> None:
+        self.ids = tuple(ids)
+        listed = ", ".join(map(str, self.ids))
+        super().__init__(f"no such job: {listed}" if len(ids) == 1 else f"no such jobs: {listed}")
+
+
 def requeue_jobs(session: Session, *, ids: Sequence[int] = (), failed: bool = False) -> list[int]:
     """Make jobs due again: the ``ids`` given (any status but running), and with
-    ``failed`` every failed job.  Attempts start over.  Returns the ids requeued."""
+    ``failed`` every failed job.  Attempts start over.  Returns the ids requeued.
+
+    Raises:
+        JobNotFoundError: an id in ``ids`` names no job (nothing is requeued).
+    """
     conditions: list[ColumnElement[bool]] = []
     if ids:
+        known = set(session.exec(select(KinshipJob.id).where(col(KinshipJob.id).in_(list(ids)))))
+        missing = sorted({i for i in ids if i not in known})
+        if missing:
+            raise JobNotFoundError(missing)
         conditions.append(col(KinshipJob.id).in_(list(ids)))
     if failed:
         conditions.append(col(KinshipJob.status) == JobStatus.failed.value)

@@ -9,7 +9,10 @@ threading HTTP server carrying one app.
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from kinhub.sandbox.emulator import listing
@@ -23,6 +26,8 @@ from kinhub.sandbox.emulator.stats import Stats
 from kinhub.sandbox.emulator.store import PERSIST_MIN_REPOS, RepoStore
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_CDN_TTL_S = 3600.0  # the Hub's signed CDN URLs last about an hour
 
 
 class EmulatorApp:
@@ -40,8 +45,15 @@ class EmulatorApp:
         script: FaultScript | None = None,
         heavy_page_limit: int | None = listing.HEAVY_PAGE_LIMIT,
         bandwidth_bps: float | None = None,
+        cdn_ttl_s: float | None = DEFAULT_CDN_TTL_S,
     ) -> None:
         self.store = store
+        # Large (LFS) files resolve with a 302 to a signed location valid this long (the
+        # Hub's CDN hop); None: served from /resolve/ itself.  ``clock`` dates the
+        # signatures (tests move it on to expire them); the key lives with the app.
+        self.cdn_ttl_s = cdn_ttl_s
+        self.clock: Callable[[], float] = time.time
+        self.cdn_key = os.urandom(16)
         self.stats = Stats()
         self.latency_s = latency_ms / 1000.0
         # File bodies are sent at most this many bytes per second, per response.

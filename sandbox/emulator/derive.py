@@ -4,7 +4,9 @@ Pure functions over already-read bytes: card front matter → ``cardData``; card
 + files → ``tags`` (including ``base_model:<relation>:<id>``); safetensors
 headers → ``{"parameters": {dtype: n}, "total": n}``; ``config.json`` → the
 subset of keys the Hub exposes as ``config``.  Nothing here raises on bad input:
-a broken card or header simply yields no data, as on the Hub.
+a broken card or header simply yields no data, as on the Hub, and hostile input is
+bounded (``MAX_DEPTH``, ``MAX_FRONT_MATTER``, ``MAX_YAML_NODES``) so that one repo can
+neither exhaust the emulator's memory nor its stack: that repo only lacks the field.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import struct
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import numpy as np
 import yaml
 from kinhub.db.ids import is_repo_id
 
@@ -28,6 +32,16 @@ _HUB_CONFIG_KEYS = ("architectures", "model_type", "auto_map", "quantization_con
 
 # Largest safetensors header we accept (the format caps it at 100 MB).
 MAX_SAFETENSORS_HEADER = 100_000_000
+# Hostile repos must not take the emulator down (see ``bounded_json``/``parse_front_matter``):
+# JSON and YAML deeper than this, YAML front matter longer than MAX_FRONT_MATTER characters
+# or expanding (aliases followed) to more than MAX_YAML_NODES values give no data.
+MAX_DEPTH = 100
+MAX_FRONT_MATTER = 1_000_000
+MAX_YAML_NODES = 100_000
+
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(range(256)).translate(None, b"[]{}")
+_YAML_OPENERS = frozenset(b"[{")
 
 # libyaml's CSafeLoader constructs exactly what yaml.safe_load does, ~8x faster; that matters
 # when a 100,000-repo snapshot is indexed.  Never any other loader.
@@ -51,16 +65,69 @@ def parse_front_matter(text: str) -> dict[str, Any] | None:
         return None
     end = closing[0]
     block = "\n".join(lines[1:end])
+    if len(block) > MAX_FRONT_MATTER:
+        logger.debug("card front matter longer than %d characters", MAX_FRONT_MATTER)
+        return None
+    if _nesting(block.encode("utf-8", "replace"), strings=False) > MAX_DEPTH:
+        logger.debug("card front matter nested deeper than %d", MAX_DEPTH)
+        return None
     try:
         data = yaml.load(block, Loader=_SafeLoader)  # the safe loader, C-accelerated if built
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         logger.debug("card front matter does not parse")
         return None
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or not _small_tree(data):
         return None
     # The Hub serves cardData as JSON: YAML dates become strings, keys become strings.
-    safe: dict[str, Any] = json.loads(json.dumps(data, default=str))
+    try:
+        safe: dict[str, Any] = json.loads(json.dumps(data, default=str))
+    except (ValueError, RecursionError):
+        return None
     return safe
+
+
+def _nesting(raw: bytes, *, strings: bool = True) -> int:
+    """The deepest ``[``/``{`` nesting in ``raw`` without parsing it (no recursion):
+    JSON strings are cut out first when ``strings``; block-style YAML nests by
+    indentation, which the YAML parser handles without recursion on its own."""
+    if strings:
+        raw = _JSON_STRING.sub(b"", raw)
+    brackets = np.frombuffer(raw.translate(None, _NOT_BRACKETS), dtype=np.uint8)
+    if brackets.size == 0:
+        return 0
+    steps = np.where(np.isin(brackets, list(_YAML_OPENERS)), 1, -1)
+    return int(np.cumsum(steps).max())
+
+
+def _small_tree(data: Any) -> bool:
+    """True when ``data`` holds at most MAX_YAML_NODES values, at most MAX_DEPTH deep,
+    counting every use of a shared (aliased) value: an alias bomb's few nodes expand to
+    billions, and so would its JSON.  Iterative, so a cycle only spends the budget."""
+    budget = MAX_YAML_NODES
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        budget -= 1
+        if budget < 0 or depth > MAX_DEPTH:
+            logger.debug("card front matter too large once aliases are expanded")
+            return False
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+            stack.extend((k, depth + 1) for k in value)
+        elif isinstance(value, list | tuple | set):
+            stack.extend((v, depth + 1) for v in value)
+    return True
+
+
+def bounded_json(raw: bytes) -> Any:
+    """``json.loads`` of a repo file, or None when it is not JSON or nests deeper than
+    MAX_DEPTH (a 100,000-deep document would otherwise end in RecursionError)."""
+    if _nesting(raw) > MAX_DEPTH:
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
 
 
 def _as_str_list(value: Any) -> list[str]:
@@ -170,10 +237,7 @@ def base_models_field(
 
 def hub_config(raw: bytes) -> dict[str, Any] | None:
     """The Hub's ``config`` field: a few keys of config.json; None when unreadable."""
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return None
+    data = bounded_json(raw)
     if not isinstance(data, dict):
         return None
     return {k: data[k] for k in _HUB_CONFIG_KEYS if k in data}
@@ -204,10 +268,7 @@ def safetensors_header(head: bytes) -> tuple[int, dict[str, Any]] | None:
     (length,) = struct.unpack("<Q", head[:8])
     if length > MAX_SAFETENSORS_HEADER or len(head) < 8 + length:
         return None
-    try:
-        header = json.loads(head[8 : 8 + length])
-    except (ValueError, UnicodeDecodeError):
-        return None
+    header = bounded_json(head[8 : 8 + length])
     return (length, header) if isinstance(header, dict) else None
 
 

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from kinhub.sandbox.emulator.app import EmulatorApp, EmulatorServer
 from kinhub.sandbox.emulator.faults import Fault
 from kinhub.sandbox.emulator.repo import RepoMeta
+from kinhub.sandbox.emulator.stats import CDN_BUCKET
 
 logger = logging.getLogger(__name__)
 
@@ -88,9 +89,10 @@ class Exchange(BaseHTTPRequestHandler):
     def _gate(self) -> bool:
         """Apply rate limit and fault injection; False when the request was answered."""
         app = self.app
-        decision = app.limiter.check(self._bucket)
-        self._ratelimit_headers = decision.headers(self._bucket)
-        if not decision.allowed:
+        # The CDN is not the Hub: no quota and no RateLimit headers there.
+        decision = None if self._bucket == CDN_BUCKET else app.limiter.check(self._bucket)
+        self._ratelimit_headers = decision.headers(self._bucket) if decision else {}
+        if decision is not None and not decision.allowed:
             raise HttpError(
                 429,
                 "You have exceeded our hourly quotas for action "
@@ -105,7 +107,9 @@ class Exchange(BaseHTTPRequestHandler):
                 self._reset_connection()
                 return False
             self._fail(int(scripted[:3]), remaining=scripted == "429r", decision=decision)
-        fault = app.faults.draw(allow_body_faults=self.command != "HEAD") if app.faults else None
+        # Drawn faults are the Hub's (``fail_rate``); the CDN gets scripted ones only.
+        faults = app.faults if self._bucket != CDN_BUCKET else None
+        fault = faults.draw(allow_body_faults=self.command != "HEAD") if faults else None
         if fault is None:
             return True
         app.stats.fault(fault.value)
@@ -126,7 +130,7 @@ class Exchange(BaseHTTPRequestHandler):
         still shows requests left and the window's real reset time (r>0: a client
         must not wait that long on its word)."""
         headers = {"Retry-After": "1"}
-        if status == 429:
+        if status == 429 and decision is not None:
             if remaining:
                 headers = decision.headers(self._bucket, remaining=max(1, decision.remaining))
                 # A reset far away: a client trusting it would stall for minutes.

@@ -2,7 +2,12 @@
 
 ``/{repo}/resolve/{rev}/{path}`` answers a small (non-LFS) file with a 307 to
 ``/api/resolve-cache/models/{repo}/{sha}/{path}`` (so a download is three requests
-on the resolvers quota, as on the Hub) and serves LFS files directly.  Files are
+on the resolvers quota, as on the Hub) and a large (LFS) file with a 302 to a signed,
+expiring location ``/cdn-lfs/models/{repo}/{sha}/{path}?Expires=…&Signature=…`` —
+the Hub's CDN hop: bytes and Range reads there count in the ``cdn`` bucket, on no
+quota, and a location past its expiry or with a wrong signature answers 403, so a
+reader resolves again.  With ``cdn_ttl_s=None`` LFS files are served by the resolve
+itself.  Files are
 sent with ``X-Repo-Commit`` and an ``ETag``; a single ``Range: bytes=a-b`` is
 honoured exactly (206 with ``Content-Range``; 416 when unsatisfiable), multi-range
 and other units get the whole file.  Bodies can be paced (``bandwidth_bps``) and
@@ -12,7 +17,10 @@ logged-in caller, with ``X-Error-Code: GatedRepo``.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
+from collections.abc import Mapping, Sequence
 from urllib.parse import quote, urlencode
 
 from kinhub.sandbox.emulator.exchange import Exchange, HttpError
@@ -53,8 +61,11 @@ class FileRoutes(Exchange):
     def _resolve(self, repo_id: str, revision: str, filename: str) -> None:
         meta = self._repo(repo_id, api=False)
         entry = self._file_entry_or_error(meta, revision, filename)
-        if entry.lfs:
+        if entry.lfs and self.app.cdn_ttl_s is None:
             self._send_file(meta, entry)
+            return
+        if entry.lfs:
+            self._redirect_to_cdn(meta, entry)
             return
         # Small files: 307 to the resolve cache at the commit, as the Hub answers.
         origin = f"/{repo_id}/resolve/{revision}/{filename}"
@@ -71,6 +82,48 @@ class FileRoutes(Exchange):
         self.app.stats.response(self._bucket, 307, 0 if self.command == "HEAD" else len(body))
         if self.command == "GET":
             self.wfile.write(body)
+
+    def _cdn_signature(self, repo_id: str, sha: str, filename: str, expires: str) -> str:
+        message = f"{repo_id}/{sha}/{filename}:{expires}".encode()
+        return hmac.new(self.app.cdn_key, message, hashlib.sha256).hexdigest()
+
+    def _redirect_to_cdn(self, meta: RepoMeta, entry: RepoFile) -> None:
+        """302 to the file's signed location, with the linked blob's size and ETag (what
+        ``huggingface_hub`` reads off a redirect it does not follow)."""
+        expires = str(int(self.app.clock() + (self.app.cdn_ttl_s or 0)))
+        signature = self._cdn_signature(meta.id, meta.sha, entry.path, expires)
+        query = urlencode({"Expires": expires, "Signature": signature})
+        location = f"/cdn-lfs/models/{meta.id}/{meta.sha}/{quote(entry.path)}?{query}"
+        body = f"Found. Redirecting to {location}".encode()
+        headers = {
+            "Location": location,
+            "X-Repo-Commit": meta.sha,
+            "X-Linked-Etag": f'"{entry.etag}"',
+            "X-Linked-Size": str(entry.size),
+            "Content-Type": "text/plain; charset=utf-8",
+            "Content-Length": str(len(body)),
+        }
+        self._headers_out(302, headers)
+        self.app.stats.response(self._bucket, 302, 0 if self.command == "HEAD" else len(body))
+        if self.command == "GET":
+            self.wfile.write(body)
+
+    def _cdn(
+        self, repo_id: str, sha: str, filename: str, params: Mapping[str, Sequence[str]]
+    ) -> None:
+        """A signed location: serves the file (Range honoured) until it expires."""
+        expires = (params.get("Expires") or [""])[-1]
+        signature = (params.get("Signature") or [""])[-1]
+        want = self._cdn_signature(repo_id, sha, filename, expires)
+        if not hmac.compare_digest(signature, want):
+            raise HttpError(403, "Request signature does not match", code="AccessDenied")
+        if not expires.isdigit() or int(expires) < self.app.clock():
+            raise HttpError(403, "Request has expired", code="AccessDenied")
+        meta = self.app.store.get(repo_id)
+        entry = meta.files.get(filename) if meta is not None and meta.sha == sha else None
+        if meta is None or entry is None:
+            raise HttpError(404, "Not Found", code="NoSuchKey")
+        self._send_file(meta, entry)
 
     def _resolve_cache(self, repo_id: str, revision: str, filename: str) -> None:
         meta = self._repo(repo_id, api=False)

@@ -21,6 +21,7 @@ from kinhub.sandbox.emulator.api_routes import ApiRoutes
 from kinhub.sandbox.emulator.errors import BadRequestError
 from kinhub.sandbox.emulator.exchange import HttpError
 from kinhub.sandbox.emulator.file_routes import FileRoutes
+from kinhub.sandbox.emulator.stats import CDN_BUCKET
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +30,8 @@ _RESOLVE = re.compile(rf"^/(?:models/)?({_PART})/({_PART})/resolve/([^/]+)/(.+)$
 # Where the Hub's resolve answers 307 for small (non-LFS) files; the HEAD and GET that
 # follow count against the resolvers quota as well.
 _RESOLVE_CACHE = re.compile(rf"^/api/resolve-cache/models/({_PART})/({_PART})/([^/]+)/(.+)$")
+# The signed, expiring location a large file's resolve redirects to (the Hub's CDN).
+_CDN = re.compile(rf"^/cdn-lfs/models/({_PART})/({_PART})/([^/]+)/(.+)$")
 _INFO = re.compile(rf"^/api/models/({_PART})/({_PART})(?:/revision/([^/]+))?/?$")
 _TREE = re.compile(rf"^/api/models/({_PART})/({_PART})/tree/([^/]+)(?:/(.*))?$")
 _PATHS_INFO = re.compile(rf"^/api/models/({_PART})/({_PART})/paths-info/([^/]+)$")
@@ -56,7 +59,9 @@ class HubRequestHandler(ApiRoutes, FileRoutes):
             if path.startswith("/_emulator/"):
                 self._emulator_route(path)
                 return
-            if _RESOLVE.match(path) or _RESOLVE_CACHE.match(path):
+            if _CDN.match(path):
+                self._bucket = CDN_BUCKET
+            elif _RESOLVE.match(path) or _RESOLVE_CACHE.match(path):
                 self._bucket = "resolve"
             elif path.startswith("/api/"):
                 self._bucket = "api"
@@ -103,7 +108,9 @@ class HubRequestHandler(ApiRoutes, FileRoutes):
                 self._paths_info(f"{m[1]}/{m[2]}", unquote(m[3]), form)
                 return
             raise HttpError(404, f"no route POST {path}")
-        if m := _RESOLVE.match(path):
+        if m := _CDN.match(path):
+            self._cdn(f"{m[1]}/{m[2]}", unquote(m[3]), unquote(m[4]), params)
+        elif m := _RESOLVE.match(path):
             self._resolve(f"{m[1]}/{m[2]}", unquote(m[3]), unquote(m[4]))
         elif m := _RESOLVE_CACHE.match(path):
             self._resolve_cache(f"{m[1]}/{m[2]}", unquote(m[3]), unquote(m[4]))

@@ -315,7 +315,7 @@ def derive_repo(repo_id: str, repo_dir: Path) -> RepoMeta:
         try:
             raw = by_name["config.json"].abspath.read_bytes()
             config = derive.hub_config(raw)
-            loaded_cfg = json.loads(raw)
+            loaded_cfg = derive.bounded_json(raw)
             config_full = loaded_cfg if isinstance(loaded_cfg, dict) else None
         except (OSError, ValueError, UnicodeDecodeError):
             config = None

@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import Any
 
 from kinhub.sandbox.emulator import listing
-from kinhub.sandbox.emulator.app import EmulatorApp, EmulatorServer
+from kinhub.sandbox.emulator.app import DEFAULT_CDN_TTL_S, EmulatorApp, EmulatorServer
 from kinhub.sandbox.emulator.errors import EmulatorError
 from kinhub.sandbox.emulator.faults import (
     UNLIMITED_QUOTA,
@@ -51,6 +51,10 @@ class HubEmulator:
             be added with :meth:`add_fault`.
         heavy_page_limit: listing pages with more items than this and ``config``
             expanded answer 504 (the Hub's gateway timeout); None never does.
+        cdn_ttl_s: large (LFS) files resolve with a 302 to a signed location on
+            ``/cdn-lfs/`` valid this many seconds (the Hub's CDN hop: Range reads there
+            count in the ``cdn`` stats bucket, on no quota; an expired one answers 403);
+            None serves them from ``/resolve/`` itself.
 
     Beyond the API subset, it behaves as the Hub does where clients notice: small files
     resolve with a 307 to ``/api/resolve-cache/…`` (three requests per download, all on
@@ -79,6 +83,7 @@ class HubEmulator:
         script: list[ScriptedFault] | None = None,
         heavy_page_limit: int | None = listing.HEAVY_PAGE_LIMIT,
         bandwidth_bps: float | None = None,
+        cdn_ttl_s: float | None = DEFAULT_CDN_TTL_S,
     ) -> None:
         root = Path(root)
         if not root.is_dir():
@@ -105,6 +110,7 @@ class HubEmulator:
             script=faults_script,
             heavy_page_limit=heavy_page_limit,
             bandwidth_bps=bandwidth_bps,
+            cdn_ttl_s=cdn_ttl_s,
         )
         self._host = host
         self._port = port

@@ -1,4 +1,8 @@
-"""Request, byte, status and fault counters, reported at ``GET /_emulator/stats``."""
+"""Request, byte, status and fault counters, reported at ``GET /_emulator/stats``.
+
+Buckets: ``api``, ``resolve`` (the Hub's resolvers quota) and ``cdn`` (Range reads and
+downloads at the signed location a large file's resolve redirects to; on no quota).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,9 @@ from collections import Counter
 from typing import Any
 
 from kinhub.sandbox.emulator.faults import BUCKETS
+
+# The signed CDN location large files are read from: counted apart, on no Hub quota.
+CDN_BUCKET = "cdn"
 
 
 class Stats:
@@ -18,6 +25,7 @@ class Stats:
 
     def reset(self) -> None:
         with self._lock:
+            # ``cdn`` shows once something was read there.
             self._requests: Counter[str] = Counter(dict.fromkeys(BUCKETS, 0))
             self._bytes: Counter[str] = Counter(dict.fromkeys(BUCKETS, 0))
             self._statuses: Counter[str] = Counter()

@@ -186,3 +186,12 @@ def test_the_hook_keeps_pydantic_out() -> None:
     assert proc.stdout.split() == ["x", "3", "red", "dark", "True", "False"], (
         f"{UPGRADE}: {proc.stdout}"
     )
+
+
+def test_usage_errors_are_the_vendored_clicks() -> None:
+    """``cli.common`` catches typer's vendored click ``UsageError`` (typer exports none)
+    to print usage errors in one line; a typer that moves it must fail here, loudly."""
+    from kinhub.cli import common
+
+    assert issubclass(typer.BadParameter, common.UsageError), UPGRADE
+    assert issubclass(common.NoArgsIsHelpError, common.UsageError), UPGRADE

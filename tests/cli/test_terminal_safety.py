@@ -5,6 +5,7 @@ real strings. A real ``kinhub ingest`` of a hostile folder, both backends."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -14,10 +15,17 @@ from typer.testing import CliRunner
 
 runner = CliRunner()
 
-LICENSE = "mit\x1b[2J\u202eevil\rX"
-METHOD = "linear\x1b[5m\u202e"
-TAG = "t\x1b]0;pwn\x07"
-DATASET = "arc\x1b[31m\u2066"
+
+def stored(text: str) -> str:
+    """What the crawl boundary (crawler/clean.py) keeps of a short field: C0 controls
+    and DEL replaced by U+FFFD; bidi controls stay, for the views to escape."""
+    return re.sub("[\x00-\x1f\x7f]", "\ufffd", text)
+
+
+LICENSE = stored("mit\x1b[2J\u202eevil\rX")
+METHOD = stored("linear\x1b[5m\u202e")
+TAG = stored("t\x1b]0;pwn\x07")
+DATASET = stored("arc\x1b[31m\u2066")
 
 # YAML double-quoted escapes (\e, \u202e…): the file itself holds no raw controls.
 CARD = """\
@@ -76,7 +84,8 @@ def url(database_url: str, tmp_path: Path) -> str:
 
 def test_safe_escapes_controls_and_bidi_only() -> None:
     assert safe("org/model-ü 7B") == "org/model-ü 7B"
-    assert safe(LICENSE) == "mit\\x1b[2J\\u202eevil\\x0dX"
+    assert safe("mit\x1b[2J\u202eevil\rX") == "mit\\x1b[2J\\u202eevil\\x0dX"
+    assert safe(LICENSE) == "mit\ufffd[2J\\u202eevil\ufffdX"
     assert safe("a\nb\tc\x00") == "a\\x0ab\\x09c\\x00"
     assert safe("a\nb\r", keep_newlines=True) == "a\nb\\x0d"
     assert safe("\u2067x\U000e0001") == "\\u2067x\\U000e0001"

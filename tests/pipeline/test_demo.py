@@ -37,6 +37,12 @@ def test_demo_end_to_end_then_incremental(tmp_path: Path, monkeypatch: pytest.Mo
     assert first.exit_code == 0, first.output
     data = json.loads(first.stdout)
     assert data["crawl"]["new"] > 30 and data["crawl"]["edges_added"] > 100
+    # The database the user named is the one used, and the one the next commands name.
+    assert data["database"] == url
+    assert [c.split()[:2] for c in data["next_commands"]][-2:] == [
+        [f"KINHUB_DB={url}", "kinhub"],
+        [f"KINHUB_DB={url}", "kinhub"],
+    ]
     lineage = data["lineage"]
     assert len(lineage["nodes"]) >= 4 and any(e["role"] == "base" for e in lineage["edges"])
     kinship = data["kinship"]

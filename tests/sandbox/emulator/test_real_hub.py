@@ -39,9 +39,10 @@ def test_resolve_redirects_to_the_resolve_cache_at_the_commit(emu: HubEmulator) 
     assert response.headers["X-Repo-Commit"] == sha
     final = httpx2.get(f"{emu.url}{location}")
     assert final.status_code == 200 and final.headers["X-Repo-Commit"] == sha
-    # LFS files are served where they are asked for (the Hub sends them to its CDN).
+    # LFS files: a 302 to a signed, expiring location (the Hub's CDN hop).
     weights = httpx2.head(f"{emu.url}/org-a/base/resolve/main/model.safetensors")
-    assert weights.status_code == 200
+    assert weights.status_code == 302 and "Expires=" in weights.headers["Location"]
+    assert weights.headers["Location"].startswith(f"/cdn-lfs/models/org-a/base/{sha}/")
 
 
 def test_rate_limit_headers_on_every_answer_with_the_hub_policy_names(emu: HubEmulator) -> None:
