@@ -22,7 +22,6 @@ from kinhub.crawler.names import ScopeKind
 from kinhub.db.errors import KinhubError
 from kinhub.hub.ratelimit import Plan
 from rich.console import Console
-from rich.markup import escape
 
 # typer 0.29 exports no UsageError: its vendored click is private (pinned; guarded by
 # tests/cli/test_coercion.py::test_usage_errors_are_the_vendored_clicks).
@@ -248,8 +247,11 @@ def handle_errors() -> Iterator[None]:
     try:
         yield
     except KinhubError as exc:
-        # The message may quote user input or Hub text (a path, a tensor name): never markup.
-        stderr.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, markup=True)
+        # The message may quote user input or Hub text (a path, a tensor name): never
+        # markup, and no control or bidi characters (render.esc).
+        from kinhub.cli.render import esc  # render imports this module
+
+        stderr.print(f"[red]error:[/red] {esc(exc)}", highlight=False, markup=True)
         raise typer.Exit(1) from exc
 
 

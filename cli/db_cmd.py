@@ -17,7 +17,7 @@ from kinhub.cli.common import (
     state,
     stdout,
 )
-from rich.markup import escape
+from kinhub.cli.render import MISSING, cell, esc
 from rich.table import Table
 
 db_app = typer.Typer(
@@ -32,7 +32,7 @@ def _print_pairs(values: dict[str, Any]) -> None:
     table.add_column(style="bold")
     table.add_column()
     for key, value in values.items():
-        table.add_row(escape(key), escape("" if value is None else str(value)))
+        table.add_row(esc(key), esc("" if value is None else str(value)))
     stdout.print(table)
 
 
@@ -125,21 +125,46 @@ def _run_row(run: Any) -> dict[str, Any]:
     }
 
 
+# The counts a run's table row shows, with their short labels (the rest: --format json).
+_COUNT_LABELS = {
+    "models_seen": "seen",
+    "new": "new",
+    "changed": "changed",
+    "unchanged": "unchanged",
+    "edges_added": "edges",
+    "jobs_queued": "jobs",
+    "files_downloaded": "files",
+    "done": "done",
+    "failed": "failed",
+}
+
+
 def _counts_text(counts: dict[str, Any]) -> str:
-    keys = (
-        "models_seen",
-        "new",
-        "changed",
-        "unchanged",
-        "edges_added",
-        "jobs_queued",
-        "files_downloaded",
-    )
-    shown = [f"{key}={counts[key]}" for key in keys if key in counts]
+    """``15 seen, 15 new, 0 changed, 1 error``: a run's counts in words that wrap."""
+    shown = [f"{counts[key]} {label}" for key, label in _COUNT_LABELS.items() if key in counts]
     errors = counts.get("errors")
     if errors:
-        shown.append(f"errors={sum(errors.values()) if isinstance(errors, dict) else errors}")
-    return " ".join(shown) if shown else ", ".join(f"{k}={v}" for k, v in counts.items())
+        total = sum(errors.values()) if isinstance(errors, dict) else errors
+        shown.append(f"{total} error{'' if total == 1 else 's'}")
+    if not shown:  # a kind of run this table does not know: its keys as they are
+        shown = [f"{key} {value}" for key, value in counts.items() if not isinstance(value, dict)]
+    return ", ".join(shown) or MISSING
+
+
+def _when(run: Any) -> str:
+    """``2026-12-06 02:55 UTC``: a run's start to the minute."""
+    return run.started_at.strftime("%Y-%m-%d %H:%M") if run.started_at else MISSING
+
+
+def _took(run: Any) -> str:
+    """``12.3s``, ``4m05s``, ``1h02m``; ``—`` while running."""
+    if not (run.started_at and run.finished_at):
+        return MISSING
+    seconds = max(0.0, (run.finished_at - run.started_at).total_seconds())
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m{secs:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
 
 
 @db_app.command("runs", cls=Command)
@@ -156,27 +181,40 @@ def runs(
 ) -> None:
     """List recent crawl and scheduled runs, newest first.
 
+    The table shows each run (kind and scope), its start (UTC, to the minute),
+    duration, counts and error; JSON has the exact times and every count.
+
     JSON: `[{"id", "kind", "scope", "status", "started", "finished", "counts", "error"}]`.
     """
     from kinhub.db.crawl_state import recent_runs
 
     with handle_errors(), database_of(ctx) as database, database.session() as session:
-        rows = [_run_row(run) for run in recent_runs(session, kind=kind, limit=limit)]
+        runs_found = recent_runs(session, kind=kind, limit=limit)
+        rows = [_run_row(run) for run in runs_found]
+        cells = [
+            (
+                str(run.id),
+                f"{run.kind} {run.scope}",
+                run.status,
+                _when(run),
+                _took(run),
+                _counts_text(run.counts or {}),
+                run.error,
+            )
+            for run in runs_found
+        ]
     if fmt is OutputFormat.json:
         print_json(rows)
         return
+    # Readable at 80 columns: the start to the minute (UTC), the duration, the counts
+    # in words that wrap; the exact times and every count are in --format json.
     table = Table(show_edge=False)
-    for column in ("id", "kind", "scope", "status", "started", "finished", "counts", "error"):
+    for column in ("id", "run", "status", "started (UTC)", "took"):
         table.add_column(column)
-    for row in rows:
-        table.add_row(
-            *(
-                escape("" if row[key] is None else str(row[key]))
-                for key in ("id", "kind", "scope", "status", "started", "finished")
-            ),
-            escape(_counts_text(row["counts"] or {})),
-            escape(row["error"] or ""),
-        )
+    table.add_column("counts")
+    table.add_column("error")
+    for row in cells:
+        table.add_row(*(cell(value) for value in row))
     stdout.print(table)
 
 

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Annotated, get_args
 import typer
 from kinhub.cli.common import Command, database_of, flag, handle_errors, one_of, stderr
 from kinhub.cli.paths import check_output_file
+from kinhub.cli.render import esc as escape  # terminal-safe and markup-escaped
 from kinhub.db.errors import KinhubError
 from kinhub.db.records import Relation
 from kinhub.export.formats import ExportFormat
-from rich.markup import escape
 
 if TYPE_CHECKING:
     from kinhub.db.answers.export_graph import Selection

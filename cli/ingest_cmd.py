@@ -16,7 +16,7 @@ from kinhub.cli.common import (
     stderr,
     stdout,
 )
-from rich.markup import escape
+from kinhub.cli.render import esc as escape  # terminal-safe and markup-escaped
 
 
 def ingest(

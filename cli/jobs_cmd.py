@@ -18,9 +18,9 @@ from kinhub.cli.common import (
     print_json,
     stdout,
 )
+from kinhub.cli.render import esc as escape  # terminal-safe and markup-escaped
 from kinhub.db.jobs.names import JobKind, JobStatus
 from kinhub.db.timeutil import to_utc, utcnow
-from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
@@ -138,6 +138,7 @@ def _print_listing(data: dict[str, Any]) -> None:
             stdout.print(
                 f"  {escape(w['worker_id'])}: jobs {jobs} ({state} {w['lease_until']})",
                 highlight=False,
+                soft_wrap=False,
             )
     if data["failures"]:
         stdout.print("\nfailed:", highlight=False)
@@ -146,6 +147,7 @@ def _print_listing(data: dict[str, Any]) -> None:
                 f"  job {f['id']} ({escape(f['model_a'])} ~ {escape(f['model_b'])} | "
                 f"{escape(f['base'])}), {f['attempts']} attempts: {escape(f['error'] or '')}",
                 highlight=False,
+                soft_wrap=False,  # wrapped at the terminal's width
             )
 
 

@@ -17,10 +17,10 @@ from kinhub.cli.common import (
     stderr,
     stdout,
 )
-from kinhub.cli.render import json_safe, print_kinship
+from kinhub.cli.render import MISSING, cell, esc, json_safe, print_kinship, safe
 from kinhub.kinship import metrics as registry
 from kinhub.kinship.names import DEFAULT_DEVICE, Device
-from rich.markup import escape
+from rich.text import Text
 
 KINSHIP_HELP = """\
 Kinship of A and B against `--base`: cosine (cs), Pearson (pcc), Euclidean
@@ -138,18 +138,20 @@ def kinship(
                 )
     doc = json_safe(result.to_dict())
     for warning in doc["warnings"]:
-        stderr.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
+        stderr.print(f"[yellow]warning:[/yellow] {esc(warning)}", highlight=False)
     if fmt is OutputFormat.json:
         print_json(doc)
         return
     print_kinship(doc)
     if doc.get("note"):  # e.g. a --sample computed exactly because sampling saved nothing
-        stdout.print(f"note: {escape(doc['note'])}", highlight=False)
+        stdout.print(f"note: {esc(doc['note'])}", highlight=False, soft_wrap=False)
     if doc["breakdown"]:
         _print_breakdown(doc["breakdown"])
 
 
 def _fmt(v: Any) -> str:
+    if v is None:
+        return MISSING
     return f"{v:.10g}" if isinstance(v, float) else str(v)
 
 
@@ -160,7 +162,7 @@ def _print_breakdown(breakdown: dict[str, dict[str, Any]]) -> None:
     for column in ("tensor", "numel", "cs", "pcc", "ed"):
         table.add_column(column)
     for name, d in breakdown.items():
-        table.add_row(name, *(_fmt(d.get(c, "")) for c in ("numel", "cs", "pcc", "ed")))
+        table.add_row(cell(name), *(_fmt(d.get(c, "")) for c in ("numel", "cs", "pcc", "ed")))
     stdout.print(table)
 
 
@@ -171,10 +173,10 @@ def _print_plan(plan: dict[str, Any]) -> None:
         highlight=False,
     )
     for e in plan["entries"]:
-        sys.stdout.write(f"  {e['name']}  {tuple(e['shape'])}  {e['numel']:,}\n")
+        sys.stdout.write(f"  {safe(e['name'])}  {tuple(e['shape'])}  {e['numel']:,}\n")
     for what, items in plan["dropped"].items():
         if items:
-            stdout.print(f"dropped ({what}): {items}", highlight=False)
+            stdout.print(Text(safe(f"dropped ({what}): {items}")), soft_wrap=False)
 
 
 def register(app: typer.Typer) -> None:

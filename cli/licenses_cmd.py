@@ -16,7 +16,8 @@ from kinhub.cli.common import (
     stderr,
     stdout,
 )
-from kinhub.cli.show_cmd import text
+from kinhub.cli.render import cell as text
+from kinhub.cli.render import safe
 from rich.table import Table
 from rich.text import Text
 
@@ -49,7 +50,7 @@ def licenses(
         print_json(audit.to_json())
     else:
         doc = audit.to_json()
-        stdout.print(Text(f"{doc['id']}: {doc['license']} ({doc['class']})", style="bold"))
+        stdout.print(Text(safe(f"{doc['id']}: {doc['license']} ({doc['class']})"), style="bold"))
         table = Table(show_edge=False)
         for column in ("ancestor", "depth", "license", "class"):
             table.add_column(column)
@@ -57,7 +58,7 @@ def licenses(
             table.add_row(text(a["id"]), text(a["depth"]), text(a["license"]), text(a["class"]))
         stdout.print(table)
         for warning in audit.warnings:
-            stderr.print(Text(f"warning: {warning.message}", style="yellow"))
+            stderr.print(Text(f"warning: {safe(warning.message)}", style="yellow"))
     if strict and audit.warnings:
         raise typer.Exit(2)
 

@@ -18,7 +18,8 @@ and print what kinhub reads from them as JSON.
 
 One JSON object per file; a JSON array when several files are given. Card or
 config is chosen by file name (`*.md` card, `*.yml`/`*.yaml` config), else by
-content; `--kind` overrides it. Nothing is fetched or stored.
+content; `--kind` overrides it. A file named twice (same resolved path) is parsed once,
+at its first mention. Nothing is fetched or stored.
 
 Output fields:
 
@@ -66,6 +67,18 @@ an error (exit code 1).
 """
 
 
+def distinct_paths(paths: list[Path]) -> list[Path]:
+    """``paths`` without repeats of one file (same resolved path), first mention kept."""
+    seen: set[Path] = set()
+    kept = []
+    for path in paths:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            kept.append(path)
+    return kept
+
+
 def parse_command(
     paths: Annotated[
         list[Path],
@@ -81,7 +94,7 @@ def parse_command(
 
     text_kind = None if kind == "auto" else kind
     with handle_errors():
-        results = [parse_file(path, kind=text_kind).to_json() for path in paths]
+        results = [parse_file(path, kind=text_kind).to_json() for path in distinct_paths(paths)]
     print_json(results[0] if len(results) == 1 else results)
 
 

@@ -21,6 +21,7 @@ from kinhub.cli.common import (
     stdout,
 )
 from kinhub.cli.paths import check_output_file, write_text_file
+from kinhub.cli.render import cell, esc
 from kinhub.kinship.names import (
     DEFAULT_COMPUTE,
     DEFAULT_PARTNER_METRIC,
@@ -30,7 +31,6 @@ from kinhub.kinship.names import (
     PartnerMetric,
     Strategy,
 )
-from rich.markup import escape
 
 if TYPE_CHECKING:
     from kinhub.kinship.partners import PartnerReport
@@ -71,9 +71,14 @@ queued for `kinhub worker` and shown as pending. Rows warn about license conflic
 `--emit-config METHOD` writes a mergekit YAML for MODEL and the best partner (shared
 base as `base_model` where the method subtracts one); `-o FILE`, else it is printed.
 
+Each candidate says where its kinship comes from: measured (exact, `=` in the
+table), estimated by sampling (`≈`, ± half its 95% interval) or missing (`?`:
+pending or failed, ranked after the others). The order is total (ties broken by
+evaluation, then id): the same database gives the same answer.
+
 JSON: `{"model", "metric", "strategy", "candidates": [{"id", "kinship": {"value",
-"mode", "interval", "base"}, "shared_base", "score", "license", "warnings", ...}],
-"skipped", "queued", "config"}`.
+"mode", "interval", "base"}, "kinship_source": "measured"|"estimated"|"missing",
+"shared_base", "score", "license", "warnings", ...}], "skipped", "queued", "config"}`.
 """
 
 
@@ -101,7 +106,7 @@ def partners(
     from kinhub.kinship.partners import ComputeOptions, suggest_partners
 
     def progress(other: str) -> None:
-        stderr.print(f"measuring kinship with {escape(other)} ({compute})…", style="dim")
+        stderr.print(f"measuring kinship with {esc(other)} ({compute})…", style="dim")
 
     with handle_errors():
         if emit_config and output is not None:  # before minutes of measuring
@@ -131,7 +136,7 @@ def partners(
     _print_table(report)
     if config is not None:
         if config["path"]:
-            stdout.print(f"wrote {config['method']} config to {escape(config['path'])}")
+            stdout.print(f"wrote {config['method']} config to {esc(config['path'])}")
         else:
             stdout.print(config["yaml"], markup=False, highlight=False, end="")
 
@@ -188,8 +193,30 @@ def kinship_cell(kinship: dict[str, Any]) -> str:
     return cell
 
 
+# How the partners table marks where a kinship comes from (JSON: "kinship_source").
+SOURCE_MARKS = {"measured": "=", "estimated": "≈", "missing": "?"}
+SOURCE_LEGEND = (
+    "kinship: = measured (exact), ≈ estimated (sampled, ± half its 95% interval), "
+    "? missing (pending or failed; ranked last)"
+)
+
+
+def _marked(candidate: dict[str, Any]) -> str:
+    """``≈ 0.2111 ±0.011``, ``= 0.3``, ``? pending``: the kinship with its source mark,
+    short enough for an 80-column table (the interval's bounds are in the JSON)."""
+    kinship = candidate["kinship"]
+    mark = SOURCE_MARKS[candidate["kinship_source"]]
+    value, interval = kinship["value"], kinship["interval"]
+    if value is None:
+        return f"{mark} {kinship['mode']}"
+    text = f"{mark} {value:.4g}"
+    if isinstance(interval, dict) and "low" in interval and "high" in interval:
+        text += f" ±{(interval['high'] - interval['low']) / 2:.2g}"
+    return text
+
+
 def _num(value: float | None) -> str:
-    return "–" if value is None else f"{value:.3g}"
+    return "—" if value is None else f"{value:.3g}"
 
 
 def _print_table(report: PartnerReport) -> None:
@@ -197,8 +224,8 @@ def _print_table(report: PartnerReport) -> None:
 
     doc = report.to_json()
     stdout.print(
-        f"{escape(report.model)} (eval {_num(report.model_facts.eval_average)}, "
-        f"{escape(str(report.model_facts.license))}) — {report.strategy} by {report.metric}",
+        f"{esc(report.model)} (eval {_num(report.model_facts.eval_average)}, "
+        f"{esc(report.model_facts.license or '—')}) — {report.strategy} by {report.metric}",
         highlight=False,
     )
     table = Table(show_edge=False)
@@ -207,19 +234,24 @@ def _print_table(report: PartnerReport) -> None:
     for i, c in enumerate(doc["candidates"], start=1):
         table.add_row(
             str(i),
-            escape(c["id"]),
-            escape(kinship_cell(c["kinship"])),
-            escape(c["shared_base"]),
+            cell(c["id"]),
+            cell(_marked(c)),
+            cell(c["shared_base"]),
             _num(c["eval_average"]),
             _num(c["score"]),
-            escape(str(c["license"])),
+            cell(c["license"]),
         )
     stdout.print(table)
+    stdout.print(SOURCE_LEGEND, style="dim", highlight=False, soft_wrap=False)
     for c in doc["candidates"]:
         for warning in c["warnings"]:
-            stdout.print(f"[yellow]{escape(c['id'])}:[/yellow] {escape(warning)}", highlight=False)
+            stdout.print(
+                f"[yellow]{esc(c['id'])}:[/yellow] {esc(warning)}",
+                highlight=False,
+                soft_wrap=False,
+            )
     for s in doc["skipped"]:
-        stderr.print(f"skipped {escape(s['id'])}: {escape(s['reason'])}", style="dim")
+        stderr.print(f"skipped {esc(s['id'])}: {esc(s['reason'])}", style="dim", soft_wrap=False)
     if report.queued:
         stderr.print(f"{report.queued} kinship job(s) queued: run `kinhub worker`", style="dim")
 

@@ -23,8 +23,8 @@ from kinhub.cli.common import (
 )
 from kinhub.cli.partners_cmd import ComputeOpt, MetricOpt, SampleOpt, kinship_cell
 from kinhub.cli.paths import OutputPathError, check_output_dir, write_text_file
+from kinhub.cli.render import esc as escape  # terminal-safe and markup-escaped
 from kinhub.kinship.names import DEFAULT_COMPUTE, DEFAULT_PARTNER_METRIC, EmitMethod
-from rich.markup import escape
 
 if TYPE_CHECKING:
     from kinhub.kinship.planner import MergePlan, ProposedMerge
@@ -151,7 +151,7 @@ def _print_plan(result: MergePlan) -> None:
 
     for gen in result.generations:
         top = ", ".join(f"{t['id']} ({t['eval_average']:.3g})" for t in gen.top_k)
-        kin = "–" if gen.top_kinship is None else f"{gen.top_kinship:.3g}"
+        kin = "—" if gen.top_kinship is None else f"{gen.top_kinship:.3g}"
         stdout.print(
             f"generation {gen.number}: top-{result.k} {escape(top)}; mean {result.metric} {kin}",
             highlight=False,
@@ -166,9 +166,9 @@ def _print_plan(result: MergePlan) -> None:
                 m.kind,
                 escape(" + ".join(m.models)),
                 escape(kinship_cell(m.kinship.to_json())) if m.kinship else "no shared base",
-                escape(m.shared_base or "–"),
-                escape(", ".join(m.made_as) or "–"),
-                escape(Path(m.config).name if m.config else "–"),
+                escape(m.shared_base or "—"),
+                escape(", ".join(m.made_as) or "—"),
+                escape(Path(m.config).name if m.config else "—"),
             )
         stdout.print(table)
     stdout.print(f"stopped: {escape(result.stop_reason)}", highlight=False)

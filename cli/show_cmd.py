@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from kinhub.cli.common import (
@@ -14,6 +14,8 @@ from kinhub.cli.common import (
     print_json,
     stdout,
 )
+from kinhub.cli.render import cell as text
+from kinhub.cli.render import safe
 from rich.table import Table
 from rich.text import Text
 
@@ -31,19 +33,6 @@ JSON: `{"repo_id", "sha", "license", ...facts, "crawl": {"status", "last_error",
 """
 
 
-def text(value: Any) -> Text:
-    """A table cell that shows ``value`` literally (no rich markup)."""
-    if value is None:
-        return Text("–", style="dim")
-    if isinstance(value, float):
-        return Text(f"{value:.4g}")
-    if isinstance(value, int) and not isinstance(value, bool):
-        return Text(f"{value:,}")
-    if isinstance(value, list):
-        return Text(", ".join(str(v) for v in value))
-    return Text(str(value))
-
-
 def _relatives(title: str, relatives: list[Relative]) -> Table:
     table = Table(title=title, title_justify="left", show_edge=False)
     for column in ("model", "relation", "role", "sources"):
@@ -59,8 +48,8 @@ def render_report(report: ModelReport) -> None:
     facts.add_column()
     for key, value in {**report.facts, **report.crawl}.items():
         if value not in (None, [], ""):
-            facts.add_row(key, text(value))
-    stdout.print(Text(str(report.facts["repo_id"]), style="bold"))
+            facts.add_row(safe(key), text(value))
+    stdout.print(Text(safe(report.facts["repo_id"]), style="bold"))
     stdout.print(facts)
     for title, relatives in (("Parents", report.parents), ("Children", report.children)):
         if relatives:
@@ -69,10 +58,11 @@ def render_report(report: ModelReport) -> None:
     for recipe in report.recipes:
         stdout.print()
         head = f"Recipe ({recipe['source']}): {recipe['merge_method'] or 'no method'}"
-        stdout.print(Text(head, style="bold"))
+        stdout.print(Text(safe(head), style="bold"))
         for warning in recipe["warnings"]:
-            stdout.print(Text(f"warning: {warning}", style="yellow"))
-        stdout.print(Text(recipe["raw_text"].rstrip()), soft_wrap=False)
+            stdout.print(Text(f"warning: {safe(warning)}", style="yellow"), soft_wrap=False)
+        raw = safe(recipe["raw_text"].rstrip(), keep_newlines=True)
+        stdout.print(Text(raw), soft_wrap=False)
     if report.evaluations:
         table = Table(title="Evaluations", title_justify="left", show_edge=False)
         for column in ("dataset", "metric", "value"):

@@ -12,7 +12,8 @@ from kinhub.cli.common import (
     print_json,
     stdout,
 )
-from kinhub.cli.show_cmd import text
+from kinhub.cli.render import cell as text
+from kinhub.cli.render import safe
 from rich.table import Table
 from rich.text import Text
 
@@ -58,21 +59,20 @@ def stats(ctx: typer.Context, fmt: FormatOpt = OutputFormat.table) -> None:
         kinship.add_column(column)
     for metric, d in result.kinship.items():
         kinship.add_row(
-            Text(metric),
+            text(metric),
             *(text(d[k]) for k in ("count", "min", "p25", "median", "p75", "max", "mean")),
         )
     stdout.print(kinship)
     crawl = result.crawl
     last = crawl["last_run"]
     stdout.print(Text("Crawl", style="bold"))
-    stdout.print(
-        Text(
-            f"  last run: {last['kind']} {last['scope']} {last['status']} at {last['started_at']}"
-            if last
-            else "  last run: never"
-        )
+    shown = (
+        f"{last['kind']} {last['scope']} {last['status']} at {last['started_at']}"
+        if last
+        else "never"
     )
-    stdout.print(Text(f"  high-water mark: {crawl['high_water'] or 'none'}"))
+    stdout.print(Text(safe(f"  last run: {shown}")))
+    stdout.print(Text(safe(f"  high-water mark: {crawl['high_water'] or 'none'}")))
     jobs = Table(title="Kinship jobs", title_justify="left", show_edge=False)
     for column in ("kind", "status", "count"):
         jobs.add_column(column)

@@ -24,9 +24,9 @@ from kinhub.cli.common import (
     stdout,
 )
 from kinhub.cli.durations import DURATION_HELP, optional_duration, parse_duration
+from kinhub.cli.render import esc as escape  # terminal-safe and markup-escaped
 from kinhub.hub.ratelimit import Plan
 from kinhub.kinship.names import DEFAULT_WORKER_MODE, WorkerMode
-from rich.markup import escape
 
 if TYPE_CHECKING:
     from kinhub.pipeline.worker import WorkerEvent

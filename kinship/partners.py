@@ -23,6 +23,9 @@
      kinship: ``k̂ = 0.5``), highest first.
 
    Candidates without a kinship value (pending, failed) come after those with one.
+   Every candidate says where its number comes from (``kinship_source``: ``measured``,
+   ``estimated`` by sampling, or ``missing``). The order is total (ties broken by
+   evaluation, then id), so the same database gives the same answer.
 """
 
 from __future__ import annotations
@@ -69,7 +72,8 @@ class ModelWithoutWeightsError(PartnerError):
 
     def __init__(self, repo_id: str, reason: str) -> None:
         self.repo_id = repo_id
-        super().__init__(f"{repo_id}: no readable safetensors weights: {reason}")
+        what = "no readable safetensors weights"
+        super().__init__(f"{repo_id}: {reason if reason.startswith(what) else f'{what}: {reason}'}")
 
 
 class NoCompatibleCandidateError(PartnerError):
@@ -103,6 +107,14 @@ class KinshipValue:
     base: str | None
     stored: bool = False  # read from the database rather than measured now
 
+    @property
+    def source(self) -> str:
+        """``measured`` (exact), ``estimated`` (sampled, with an interval) or
+        ``missing`` (pending, failed, or not a finite number)."""
+        if _finite(self.value) is None:
+            return "missing"
+        return "estimated" if self.mode == "sampled" else "measured"
+
     def to_json(self) -> dict[str, Any]:
         return {
             "value": _finite(self.value),
@@ -131,6 +143,7 @@ class PartnerRow:
         return {
             "id": self.id,
             "kinship": self.kinship.to_json(),
+            "kinship_source": self.kinship.source,
             "shared_base": self.shared_base,
             "score": _finite(self.score),
             "eval_average": _finite(self.eval_average),

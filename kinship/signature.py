@@ -157,6 +157,11 @@ def _permanent(exc: KinshipError) -> bool:
     return isinstance(exc, ModelSourceError) and exc.__cause__ is None
 
 
+NO_WEIGHTS_REASON = "no readable safetensors weights at this revision"
+"""Why a revision known to have no readable weights (none, or corrupt) has no
+signature; the detail is logged (``-v``) when it is first found."""
+
+
 @dataclass(frozen=True)
 class SignatureFailure:
     repo_id: str
@@ -188,7 +193,7 @@ def ensure_signatures(
             model_id, sha = row.id, row.sha
             stored = find_signature(session, model_id=model_id, revision=sha) if sha else None
         if stored is not None and stored.source == NO_WEIGHTS:
-            failed[repo_id] = SignatureFailure(repo_id, "no safetensors weights at this revision")
+            failed[repo_id] = SignatureFailure(repo_id, NO_WEIGHTS_REASON)
             continue
         if stored is not None:
             found[repo_id] = stored
@@ -203,9 +208,12 @@ def ensure_signatures(
             reason = str(exc)
             if isinstance(exc, ModelSourceError) and exc.ref and reason.startswith(exc.ref):
                 reason = reason[len(exc.ref) + 2 :]
-            failed[repo_id] = SignatureFailure(repo_id, reason)
             logger.info("%s: no signature: %s", repo_id, reason)
-            if sha and _permanent(exc):
+            permanent = bool(sha) and _permanent(exc)
+            # A permanent failure reads the same now as when answered from its stored
+            # row later, so two questions about one database get one answer.
+            failed[repo_id] = SignatureFailure(repo_id, NO_WEIGHTS_REASON if permanent else reason)
+            if sha and permanent:
                 # This revision will never have readable weights: remember it, so the
                 # next question does not probe the Hub again.
                 with database.write_transaction() as session:

@@ -36,6 +36,10 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Row
 
 Direction = Literal["up", "down", "both"]
+
+UNCOUNTED_DEPTH = 10_000
+"""Depths up to this bound the SQL walk as given; a larger one is capped at the
+number of models (no simple path is longer), so it never overflows the database."""
 Reached = Literal["up", "down", "both", "root"]
 
 _NODE_FACTS = (
@@ -190,13 +194,15 @@ def _sql_walk(
     session: Reader, root_id: int, *, upward: bool, depth: int | None
 ) -> tuple[dict[int, int], set[int]]:
     # A simple path never needs more steps than there are models, which bounds
-    # the recursion even through cycles (UNION drops repeated (id, depth) rows).
-    # (Counting is skipped when a depth bounds the walk: on PostgreSQL, count(*) of a
-    # million models alone takes longer than the whole walk.)
-    if depth is not None:
+    # the recursion even through cycles (UNION drops repeated (id, depth) rows), and
+    # makes any larger depth (--depth 10**20, beyond a 64-bit integer) mean "all".
+    # (Counting is skipped when a small depth bounds the walk: on PostgreSQL,
+    # count(*) of a million models alone takes longer than the whole walk.)
+    if depth is not None and depth <= UNCOUNTED_DEPTH:
         limit = depth
     else:
-        limit = session.execute(select(func.count()).select_from(model)).scalar_one()
+        count = session.execute(select(func.count()).select_from(model)).scalar_one()
+        limit = count if depth is None else min(depth, count)
     near, far = (
         (edge.c.child_id, edge.c.parent_id) if upward else (edge.c.parent_id, edge.c.child_id)
     )

@@ -118,3 +118,25 @@ def test_reparse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     report = json.loads(_ok(url, "db", "reparse", "--format", "json"))
     assert (report["examined"], report["changed"]) == (len(folders), 0)
     assert "examined" in _ok(url, "db", "reparse")
+
+
+def test_runs_table_fits_80_columns(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    database = open_database(database_url)
+    counts = {
+        "models_seen": 1500, "new": 1200, "changed": 30, "unchanged": 270, "edges_added": 4000,
+        "jobs_queued": 900, "files_downloaded": 2700, "errors": {"http": 2, "parse": 1},
+        "requests": {"calls": {"api": 1, "resolve": 2}},
+    }  # fmt: skip
+    with database.session() as session:
+        record_run(session, kind="crawl", scope="merges", status="ok", counts=counts)
+        run_id = start_run(session, kind="schedule", scope="full")
+        finish_run(session, run_id, status="failed", counts={}, error="boom " * 30)
+    database.dispose()
+    table = _ok(database_url, "db", "runs")
+    lines = table.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    words = " ".join(table.split())
+    for expected in ("1,500 seen", "1,200 new", "4,000 edges", "3 errors", "crawl", "merges"):
+        assert expected.replace(",", "") in words.replace(",", ""), expected
+    assert "{" not in table and "None" not in table and "…" not in table

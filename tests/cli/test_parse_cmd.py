@@ -70,3 +70,17 @@ def test_help_documents_every_output_field() -> None:
     sample = runner.invoke(app, ["parse", str(FIXTURES / "cards" / "moe_card.md")])
     for key in json.loads(sample.stdout):
         assert key in result.stdout, key
+
+
+def test_parse_the_same_file_twice_prints_it_once() -> None:
+    card = FIXTURES / "cards" / "lazymergekit.md"
+    config = FIXTURES / "configs" / "mergekit_moe_config.yml"
+    # The same file by another spelling (a `..` detour) is the same file.
+    detour = card.parent.parent / "cards" / ".." / "cards" / card.name
+    result = runner.invoke(app, ["parse", str(card), str(config), str(detour), str(card)])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert [o["file"] for o in out] == [str(card), str(config)]
+    single = runner.invoke(app, ["parse", str(card), str(card)])
+    assert single.exit_code == 0, single.output
+    assert json.loads(single.stdout)["file"] == str(card)

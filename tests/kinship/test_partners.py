@@ -192,7 +192,7 @@ def test_explore_lowest_kinship_among_the_strongest(crawled: Crawled) -> None:
     )
     assert [c.id for c in again.candidates] == ids
     assert {s["id"]: s["reason"] for s in again.skipped}["fam/noweights"] == (
-        "no weights: no safetensors weights at this revision"
+        "no weights: no readable safetensors weights at this revision"
     )
     assert all(c.kinship.stored for c in again.candidates if c.kinship.value is not None)
     with crawled.database.session() as session:
