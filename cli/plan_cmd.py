@@ -155,6 +155,7 @@ def _print_plan(result: MergePlan) -> None:
         stdout.print(
             f"generation {gen.number}: top-{result.k} {escape(top)}; mean {result.metric} {kin}",
             highlight=False,
+            soft_wrap=False,  # wrapped at the terminal's width (80 when piped)
         )
         if not gen.merges:
             continue
@@ -171,7 +172,7 @@ def _print_plan(result: MergePlan) -> None:
                 escape(Path(m.config).name if m.config else "—"),
             )
         stdout.print(table)
-    stdout.print(f"stopped: {escape(result.stop_reason)}", highlight=False)
+    stdout.print(f"stopped: {escape(result.stop_reason)}", highlight=False, soft_wrap=False)
     for s in result.skipped:
         stderr.print(f"skipped {escape(s['id'])}: {escape(s['reason'])}", style="dim")
 

@@ -17,9 +17,6 @@ from rich.cells import cell_len
 
 from tests.conftest import _fresh_postgres
 
-# Renderers another change makes fit 80 columns (issue 17, "every table readable at
-# 80 columns"); their width is checked once that lands.  Empty it then.
-WIDTH_CHECKED_ELSEWHERE = {"partners", "plan"}
 WIDTH = 80
 
 
@@ -123,8 +120,7 @@ def test_demo_next_commands_work_after_it_exits(
             check=False,
         )
         assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
-        if words[at + 1] not in WIDTH_CHECKED_ELSEWHERE:
-            wide[words[at + 1]] = _overflow(done.stdout + done.stderr)
+        wide[words[at + 1]] = _overflow(done.stdout + done.stderr)
         if words[at + 1] == "analyze":
             # The planted relation: more related ingredients gain less, clearly.
             row = next(line for line in done.stdout.splitlines() if line.startswith("│ cs"))
