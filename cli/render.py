@@ -258,10 +258,12 @@ def print_kinship(result: dict[str, Any]) -> None:
     from rich.table import Table
 
     intervals = result.get("intervals") or {}
-    table = Table(
-        title=f"kinship of {esc(result['a'])} and {esc(result['b'])} against "
-        f"{esc(result['base'])} ({esc(result['mode'])})"
+    title = (
+        f"kinship of {safe(result['a'])} and {safe(result['b'])} against "
+        f"{safe(result['base'])} ({safe(result['mode'])})"
     )
+    stdout.print(Text(title, style="italic"), soft_wrap=False)  # wrapped at the width
+    table = Table()
     table.add_column("metric")
     table.add_column("value", justify="right")
     if intervals:
