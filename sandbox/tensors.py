@@ -123,6 +123,29 @@ def finetune(
     return out
 
 
+def llama_shapes(n: float, *, hidden: int | None = None) -> dict[str, tuple[int, ...]]:
+    """A llama-like layout of about ``n`` parameters, in transformers' order (hidden
+    2048 from 3e8 parameters up, 1024 from 5e7, else 256; vocabulary 32,000): the
+    benchmarks' large models, whose values are written tensor by tensor."""
+    hidden = hidden or (2048 if n >= 3e8 else 1024 if n >= 5e7 else 256)
+    inter, vocab = int(hidden * 2.6875), 32000
+    per_layer = 4 * hidden * hidden + 3 * hidden * inter + 2 * hidden
+    layers = max(1, round((n - 2 * vocab * hidden - hidden) / per_layer))
+    shapes: dict[str, tuple[int, ...]] = {"model.embed_tokens.weight": (vocab, hidden)}
+    for i in range(layers):
+        p = f"model.layers.{i}."
+        for proj in ("q_proj", "k_proj", "v_proj", "o_proj"):
+            shapes[p + f"self_attn.{proj}.weight"] = (hidden, hidden)
+        shapes[p + "mlp.gate_proj.weight"] = (inter, hidden)
+        shapes[p + "mlp.up_proj.weight"] = (inter, hidden)
+        shapes[p + "mlp.down_proj.weight"] = (hidden, inter)
+        shapes[p + "input_layernorm.weight"] = (hidden,)
+        shapes[p + "post_attention_layernorm.weight"] = (hidden,)
+    shapes["model.norm.weight"] = (hidden,)
+    shapes["lm_head.weight"] = (vocab, hidden)
+    return shapes
+
+
 def layer_of(name: str) -> int | None:
     """The layer number in ``model.layers.N.…``, or None for embeddings and heads."""
     parts = name.split(".")

@@ -34,28 +34,8 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
+from kinhub.sandbox.tensors import llama_shapes  # noqa: E402
 from kinhub.sandbox.weights import write_streaming_model  # noqa: E402
-
-
-def llama_shapes(n: int) -> dict[str, tuple[int, ...]]:
-    """A llama-like layout of about ``n`` parameters (hidden 2048 down to 256 for small n)."""
-    hidden = 2048 if n >= 3e8 else 1024 if n >= 5e7 else 256
-    inter, vocab = int(hidden * 2.6875), 32000
-    per_layer = 4 * hidden * hidden + 3 * hidden * inter + 2 * hidden
-    layers = max(1, round((n - 2 * vocab * hidden - hidden) / per_layer))
-    shapes: dict[str, tuple[int, ...]] = {"model.embed_tokens.weight": (vocab, hidden)}
-    for i in range(layers):
-        p = f"model.layers.{i}."
-        for proj in ("q_proj", "k_proj", "v_proj", "o_proj"):
-            shapes[p + f"self_attn.{proj}.weight"] = (hidden, hidden)
-        shapes[p + "mlp.gate_proj.weight"] = (inter, hidden)
-        shapes[p + "mlp.up_proj.weight"] = (inter, hidden)
-        shapes[p + "mlp.down_proj.weight"] = (hidden, inter)
-        shapes[p + "input_layernorm.weight"] = (hidden,)
-        shapes[p + "post_attention_layernorm.weight"] = (hidden,)
-    shapes["model.norm.weight"] = (hidden,)
-    shapes["lm_head.weight"] = (vocab, hidden)
-    return shapes
 
 
 def _tensor(name: str, shape: tuple[int, ...], role: str) -> torch.Tensor:

@@ -52,6 +52,7 @@ from kinhub.kinship.sketch import sketch_model  # noqa: E402
 from kinhub.kinship.sketch_plan import make_plan  # noqa: E402
 from kinhub.kinship.sketch_service import measure_from_sketches  # noqa: E402
 from kinhub.sandbox.emulator import HubEmulator  # noqa: E402
+from kinhub.sandbox.tensors import llama_shapes  # noqa: E402
 from kinhub.sandbox.weights import plan_shards, shard_name  # noqa: E402
 
 ORG = "bench"
@@ -59,27 +60,6 @@ ORG = "bench"
 QUOTAS = {"free": {"api": 1000, "resolve": 5000}, "pro": {"api": 2500, "resolve": 12000}}
 _SHIFT = 7919  # offset between two models' noise windows (elements)
 SEVEN_B = {"params": 6.74e9, "bytes": 13.5e9, "files": 3}  # llama-2-7b-like, bf16, 3 shards
-
-
-def llama_shapes(n: float, *, hidden: int | None = None) -> dict[str, tuple[int, ...]]:
-    """A llama-like layout of about ``n`` parameters (hidden 2048 from 3e8 up)."""
-    hidden = hidden or (2048 if n >= 3e8 else 1024 if n >= 5e7 else 256)
-    inter, vocab = int(hidden * 2.6875), 32000
-    per_layer = 4 * hidden * hidden + 3 * hidden * inter + 2 * hidden
-    layers = max(1, round((n - 2 * vocab * hidden - hidden) / per_layer))
-    shapes: dict[str, tuple[int, ...]] = {"model.embed_tokens.weight": (vocab, hidden)}
-    for i in range(layers):
-        p = f"model.layers.{i}."
-        for proj in ("q_proj", "k_proj", "v_proj", "o_proj"):
-            shapes[p + f"self_attn.{proj}.weight"] = (hidden, hidden)
-        shapes[p + "mlp.gate_proj.weight"] = (inter, hidden)
-        shapes[p + "mlp.up_proj.weight"] = (inter, hidden)
-        shapes[p + "mlp.down_proj.weight"] = (hidden, inter)
-        shapes[p + "input_layernorm.weight"] = (hidden,)
-        shapes[p + "post_attention_layernorm.weight"] = (hidden,)
-    shapes["model.norm.weight"] = (hidden,)
-    shapes["lm_head.weight"] = (vocab, hidden)
-    return dict(sorted(shapes.items()))  # safetensors order: by name
 
 
 def write_family(
@@ -160,7 +140,7 @@ def _requests(stats: dict[str, Any]) -> dict[str, int]:
 
 
 def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
-    shapes = llama_shapes(args.params)
+    shapes = dict(sorted(llama_shapes(args.params).items()))  # safetensors order: by name
     params = sum(math.prod(s) for s in shapes.values())
     rhos = [0.1 + 0.8 * i / max(1, args.models - 1) for i in range(args.models)]
     t0 = time.perf_counter()
@@ -301,7 +281,8 @@ def projection(report: dict[str, Any], args: argparse.Namespace) -> dict[str, An
     pm = report["sketch_per_model"]
     n = args.project_models
     # A 7B llama (hidden 4096, 32 layers): its plan's blocks, plus two header reads per file.
-    plan = make_plan(llama_shapes(SEVEN_B["params"], hidden=4096), size=args.size, block=args.block)
+    seven_b = dict(sorted(llama_shapes(SEVEN_B["params"], hidden=4096).items()))
+    plan = make_plan(seven_b, size=args.size, block=args.block)
     blocks = sum(len(t.starts) for t in plan.tensors)
     cdn = blocks + 2 * SEVEN_B["files"]
     measured = statistics.mean(m["bytes_read"] / max(1, m["values"]) for m in pm)
