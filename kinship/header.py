@@ -112,12 +112,20 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:200]
 
 
+#: Longest tensor name accepted (real ones are under 200 characters).
+MAX_NAME = 16_384
+
+
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _entry(file: str, name: str, meta: Any, data_start: int, data_size: int) -> TensorInfo:
     """One header entry as a TensorInfo, every field checked on its own."""
+    if "\x00" in name or len(name) > MAX_NAME:  # names end up in stored JSON and tables
+        raise WeightsFormatError(
+            file, f"bad tensor name: a NUL byte or over {MAX_NAME} characters", tensor=name
+        )
     if not isinstance(meta, dict):
         raise WeightsFormatError(file, "bad header entry: not an object", tensor=name)
     dtype, shape, offsets = meta.get("dtype"), meta.get("shape"), meta.get("data_offsets")

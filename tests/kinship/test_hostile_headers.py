@@ -123,6 +123,26 @@ def test_kinship_command_answers_one_line_and_exit_1(
     assert len(lines) == 1 and lines[0].startswith("error:") and REASONS[case] in lines[0]
 
 
+@pytest.mark.parametrize(
+    "name", ["model.embed\x00tokens.weight", "x" * 20_000], ids=["nul", "long"]
+)
+def test_a_nul_or_huge_tensor_name_makes_the_file_corrupt(
+    hub_root: Path, tmp_path: Path, name: str
+) -> None:
+    """Tensor names reach stored JSON (PostgreSQL cannot hold NUL) and sketch plans."""
+    bad = tmp_path / "named"
+    bad.mkdir()
+    for f in (hub_root / ORG / "ft01").iterdir():
+        (bad / f.name).write_bytes(f.read_bytes())
+    header, data = read_st(bad / "model.safetensors")
+    first = next(k for k in header if k != "__metadata__")
+    header[name] = header.pop(first)
+    write_st(bad / "model.safetensors", header, data)
+    with pytest.raises(WeightsFormatError) as ei:
+        open_folder(bad)
+    assert "bad tensor name" in _one_line(ei.value)
+
+
 def test_hostile_tensor_name_stays_one_line_in_the_command(hub_root: Path, tmp_path: Path) -> None:
     bad = tmp_path / "named"
     corrupt_copy(hub_root / ORG / "ft01", bad, "negative")
