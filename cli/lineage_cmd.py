@@ -33,7 +33,12 @@ JSON: `{"root", "nodes": [{"id", "depth", "direction", "unresolved", ...facts}],
 the model asked about (`both` only where bad data makes a model its own ancestor).
 A merge edge's `kinship` is the stored kinship of child and parent,
 `{"cs", "pcc", "ed", "base", "mode"}` (null when none is stored); the tree shows it
-after the edge.
+after the edge.  Each edge's `weight_check` says whether the weights agree with it:
+`{"verdict": "consistent" | "contradicted" | "unverified", "score", "threshold",
+"base", "evidence": {"rule", "similarity", "coefficient", ...}}` (`reason` when
+unverified: no sketches yet, or a relation the check does not apply to); the tree
+marks consistent edges `✓ weights` and contradicted ones `✗ weights contradict`.
+Checks are made by `kinhub sketch` from the stored sketches (docs/kinship.md).
 """
 
 

@@ -158,7 +158,22 @@ def _label(edge: LineageEdge | None, node: str, unresolved: set[str]) -> Text:
     text.append(f"  {safe(how)} [{safe(', '.join(edge.sources))}]", style="dim")
     if edge.kinship:
         text.append(f"  {kinship_brief(edge.kinship)}", style="cyan")
+    mark = check_mark(edge.weight_check)
+    if mark is not None:
+        text.append(f"  {mark[0]}", style=mark[1])
     return text
+
+
+def check_mark(check: dict[str, Any] | None) -> tuple[str, str] | None:
+    """An edge's weight check as a short mark and its style (None: not judged)."""
+    verdict = (check or {}).get("verdict")
+    if verdict == "consistent":
+        return "✓ weights", "green"
+    if verdict == "contradicted":
+        score, threshold = check.get("score"), check.get("threshold")  # type: ignore[union-attr]
+        rule = (check.get("evidence") or {}).get("rule", "")  # type: ignore[union-attr]
+        return f"✗ weights contradict ({safe(rule)} {score} vs {threshold})", "bold red"
+    return None
 
 
 def kinship_brief(kinship: dict[str, Any]) -> str:

@@ -28,17 +28,22 @@ recipe (with the raw text it was read from), parents and children with their rol
 evaluations and kinship results.
 
 JSON: `{"repo_id", "sha", "license", ...facts, "crawl": {"status", "last_error", ...},
-"recipes": [...], "parents": [{"id", "relation", "role", "sources", ...}],
+"recipes": [...], "parents": [{"id", "relation", "role", "sources", ...,
+"weight_check"}] (as in `kinhub lineage`),
 "children": [...], "evaluations": [...], "kinship": [...]}`.
 """
 
 
 def _relatives(title: str, relatives: list[Relative]) -> Table:
     table = Table(title=title, title_justify="left", show_edge=False)
-    for column in ("model", "relation", "role", "sources"):
+    for column in ("model", "relation", "role", "sources", "weights"):
         table.add_column(column)
     for r in relatives:
-        table.add_row(text(r.id), text(r.relation), text(r.role), text(r.sources))
+        verdict = r.weight_check.get("verdict", "")
+        style = {"consistent": "green", "contradicted": "bold red"}.get(verdict, "dim")
+        table.add_row(
+            text(r.id), text(r.relation), text(r.role), text(r.sources), Text(verdict, style=style)
+        )
     return table
 
 

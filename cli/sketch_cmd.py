@@ -36,6 +36,10 @@ A sketch has about `--size` values whatever the model's size (default
 a `model_info`, one resolver request per safetensors file, and Range reads at the
 location each file redirects to (neighbouring blocks share a request).
 
+After sketching, the declared lineage of the sketched models and of their children is
+checked against the weights (`weight_check` in `kinhub lineage` and `kinhub show`;
+`--all`: every merge and fine-tune in the database); the table ends with the counts.
+
 `--all` adds every model in the database with weights and no sketch of its current
 revision. A model whose sketch of its current revision is stored is skipped
 (`"status": "stored"`) unless `--force`.
@@ -66,6 +70,7 @@ def sketch(
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     from kinhub.kinship.sketch import sketch_models
+    from kinhub.kinship.weight_check_service import check_models
 
     if not models and not all_models:
         stderr.print("[red]error:[/red] name models or give --all", highlight=False)
@@ -80,6 +85,8 @@ def sketch(
             block=block,
             force=force,
         )
+        done = [o.model for o in outcomes if o.status != "failed"]
+        checks = check_models(database, None if all_models else done)
     docs = [o.to_dict() for o in outcomes]
     if fmt is OutputFormat.json:
         print_json(docs)
@@ -93,6 +100,12 @@ def sketch(
             row = [text(d[c]) if c != "sha" else text(sha) for c in columns]
             table.add_row(*row, text(f"{d['seconds']:.2f}"))
         stdout.print(table)
+        c = checks.to_dict()
+        stdout.print(
+            f"weight checks of {c['children']} model(s): {c['consistent']} consistent, "
+            f"{c['contradicted']} contradicted, {c['unverified']} unverified",
+            highlight=False,
+        )
         for d in docs:
             if d["error"]:
                 stderr.print(f"[red]{d['model']}:[/red] {d['error']}", highlight=False)

@@ -24,7 +24,10 @@ kinship metric, crawl freshness (last run, high-water mark) and the kinship job 
 JSON: `{"models": {"total", status: n}, "edges": {relation: n}, "methods": {method: n},
 "most_merged": [{"id", "merges", "as_base"}], "kinship": {metric: {"count", "min",
 "p25", "median", "p75", "max", "mean"}}, "crawl": {"last_run", "last_ok_run",
-"high_water", "checkpoints", "last_model_update"}, "jobs": [{"kind", "status", "count"}]}`.
+"high_water", "checkpoints", "last_model_update"}, "jobs": [{"kind", "status", "count"}],
+"weight_checks": {"consistent", "contradicted", "unverified"}}` (merge and fine-tune
+edges, one per child and parent, by whether the weights agree; unverified includes
+those not checked yet).
 """
 
 
@@ -47,6 +50,7 @@ def stats(ctx: typer.Context, fmt: FormatOpt = OutputFormat.table) -> None:
         return
     stdout.print(_pairs("Models by status", result.models))
     stdout.print(_pairs("Edges by relation", result.edges))
+    stdout.print(_pairs("Merge and fine-tune edges by weight check", result.weight_checks))
     stdout.print(_pairs("Models by merge method", result.methods))
     merged = Table(title="Most merged", title_justify="left", show_edge=False)
     for column in ("model", "merges", "as base"):

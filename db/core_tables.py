@@ -94,6 +94,19 @@ kinship = table(
     column("computed_at", UTCDateTime()),
 )
 
+weight_check = table(
+    "weight_check",
+    column("child_id", Integer),
+    column("parent_id", Integer),
+    column("verdict", String),
+    column("rule", String),
+    column("score", Float),
+    column("threshold", Float),
+    column("base", String),
+    column("evidence", JSON),
+    column("checked_at", UTCDateTime()),
+)
+
 kinship_job = table(
     "kinship_job",
     column("kinship_id", Integer),

@@ -396,3 +396,23 @@ class ModelSketch(SQLModel, table=True):
     cdn_requests: int = 0
     seconds: float = 0.0
     computed_at: datetime = Field(default_factory=utcnow)
+
+
+class WeightCheck(SQLModel, table=True):
+    """Whether a child's weights agree with one declared parent (``kinhub.kinship.
+    weight_check``): ``verdict`` consistent | contradicted | unverified, the rule's score
+    and threshold, and the evidence (similarity, coefficient, base, revisions)."""
+
+    __tablename__ = "weight_check"
+    __table_args__ = (UniqueConstraint("child_id", "parent_id", name="uq_weight_check"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    child_id: int = Field(foreign_key="model.id", ondelete="CASCADE", index=True)
+    parent_id: int = Field(foreign_key="model.id", ondelete="CASCADE")
+    verdict: str = Field(max_length=20, index=True)
+    rule: str = Field(max_length=20)
+    score: float | None = None
+    threshold: float | None = None
+    base: str | None = Field(default=None, max_length=300)
+    evidence: dict[str, Any] = _json(dict)
+    checked_at: datetime = Field(default_factory=utcnow)

@@ -20,6 +20,10 @@ METHOD_MD = {
     "ties": "[TIES](https://arxiv.org/abs/2306.01708)",
     "dare_ties": "[DARE TIES](https://arxiv.org/abs/2311.03099)",
     "model_stock": "[Model Stock](https://arxiv.org/abs/2403.19522)",
+    "dare_linear": "linear [DARE](https://arxiv.org/abs/2311.03099)",
+    "della": "[DELLA](https://arxiv.org/abs/2406.11617)",
+    "breadcrumbs": "[Model Breadcrumbs](https://arxiv.org/abs/2312.06795)",
+    "nuslerp": "NuSLERP",
     "passthrough": "Passthrough",
 }
 LAZY_URL = "https://colab.research.google.com/drive/1obulZ1ROXHjYLn6PPZJwRR6GzgQogxxb?usp=sharing"

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from kinhub.db.answers.edge_kinship import EdgeKinship, edge_kinship
 from kinhub.db.answers.evidence import best_evidence, group_evidence, merge_methods
 from kinhub.db.core_tables import edge, model, require_model_id
+from kinhub.db.weight_checks import UNCHECKED, check_json, checks_for, not_applicable
 from sqlalchemy import func, literal, select
 
 if TYPE_CHECKING:
@@ -69,6 +70,8 @@ class LineageEdge:
     direction: Reached = "up"
     # Merge edges: the stored kinship of (child, parent), see db.edge_kinship; else None.
     kinship: dict[str, Any] | None = None
+    # Whether the weights agree with the edge (db.weight_checks): verdict and evidence.
+    weight_check: dict[str, Any] = field(default_factory=lambda: dict(UNCHECKED))
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,7 @@ class Lineage:
                     "parameters": e.parameters,
                     "revision": e.revision,
                     "kinship": e.kinship,
+                    "weight_check": e.weight_check,
                 }
                 for e in self.edges
             ],
@@ -291,6 +295,7 @@ def _assemble(session: Reader, root: str, walks: _Walks) -> Lineage:
     measured = edge_kinship(
         session, {(e.child_id, e.parent_id) for e in edges if e.relation in ("merge", "moe")}
     )
+    checks = checks_for(session, {(e.child_id, e.parent_id) for e in edges})
 
     lineage_edges = []
     for (child, parent, relation, role), group in sorted(
@@ -310,6 +315,7 @@ def _assemble(session: Reader, root: str, walks: _Walks) -> Lineage:
                 revision=first.revision,
                 direction=walks.edge_direction(e.id for e in group if e.id is not None),
                 kinship=_kinship_json(measured, child, parent, relation),
+                weight_check=_check_json(checks, child, parent, relation, role),
             )
         )
     nodes = [
@@ -330,3 +336,13 @@ def _kinship_json(
 ) -> dict[str, Any] | None:
     found = measured.get((child, parent)) if relation in ("merge", "moe") else None
     return found.to_json() if found is not None else None
+
+
+def _check_json(
+    checks: dict[tuple[int, int], Any], child: int, parent: int, relation: str, role: str
+) -> dict[str, Any]:
+    reason = not_applicable(relation, role)
+    if reason is not None:
+        return {"verdict": "unverified", "reason": reason}
+    found = checks.get((child, parent))
+    return check_json(found) if found is not None else dict(UNCHECKED)

@@ -15,6 +15,7 @@ from kinhub.db.answers.export_graph import Evidence, evidence_select, group_evid
 from kinhub.db.answers.guards import require_models
 from kinhub.db.models import Edge, Evaluation, Kinship, Model, Recipe
 from kinhub.db.store import require_model
+from kinhub.db.weight_checks import checks_of, edge_check
 from sqlalchemy import or_, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
@@ -78,6 +79,7 @@ class Relative:
     sources: list[str]
     parameters: dict[str, Any] = field(default_factory=dict)
     revision: str | None = None
+    weight_check: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ class ModelReport:
                 "sources": r.sources,
                 "parameters": r.parameters,
                 "revision": r.revision,
+                "weight_check": r.weight_check,
             }
 
         return {
@@ -119,17 +122,21 @@ def _relatives(session: Session, model_id: int, *, parents: bool) -> list[Relati
         .where((col(Edge.child_id) if parents else col(Edge.parent_id)) == model_id)
         .order_by(col(Edge.id))
     ).all()
+    checks = checks_of(session, model_id, parents=parents)
     out = []
     for group in group_evidence([Evidence(*row) for row in rows]):
         first = best_evidence(group)
+        role = stated_role(e.role for e in group)
+        other = first.parent if parents else first.child
         out.append(
             Relative(
-                id=first.parent if parents else first.child,
+                id=other,
                 relation=first.relation,
-                role=stated_role(e.role for e in group),
+                role=role,
                 sources=sorted({e.source for e in group}),
                 parameters=first.parameters,
                 revision=first.revision,
+                weight_check=edge_check(checks, other, first.relation, role),
             )
         )
     return sorted(out, key=lambda r: (r.id, r.relation, r.role))

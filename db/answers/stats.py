@@ -8,7 +8,7 @@ and the memory not with the number of rows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kinhub.db.answers.guards import require_models
@@ -23,6 +23,7 @@ from kinhub.db.models import (
     Recipe,
 )
 from kinhub.db.timeutil import to_utc
+from kinhub.db.weight_checks import verdict_counts
 from sqlalchemy import distinct, func, select
 from sqlmodel import Session, col
 
@@ -40,6 +41,7 @@ class Stats:
     kinship: dict[str, dict[str, Any]]
     crawl: dict[str, Any]
     jobs: list[dict[str, Any]]
+    weight_checks: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -50,6 +52,7 @@ class Stats:
             "kinship": self.kinship,
             "crawl": self.crawl,
             "jobs": self.jobs,
+            "weight_checks": self.weight_checks,
         }
 
 
@@ -182,4 +185,5 @@ def database_stats(session: Session) -> Stats:
         kinship={metric: _distribution(session, metric) for metric in KINSHIP_METRICS},
         crawl=_crawl(session),
         jobs=_jobs(session),
+        weight_checks=verdict_counts(session),
     )

@@ -1,0 +1,161 @@
+"""Weight-checked lineage over real HTTP: real mergekit merges of every common method and
+planted lies, served by the emulator, crawled, sketched, and judged on SQLite and
+PostgreSQL; the verdicts reach ``lineage``, ``show`` and ``stats``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kinhub.cli.app import app
+from kinhub.db.engine import Database
+from kinhub.kinship.weight_check import (
+    JOINT_THRESHOLD,
+    judge_distance,
+    judge_finetune,
+    judge_ingredients,
+)
+from kinhub.sandbox.checked import LIES, TRUE_MERGES, write_checked_family
+from typer.testing import CliRunner
+
+from tests.conftest import HubEmulators
+from tests.crawler.crawl_support import run_crawl
+
+np = pytest.importorskip("numpy")
+runner = CliRunner()
+
+
+def run_mergekit(config: dict[str, Any], out: Path) -> None:
+    """One merge by mergekit itself (a test dependency), reading local folders."""
+    from mergekit.config import MergeConfiguration
+    from mergekit.merge import run_merge
+    from mergekit.options import MergeOptions
+
+    run_merge(
+        MergeConfiguration.model_validate(config),
+        str(out),
+        MergeOptions(copy_tokenizer=False, quiet=True, random_seed=1, write_model_card=False),
+    )
+
+
+@pytest.fixture(scope="module")
+def checked_family(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[Any, str]]:
+    root = tmp_path_factory.mktemp("checked-hub")
+    expected = write_checked_family(root, merge=run_mergekit)
+    return root, expected
+
+
+def _json(db_url: str, *args: str) -> Any:
+    result = runner.invoke(app, ["--db", db_url, *args])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_true_merges_are_consistent_and_planted_lies_contradicted(
+    checked_family: tuple[Path, dict[Any, str]],
+    database: Database,
+    database_url: str,
+    tmp_path: Path,
+    hub_emulator: HubEmulators,
+) -> None:
+    root, expected = checked_family
+    with hub_emulator(root, set_endpoint=True) as emu:
+        run_crawl(database, emu.url, tmp_path / "crawl", scope="full")
+        sketched = _json(database_url, "sketch", "--all", "--format", "json")
+        assert {d["status"] for d in sketched} == {"sketched"}
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    children = sorted({child for child, _ in expected})
+    for child in children:
+        doc = _json(database_url, "lineage", child, "--depth", "1", "--format", "json")
+        for edge in doc["edges"]:
+            found[(edge["child"], edge["parent"])] = edge["weight_check"]
+    wrong = {
+        key: (verdict, found.get(key))
+        for key, verdict in expected.items()
+        if (found.get(key) or {}).get("verdict") != verdict
+    }
+    assert not wrong, wrong
+    # Every true merge of every method, none contradicted; every lie caught.
+    assert len({c for c in children if "/true-" in c}) == len(TRUE_MERGES)
+    assert len({c for c in children if "/lie-" in c}) == len(LIES)
+    lie = found[("wc/lie-reupload-claims-two", "wc/ft1")]
+    assert lie["evidence"]["rule"] == "joint" and lie["score"] < JOINT_THRESHOLD
+    assert lie["base"] == "wc/base" and -1 <= lie["evidence"]["similarity"] <= 1
+    # The tree marks it; show lists it; stats counts it.
+    tree = runner.invoke(app, ["--db", database_url, "lineage", "wc/lie-reupload-claims-two"])
+    assert tree.exit_code == 0 and "✗ weights contradict" in tree.stdout
+    assert "✓ weights" in runner.invoke(app, ["--db", database_url, "lineage", "wc/true-ties"]).stdout
+    show = _json(database_url, "show", "wc/lie-wrong-foundation", "--format", "json")
+    assert [p["weight_check"]["verdict"] for p in show["parents"]] == ["contradicted"]
+    stats = _json(database_url, "stats", "--format", "json")["weight_checks"]
+    contradicted = sum(v == "contradicted" for v in expected.values())
+    assert stats["contradicted"] == contradicted
+    assert stats["consistent"] == len(expected) - contradicted
+
+
+def test_unchecked_and_not_applicable_edges_say_why(
+    database: Database, database_url: str, tmp_path: Path, hub_emulator: HubEmulators
+) -> None:
+    from kinhub.sandbox.families import generate_merge_family
+
+    root = tmp_path / "hub"
+    generate_merge_family(root, weights=False)
+    with hub_emulator(root) as emu:
+        run_crawl(database, emu.url, tmp_path / "crawl", scope="full")
+    doc = _json(database_url, "lineage", "m1/frankenmerge", "--depth", "1", "--format", "json")
+    checks = {(e["role"], e["weight_check"]["verdict"]) for e in doc["edges"]}
+    assert ("slice", "unverified") in checks
+    reasons = {e["weight_check"]["reason"] for e in doc["edges"]}
+    assert any("passthrough" in r for r in reasons)
+    moe = _json(database_url, "lineage", "m1/moe", "--depth", "1", "--format", "json")
+    assert all(e["weight_check"]["verdict"] == "unverified" for e in moe["edges"])
+    ties = _json(database_url, "lineage", "m1/ties", "--depth", "1", "--format", "json")
+    assert {e["weight_check"]["reason"] for e in ties["edges"]} == {
+        "not checked: no sketches (run `kinhub sketch`)"
+    }
+
+
+# ---------------------------------------------------------------- the rules on vectors
+
+
+def _family(rho: float, n: int = 40_000, seed: int = 0) -> dict[str, Any]:
+    rng = np.random.default_rng(seed)
+    base = rng.standard_normal(n) * 0.02
+    shared = rng.standard_normal(n)
+    fts = [
+        base + 0.002 * (np.sqrt(rho) * shared + np.sqrt(1 - rho) * rng.standard_normal(n))
+        for _ in range(4)
+    ]
+    return {"base": base, "fts": fts, "w": np.ones(n), "rng": rng}
+
+
+@pytest.mark.parametrize("rho", [0.2, 0.5, 0.7])
+def test_a_sibling_is_not_explained_but_a_weak_ingredient_is(rho: float) -> None:
+    f = _family(rho)
+    base, (a, b, c, d), w = f["base"], f["fts"], f["w"]
+    # A re-upload of d claiming a + b: explained only as much as any sibling is.
+    lie = judge_ingredients(w, d, [a, b], base)
+    assert [j.verdict for j in lie] == ["contradicted"] * 2
+    assert abs(lie[0].score) < 0.05  # type: ignore[arg-type]
+    # 0.9 a + 0.05 b + 0.05 c: c's share is small, but together they explain it all.
+    true = judge_ingredients(w, base + 0.9 * (a - base) + 0.05 * (b - base) + 0.05 * (c - base),
+                             [a, b, c], base)  # fmt: skip
+    assert [j.verdict for j in true] == ["consistent"] * 3
+    # A DARE-like sparse merge: most of the child at the base exactly.
+    keep = f["rng"].random((2, base.size)) < 0.1
+    sparse = base + 5 * (keep[0] * (a - base) + keep[1] * (b - base))
+    assert {j.verdict for j in judge_ingredients(w, sparse, [a, b], base)} == {"consistent"}
+
+
+def test_finetune_and_distance_rules() -> None:
+    f = _family(0.5)
+    base, (a, b, _, _), w = f["base"], f["fts"], f["w"]
+    child_of_a = a + (b - base)  # a fine-tune of a keeps a's change
+    assert judge_finetune(w, child_of_a, a, base).verdict == "consistent"
+    assert judge_finetune(w, b, a, base).verdict == "contradicted"  # a sibling of a
+    other = f["rng"].standard_normal(base.size) * 0.02
+    assert judge_distance(w, a, base).verdict == "consistent"
+    far = judge_distance(w, a, other)
+    assert far.verdict == "contradicted" and far.score is not None and far.score > 1
