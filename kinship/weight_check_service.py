@@ -225,24 +225,30 @@ def _judge_child(judge: _Judge, child: int) -> dict[int, tuple[Judgement, str | 
     return out
 
 
-def _children(session: Session, repo_ids: Iterable[str] | None) -> list[int]:
+def _children(
+    session: Session, repo_ids: Iterable[str] | None, *, with_children: bool = True
+) -> list[int]:
     """Children to judge: with ``repo_ids`` None every child of a merge or fine-tune
-    edge; else those models and their children (a parent's new sketch changes them)."""
+    edge; else those models and (``with_children``) their children (a parent's new
+    sketch changes their verdicts)."""
     query = sa_select(col(Edge.child_id)).where(col(Edge.relation).in_(("merge", "finetune")))
     if repo_ids is not None:
         names = list(dict.fromkeys(repo_ids))
         ids = list(session.exec(select(Model.id).where(col(Model.repo_id).in_(names))))
-        query = query.where(col(Edge.child_id).in_(ids) | col(Edge.parent_id).in_(ids))
+        named = col(Edge.child_id).in_(ids)
+        query = query.where(named | col(Edge.parent_id).in_(ids) if with_children else named)
     return sorted({int(c) for (c,) in session.execute(query.distinct())})
 
 
-def check_models(database: Database, repo_ids: Iterable[str] | None = None) -> CheckSummary:
-    """Judge the edges of the children of ``repo_ids`` (see :func:`_children`; None:
-    every child) from stored sketches and store the verdicts, one child per
-    transaction (replacing its earlier checks)."""
+def check_models(
+    database: Database, repo_ids: Iterable[str] | None = None, *, with_children: bool = True
+) -> CheckSummary:
+    """Judge the edges of ``repo_ids`` and (``with_children``) of their children (None:
+    every child in the database) from stored sketches and store the verdicts, one
+    child per transaction (replacing its earlier checks)."""
     summary = CheckSummary()
     with database.session() as session:
-        children = _children(session, repo_ids)
+        children = _children(session, repo_ids, with_children=with_children)
     for child in children:
         with database.write_transaction() as session:
             graph = Genealogy(session)

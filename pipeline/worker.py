@@ -471,11 +471,13 @@ def measure_by_sketches(
     database: Database, job: ClaimedJob, *, settings: WorkerSettings, on_row: RowHook
 ) -> Measurement:
     """Answer a pair or edge job from the three models' stored sketches, reading the
-    sketches that are missing first; stored with mode ``sketch`` and 95% intervals."""
+    sketches that are missing first; stored with mode ``sketch`` and 95% intervals.
+    An edge job then checks its child's declared lineage against the sketches."""
     from kinhub.kinship.sketch_service import measure_from_sketches
+    from kinhub.kinship.weight_check_service import check_models
 
     a, b, base = job.refs
-    return measure_from_sketches(
+    measurement = measure_from_sketches(
         database,
         a=a,
         b=b,
@@ -484,6 +486,9 @@ def measure_by_sketches(
         endpoint=settings.endpoint,
         on_row=on_row,
     )
+    if job.kind == "edge" and job.child:
+        check_models(database, [job.child], with_children=False)
+    return measurement
 
 
 @contextmanager

@@ -87,13 +87,18 @@ def test_true_merges_are_consistent_and_planted_lies_contradicted(
             key,
             found[key],
         )
+    # Every true merge of every method and every lie was judged.
+    assert len({c for c in children if "/true-" in c}) == len(TRUE_MERGES)
+    assert len({c for c in children if "/lie-" in c}) == len(LIES)
     lie = found[("wc/lie-reupload-claims-two", "wc/ft1")]
     assert lie["evidence"]["rule"] == "joint" and lie["score"] < JOINT_THRESHOLD
     assert lie["base"] == "wc/base" and -1 <= lie["evidence"]["similarity"] <= 1
     # The tree marks it; show lists it; stats counts it.
     tree = runner.invoke(app, ["--db", database_url, "lineage", "wc/lie-reupload-claims-two"])
     assert tree.exit_code == 0 and "✗ weights contradict" in tree.stdout
-    assert "✓ weights" in runner.invoke(app, ["--db", database_url, "lineage", "wc/true-ties"]).stdout
+    assert (
+        "✓ weights" in runner.invoke(app, ["--db", database_url, "lineage", "wc/true-ties"]).stdout
+    )
     show = _json(database_url, "show", "wc/lie-wrong-foundation", "--format", "json")
     assert [p["weight_check"]["verdict"] for p in show["parents"]] == ["contradicted"]
     stats = _json(database_url, "stats", "--format", "json")["weight_checks"]
@@ -166,3 +171,36 @@ def test_finetune_and_distance_rules() -> None:
     assert judge_distance(w, a, base).verdict == "consistent"
     far = judge_distance(w, a, other)
     assert far.verdict == "contradicted" and far.score is not None and far.score > 1
+
+
+def test_worker_in_sketch_mode_checks_the_child_of_each_edge_job(
+    checked_family: tuple[Path, dict[Any, str]],
+    database: Database,
+    database_url: str,
+    tmp_path: Path,
+    hub_emulator: HubEmulators,
+) -> None:
+    import shutil
+
+    source, _ = checked_family
+    root = tmp_path / "hub"
+    for name in ("base", "ft1", "ft2", "ft7", "true-ties", "lie-reupload-claims-two"):
+        shutil.copytree(source / "wc" / name, root / "wc" / name)
+    with hub_emulator(root, set_endpoint=True) as emu:
+        run_crawl(database, emu.url, tmp_path / "crawl", scope="full")
+        before = _json(database_url, "lineage", "wc/true-ties", "--depth", "1", "--format", "json")
+        assert {e["weight_check"]["verdict"] for e in before["edges"]} == {"unverified"}
+        result = runner.invoke(
+            app, ["--db", database_url, "worker", "--mode", "sketch", "--until-empty"]
+        )
+        assert result.exit_code == 0, result.output
+    verdicts = {}
+    for child in ("wc/true-ties", "wc/lie-reupload-claims-two"):
+        doc = _json(database_url, "lineage", child, "--depth", "1", "--format", "json")
+        verdicts.update(
+            {(e["child"], e["parent"]): e["weight_check"]["verdict"] for e in doc["edges"]}
+        )
+    assert verdicts[("wc/true-ties", "wc/ft1")] == "consistent"
+    assert verdicts[("wc/true-ties", "wc/ft2")] == "consistent"
+    assert verdicts[("wc/lie-reupload-claims-two", "wc/ft1")] == "contradicted"
+    assert verdicts[("wc/lie-reupload-claims-two", "wc/ft2")] == "contradicted"
