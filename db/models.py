@@ -14,6 +14,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
+    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -384,6 +385,7 @@ class ModelSketch(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("model_id", "revision", name="uq_model_sketch"),
         Index("ix_model_sketch_plan", "plan_key"),
+        Index("ix_model_sketch_plan_model", "plan_key", "model_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -396,3 +398,21 @@ class ModelSketch(SQLModel, table=True):
     cdn_requests: int = 0
     seconds: float = 0.0
     computed_at: datetime = Field(default_factory=utcnow)
+
+
+class SketchSummary(SQLModel, table=True):
+    """A model's latest sketch projected to a few numbers (``kinhub.kinship.relatives``):
+    a linear count-sketch of the plan-weighted values, float32 little-endian, so a
+    difference of summaries is the summary of the difference.  One narrow row per model
+    (not a column of ``model_sketch``, whose 256 KiB blob SQLite would walk past), so
+    ``kinhub relatives`` reads a plan's summaries in one small SELECT."""
+
+    __tablename__ = "sketch_summary"
+    __table_args__ = (Index("ix_sketch_summary_plan", "plan_key"),)
+
+    model_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("model.id", ondelete="CASCADE"), primary_key=True)
+    )
+    revision: str = Field(max_length=200)
+    plan_key: str = Field(max_length=64)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
