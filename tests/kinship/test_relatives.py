@@ -132,7 +132,7 @@ def test_declared_parents_and_children_are_marked(sketched: str) -> None:
 
 def test_top_and_base_option(sketched: str) -> None:
     doc = _invoke(sketched, "relatives", "kin/child", "--top", "2", "--format", "json")
-    assert isinstance(doc, dict) and [r["model"] for r in doc["relatives"]][0] == "kin/ft1"
+    assert isinstance(doc, dict) and doc["relatives"][0]["model"] == "kin/ft1"
     assert len(doc["relatives"]) == 2
     # Against ft1 as the base, child's change is its own noise: nothing is near.
     own = _invoke(sketched, "relatives", "kin/child", "--base", "kin/ft1", "--format", "json")
