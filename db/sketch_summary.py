@@ -10,18 +10,38 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from kinhub.db.models import Model, ModelSketch, SketchSummary
-from sqlalchemy import func
+import numpy as np
+from kinhub.db.models import Edge, Model, ModelSketch, SketchSummary, SketchSummaryPage
+from kinhub.db.timeutil import utcnow
+from sqlalchemy import delete, func, text, update
 from sqlmodel import Session, col, select
+
+PAGE_SIZE = 10_000
 
 
 @dataclass(frozen=True)
 class PlanSummaries:
-    """Every summary of one plan: model ids and revisions, and the summaries' bytes
-    concatenated in the same order (``len(data) // len(model_ids)`` bytes each)."""
+    """Summaries of one plan as blocks (a page each, then the rows not in a page):
+    per block the model ids (int64) and their summaries' bytes in the same order."""
+
+    blocks: list[tuple[np.ndarray, bytes]]
+    unpacked: int = 0  # models read from rows not in a page yet
+
+    @property
+    def count(self) -> int:
+        return sum(ids.size for ids, _ in self.blocks)
+
+    def model_ids(self) -> np.ndarray:
+        if not self.blocks:
+            return np.empty(0, dtype=np.int64)
+        return np.concatenate([ids for ids, _ in self.blocks])
+
+
+@dataclass(frozen=True)
+class FullSketches:
+    """Full sketches read together: model ids and their bytes concatenated."""
 
     model_ids: list[int]
-    revisions: list[str]
     data: bytes
 
 
@@ -32,7 +52,7 @@ def save_summary(
     row = session.get(SketchSummary, model_id)
     if row is None:
         row = SketchSummary(model_id=model_id, revision=revision, plan_key=plan_key, data=data)
-    row.revision, row.plan_key, row.data = revision, plan_key, data
+    row.revision, row.plan_key, row.data, row.packed = revision, plan_key, data, False
     session.add(row)
     session.flush()
 
@@ -43,49 +63,142 @@ def save_summaries(session: Session, rows: Sequence[tuple[int, str, str, bytes]]
     if rows:
         session.execute(
             SketchSummary.__table__.insert(),  # type: ignore[attr-defined]
-            [{"model_id": m, "revision": r, "plan_key": p, "data": d} for m, r, p, d in rows],
+            [
+                {"model_id": m, "revision": r, "plan_key": p, "data": d, "packed": False}
+                for m, r, p, d in rows
+            ],
         )
 
 
 def load_summaries(session: Session, plan_key: str) -> PlanSummaries:
-    """The summaries of ``plan_key`` (one narrow SELECT, by model id)."""
+    """The summaries of ``plan_key``: its pages, then the rows not packed yet (which
+    replace a page's copy of the same model).
+
+    This is the read of ``kinhub relatives`` that grows with the plan, so it reads
+    pages of 10,000 summaries (:func:`repack`) rather than a row per model, through
+    the driver's cursor (binary transfer on PostgreSQL, no row objects)."""
+    connection = session.connection()
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    pg = connection.dialect.name == "postgresql"
+    mark = "%s" if pg else "?"
+    cursor = raw.cursor(binary=True) if pg else raw.cursor()
+    try:
+        cursor.execute(
+            "SELECT model_ids, data FROM sketch_summary_page"
+            f" WHERE plan_key = {mark} ORDER BY page",
+            (plan_key,),
+        )
+        pages = [(np.frombuffer(ids, dtype="<i8"), bytes(data)) for ids, data in cursor.fetchall()]
+    finally:
+        cursor.close()
+    tail = session.execute(
+        select(SketchSummary.model_id, SketchSummary.data)
+        .where(SketchSummary.plan_key == plan_key)
+        .where(col(SketchSummary.packed).is_(False))
+    ).all()
+    if not tail:
+        return PlanSummaries(blocks=pages)
+    tail_ids = np.asarray([t[0] for t in tail], dtype=np.int64)
+    blocks = []
+    for ids, data in pages:
+        keep = ~np.isin(ids, tail_ids)
+        if not keep.all():
+            width = len(data) // ids.size
+            data = np.frombuffer(data, dtype=np.uint8).reshape(ids.size, width)[keep].tobytes()
+            ids = ids[keep]
+        blocks.append((ids, data))
+    blocks.append((tail_ids, b"".join(t[1] for t in tail)))
+    return PlanSummaries(blocks=blocks, unpacked=len(tail))
+
+
+def count_unpacked(session: Session, plan_key: str) -> int:
+    """Summaries of ``plan_key`` not in a page yet (from the index alone)."""
+    return session.execute(
+        select(func.count())
+        .select_from(SketchSummary)
+        .where(SketchSummary.plan_key == plan_key)
+        .where(col(SketchSummary.packed).is_(False))
+    ).scalar_one()
+
+
+def repack(session: Session, plan_key: str, *, page_size: int | None = None) -> int:
+    """Rewrite the pages of ``plan_key`` from its summaries and mark them packed;
+    returns how many summaries the pages hold.  Takes the write lock of the table on
+    PostgreSQL (SQLite: the caller's write transaction holds it), so no summary
+    stored meanwhile is marked packed without being in a page."""
+    if session.connection().dialect.name == "postgresql":
+        session.execute(text("LOCK TABLE sketch_summary IN SHARE ROW EXCLUSIVE MODE"))
     rows = session.execute(
-        select(SketchSummary.model_id, SketchSummary.revision, SketchSummary.data)
+        select(SketchSummary.model_id, SketchSummary.data)
         .where(SketchSummary.plan_key == plan_key)
         .order_by(col(SketchSummary.model_id))
     ).all()
-    return PlanSummaries(
-        model_ids=[r[0] for r in rows],
-        revisions=[r[1] for r in rows],
-        data=b"".join(r[2] for r in rows),
-    )
-
-
-def unsummarized(session: Session, plan_key: str) -> list[int]:
-    """Models with a sketch of ``plan_key`` and no summary at all (sketches stored
-    before summaries existed).  A count on the indexes first, so the usual answer
-    (none) costs two index scans."""
-    sketched = session.execute(
-        select(func.count(func.distinct(ModelSketch.model_id))).where(
-            ModelSketch.plan_key == plan_key
+    session.execute(delete(SketchSummaryPage).where(col(SketchSummaryPage.plan_key) == plan_key))
+    page_size = page_size or PAGE_SIZE
+    for page, start in enumerate(range(0, len(rows), page_size)):
+        chunk = rows[start : start + page_size]
+        session.add(
+            SketchSummaryPage(
+                plan_key=plan_key,
+                page=page,
+                model_ids=np.asarray([r[0] for r in chunk], dtype="<i8").tobytes(),
+                data=b"".join(r[1] for r in chunk),
+            )
         )
-    ).scalar_one()
-    summarized = session.execute(
-        select(func.count()).select_from(SketchSummary).where(SketchSummary.plan_key == plan_key)
-    ).scalar_one()
-    if sketched <= summarized:
-        return []
+    session.execute(
+        update(SketchSummary)
+        .where(col(SketchSummary.plan_key) == plan_key)
+        .where(col(SketchSummary.packed).is_(False))
+        .values(packed=True)
+    )
+    session.flush()
+    return len(rows)
+
+
+def unsummarized(session: Session) -> list[int]:
+    """Models with a sketch and no summary (sketches stored before summaries existed,
+    :func:`kinhub.kinship.relatives.backfill`), by id."""
     has_summary = select(SketchSummary.model_id).where(
         SketchSummary.model_id == ModelSketch.model_id
     )
     query = (
         select(ModelSketch.model_id)
-        .where(ModelSketch.plan_key == plan_key)
         .where(~has_summary.exists())
         .distinct()
         .order_by(col(ModelSketch.model_id))
     )
     return list(session.exec(query))
+
+
+def latest_of_models(session: Session, model_ids: Iterable[int]) -> dict[int, tuple[str, str]]:
+    """Each model's latest sketch of any plan: ``model_id → (revision, plan_key)``."""
+    out: dict[int, tuple[str, str]] = {}
+    ids = list(dict.fromkeys(model_ids))
+    for start in range(0, len(ids), 500):
+        query = (
+            select(ModelSketch.model_id, ModelSketch.revision, ModelSketch.plan_key)
+            .where(col(ModelSketch.model_id).in_(ids[start : start + 500]))
+            .order_by(col(ModelSketch.computed_at), col(ModelSketch.id))
+        )
+        for model_id, revision, plan_key in session.execute(query):
+            out[model_id] = (revision, plan_key)  # later rows win: the latest
+    return out
+
+
+def sketch_data(session: Session, wanted: Iterable[tuple[int, str]]) -> dict[int, bytes]:
+    """The sketches at ``(model_id, revision)``: ``model_id → data``."""
+    pairs = dict(wanted)
+    out: dict[int, bytes] = {}
+    ids = list(pairs)
+    for start in range(0, len(ids), 200):
+        query = select(ModelSketch.model_id, ModelSketch.revision, ModelSketch.data).where(
+            col(ModelSketch.model_id).in_(ids[start : start + 200])
+        )
+        for model_id, revision, data in session.execute(query):
+            if pairs[model_id] == revision:
+                out[model_id] = bytes(data)
+    return out
 
 
 def latest_sketches(
@@ -107,24 +220,31 @@ def latest_sketches(
     return out
 
 
-def sketches_at(session: Session, wanted: Iterable[tuple[int, str]]) -> dict[int, bytes]:
-    """The sketches of ``(model_id, revision)`` pairs: ``model_id → data`` (the rerank
-    loads a shortlist's full sketches in one query per 500)."""
-    pairs = dict(wanted)
-    out: dict[int, bytes] = {}
-    ids = list(pairs)
+def summarized_sketches(
+    session: Session, model_ids: Iterable[int], plan_key: str
+) -> dict[int, tuple[str, bytes]]:
+    """The sketches the summaries of ``model_ids`` were made from:
+    ``model_id → (revision, data)`` (the rerank of a shortlist, one query per 500)."""
+    out: dict[int, tuple[str, bytes]] = {}
+    ids = list(dict.fromkeys(model_ids))
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        query = select(ModelSketch.model_id, ModelSketch.revision, ModelSketch.data).where(
-            col(ModelSketch.model_id).in_(chunk)
+        query = (
+            select(ModelSketch.model_id, ModelSketch.revision, ModelSketch.data)
+            .join(
+                SketchSummary,
+                (col(SketchSummary.model_id) == col(ModelSketch.model_id))
+                & (col(SketchSummary.revision) == col(ModelSketch.revision)),
+            )
+            .where(col(SketchSummary.model_id).in_(chunk))
+            .where(ModelSketch.plan_key == plan_key)
         )
         for model_id, revision, data in session.execute(query):
-            if pairs[model_id] == revision:
-                out[model_id] = bytes(data)
+            out[model_id] = (revision, bytes(data))
     return out
 
 
-def plan_sketches(session: Session, plan_key: str, *, limit: int | None = None) -> PlanSummaries:
+def plan_sketches(session: Session, plan_key: str, *, limit: int | None = None) -> FullSketches:
     """Full sketches of ``plan_key`` (every revision), by model id: the brute-force
     scan that the summaries replace (benchmark baseline)."""
     query = (
@@ -135,11 +255,7 @@ def plan_sketches(session: Session, plan_key: str, *, limit: int | None = None) 
     if limit is not None:
         query = query.limit(limit)
     rows = session.execute(query).all()
-    return PlanSummaries(
-        model_ids=[r[0] for r in rows],
-        revisions=[r[1] for r in rows],
-        data=b"".join(r[2] for r in rows),
-    )
+    return FullSketches(model_ids=[r[0] for r in rows], data=b"".join(r[2] for r in rows))
 
 
 def repo_ids(session: Session, model_ids: Iterable[int]) -> dict[int, str]:
@@ -165,3 +281,53 @@ def summarized_among(session: Session, model_ids: Iterable[int], plan_key: str) 
         )
         found.update(session.exec(query))
     return found
+
+
+# -- bulk loading (benchmarks): many rows per statement --------------------------------
+
+
+def insert_models(session: Session, repo_ids: Sequence[str], *, sha: str) -> dict[str, int]:
+    """Insert new ``ok`` models at ``sha`` in one statement; returns their ids."""
+    now = utcnow()
+    session.execute(
+        Model.__table__.insert(),  # type: ignore[attr-defined]
+        [
+            {"repo_id": r, "sha": sha, "status": "ok", "tags": [], "architectures": [],
+             "private": False, "error_count": 0, "first_seen": now, "updated_at": now}
+            for r in repo_ids
+        ],
+    )  # fmt: skip
+    found: dict[str, int] = {}
+    for start in range(0, len(repo_ids), 500):
+        chunk = list(repo_ids[start : start + 500])
+        query = select(Model.id, Model.repo_id).where(col(Model.repo_id).in_(chunk))
+        found.update((r, i) for i, r in session.execute(query) if i is not None)
+    return found
+
+
+def insert_sketches(
+    session: Session, rows: Sequence[tuple[int, str, str, bytes]], *, seconds: float = 0.0
+) -> None:
+    """Insert new sketches ``(model_id, revision, plan_key, data)`` in one statement."""
+    now = utcnow()
+    session.execute(
+        ModelSketch.__table__.insert(),  # type: ignore[attr-defined]
+        [
+            {"model_id": m, "revision": r, "plan_key": p, "data": d, "bytes_read": 0,
+             "resolver_requests": 0, "cdn_requests": 0, "seconds": seconds, "computed_at": now}
+            for m, r, p, d in rows
+        ],
+    )  # fmt: skip
+
+
+def insert_edges(session: Session, rows: Sequence[tuple[int, int, str, str, str]]) -> None:
+    """Insert new edges ``(child_id, parent_id, relation, role, source)`` at once."""
+    if rows:
+        session.execute(
+            Edge.__table__.insert(),  # type: ignore[attr-defined]
+            [
+                {"child_id": c, "parent_id": p, "relation": rel, "role": role, "source": src,
+                 "parameters": {}}
+                for c, p, rel, role, src in rows
+            ],
+        )  # fmt: skip

@@ -41,7 +41,8 @@ from kinhub.db.engine import Database
 from kinhub.db.errors import ModelNotFoundError
 from kinhub.db.ids import split_revision, validate_repo_id
 from kinhub.db.jobs.plan import Genealogy
-from kinhub.db.sketch_store import StoredSketch, find_model
+from kinhub.db.settings import get_setting, set_setting
+from kinhub.db.sketch_store import StoredSketch, find_model, load_plan
 from kinhub.kinship.errors import KinshipError
 from kinhub.kinship.sketch_compare import SketchMismatchError, value_weights, weighted_cosines
 from kinhub.kinship.sketch_plan import SketchLayout
@@ -55,6 +56,12 @@ DEFAULT_TOP = 10
 MIN_SHORTLIST = 100
 SHORTLIST_FACTOR = 10
 MAX_TOP = 10_000
+# Summaries outside the plan's pages before a query rewrites the pages: below this,
+# reading them row by row costs a few milliseconds.
+REPACK_AT = 1_000
+# A setting stored once every sketch has a summary (sketches stored before
+# migration 0011 get theirs at the first query).
+SUMMARIES_COMPLETE = "sketch_summaries_complete"
 
 
 class RelativesError(KinshipError):
@@ -98,6 +105,7 @@ class Relatives:
     relatives: list[Relative] = field(default_factory=list)
     seconds: float = 0.0
     backfilled: int = 0
+    packed: int = 0  # summaries this query rewrote into pages (0: none)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -118,25 +126,53 @@ def shortlist_size(top: int) -> int:
     return max(SHORTLIST_FACTOR * top, MIN_SHORTLIST)
 
 
-def backfill(session: Session, layout: SketchLayout) -> int:
-    """Store the summary of every model with a sketch of ``layout`` and none (its
-    latest sketch of the plan); returns how many.  Does not commit."""
-    missing = summaries.unsummarized(session, layout.key)
-    if not missing:
-        return 0
-    proj = projection(layout)
-    for start in range(0, len(missing), 500):
-        found = summaries.latest_sketches(session, missing[start : start + 500], layout.key)
-        summaries.save_summaries(
-            session,
-            [
-                (model_id, revision, layout.key,
-                 proj.summary_bytes(np.frombuffer(data, dtype="<f4")))
-                for model_id, (revision, data) in found.items()
-            ],
-        )  # fmt: skip
-    logger.info("stored %d sketch summaries of plan %s", len(missing), layout.key[:12])
+def backfill(session: Session) -> int:
+    """Store the summary of every model with a sketch and none (of its latest
+    sketch), then record that every sketch has one; returns how many were stored.
+    Does not commit."""
+    missing = summaries.unsummarized(session)
+    layouts: dict[str, SketchLayout] = {}
+    for start in range(0, len(missing), 200):
+        latest = summaries.latest_of_models(session, missing[start : start + 200])
+        data = summaries.sketch_data(session, ((m, rev) for m, (rev, _) in latest.items()))
+        rows = []
+        for model_id, (revision, key) in latest.items():
+            if key not in layouts:
+                plan = load_plan(session, key)
+                if plan is None:  # pragma: no cover - a sketch's plan is stored with it
+                    continue
+                layouts[key] = SketchLayout.from_stored(
+                    key=plan.key, size=plan.size, block=plan.block, seed=plan.seed,
+                    layout=plan.layout,
+                )  # fmt: skip
+            values = np.frombuffer(data[model_id], dtype="<f4")
+            rows.append((model_id, revision, key, projection(layouts[key]).summary_bytes(values)))
+        summaries.save_summaries(session, rows)
+    set_setting(session, SUMMARIES_COMPLETE, "1")
+    if missing:
+        logger.info("stored %d sketch summaries", len(missing))
     return len(missing)
+
+
+def prepare(database: Database, layout: SketchLayout) -> tuple[int, int]:
+    """Make the summaries of ``layout``'s plan ready to read: once per database,
+    store those of sketches stored before summaries existed (:func:`backfill`; every
+    later sketch is stored with its summary, ``kinhub.kinship.sketch.store_sketch``),
+    and rewrite the plan's pages when ``REPACK_AT`` or more summaries are outside
+    them.  Returns ``(backfilled, packed)``; the write lock is taken only when there
+    is something to do."""
+    with database.session() as session:
+        complete = get_setting(session, SUMMARIES_COMPLETE) is not None
+        unpacked = summaries.count_unpacked(session, layout.key)
+    if complete and unpacked < REPACK_AT:
+        return 0, 0
+    with database.write_transaction() as session:
+        backfilled = 0 if complete else backfill(session)
+        packed = 0
+        if summaries.count_unpacked(session, layout.key) >= REPACK_AT:
+            packed = summaries.repack(session, layout.key)
+            logger.info("packed %d sketch summaries of plan %s", packed, layout.key[:12])
+    return backfilled, packed
 
 
 def _target(database: Database, ref: str) -> tuple[str, int, StoredSketch]:
@@ -189,8 +225,7 @@ def find_relatives(
     t0 = time.perf_counter()
     repo_id, model_id, sketch = _target(database, model)
     layout = stored_layout(database, sketch.plan_key)
-    with database.write_transaction() as session:
-        backfilled = backfill(session, layout)
+    backfilled, repacked = prepare(database, layout)
     with database.session() as session:
         genealogy = Genealogy(session)
         if base is not None:
@@ -213,6 +248,7 @@ def find_relatives(
         ranked = _rank(layout, sketch, base_sketch, stored, exclude={model_id, base_id}, top=top,
                        shortlist=shortlist or shortlist_size(top), session=session)  # fmt: skip
         names = summaries.repo_ids(session, [m for m, *_ in ranked])
+        genealogy.prefetch_ancestry([model_id, *(m for m, *_ in ranked)])
         ancestors = genealogy.ancestors(model_id)
         relatives = [
             Relative(
@@ -231,16 +267,18 @@ def find_relatives(
         base_sha=base_sketch.revision,
         base_declared=base is None,
         plan=sketch.plan_key,
-        candidates=len(stored.model_ids),
-        shortlist=min(shortlist or shortlist_size(top), len(stored.model_ids)),
+        candidates=stored.count,
+        shortlist=min(shortlist or shortlist_size(top), stored.count),
         relatives=relatives,
         seconds=time.perf_counter() - t0,
         backfilled=backfilled,
+        packed=repacked,
     )
 
 
 def _latest(session: Session, model_id: int, plan: str) -> StoredSketch:
-    revision, data = summaries.latest_sketches(session, [model_id], plan)[model_id]
+    """The sketch the summary of ``model_id`` (a declared base) was made from."""
+    revision, data = summaries.summarized_sketches(session, [model_id], plan)[model_id]
     return StoredSketch(model_id, revision, plan, data, 0, 0, 0, 0.0)
 
 
@@ -267,30 +305,38 @@ def _rank(
             "no weight change to compare"
         )
     proj = projection(layout)
-    if not stored.model_ids:
+    if not stored.count:
         return []
-    rows = np.frombuffer(stored.data, dtype="<f4").reshape(len(stored.model_ids), -1)
-    if rows.shape[1] != proj.dim:
-        raise SketchMismatchError(f"summaries of {rows.shape[1]} values, plan has {proj.dim}")
     pz = proj.apply(z).astype(np.float32)
     q = proj.apply(target).astype(np.float32)
-    deltas = rows - pz
-    norms = np.sqrt(np.einsum("ij,ij->i", deltas, deltas)) * float(np.linalg.norm(q))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        scores = np.where(norms > 0, (deltas @ q) / np.where(norms > 0, norms, 1), 0.0)
-    ids = np.asarray(stored.model_ids)
+    qnorm = float(np.linalg.norm(q))
+    parts = []
+    for block_ids, data in stored.blocks:  # a page at a time: no copy of the whole plan
+        rows = np.frombuffer(data, dtype="<f4").reshape(block_ids.size, -1)
+        if rows.shape[1] != proj.dim:
+            raise SketchMismatchError(f"summaries of {rows.shape[1]} values, plan has {proj.dim}")
+        deltas = rows - pz
+        norms = np.sqrt(np.einsum("ij,ij->i", deltas, deltas)) * qnorm
+        with np.errstate(invalid="ignore", divide="ignore"):
+            parts.append(np.where(norms > 0, (deltas @ q) / np.where(norms > 0, norms, 1), 0.0))
+    scores = np.concatenate(parts)
+    ids = stored.model_ids()
     scores[np.isin(ids, list(exclude))] = -np.inf
     keep = min(shortlist, int(np.isfinite(scores).sum()))
     if keep == 0:
         return []
     picked = np.argpartition(-scores, keep - 1)[:keep]
-    wanted = [(int(ids[i]), stored.revisions[i]) for i in picked]
-    sketches = summaries.sketches_at(session, wanted)
+    sketches = summaries.summarized_sketches(
+        session, (int(ids[i]) for i in picked), sketch.plan_key
+    )
     order = [i for i in picked if int(ids[i]) in sketches]
-    full = np.stack([np.frombuffer(sketches[int(ids[i])], dtype="<f4") for i in order])
+    if not order:
+        return []
+    full = np.stack([np.frombuffer(sketches[int(ids[i])][1], dtype="<f4") for i in order])
     exact = weighted_cosines(value_weights(layout), target, full.astype(np.float64) - z)
     best = np.argsort(-exact, kind="stable")[:top]
     return [
-        (int(ids[order[j]]), stored.revisions[order[j]], float(exact[j]), float(scores[order[j]]))
+        (int(ids[order[j]]), sketches[int(ids[order[j]])][0], float(exact[j]),
+         float(scores[order[j]]))
         for j in best
-    ]
+    ]  # fmt: skip

@@ -13,16 +13,16 @@ import numpy as np
 import pytest
 from kinhub.cli.app import app
 from kinhub.db.engine import Database, open_database
-from kinhub.db.models import Edge, SketchSummary
+from kinhub.db.models import Edge, Setting, SketchSummary
 from kinhub.db.sketch_store import find_model
-from kinhub.kinship.relatives import find_relatives
+from kinhub.kinship.relatives import SUMMARIES_COMPLETE, find_relatives
 from kinhub.kinship.sketch import SketchRead, store_sketch
 from kinhub.kinship.sketch_compare import compare, value_weights, weighted_cosines
 from kinhub.kinship.sketch_plan import make_plan
 from kinhub.sandbox.sketch_families import sketch_families
 from kinhub.sandbox.tensors import Arch, base_state, finetune, llama_shapes, merge_linear
 from kinhub.sandbox.weights import save_model
-from sqlmodel import delete, select
+from sqlmodel import col, delete, select
 from typer.testing import CliRunner
 
 from tests.conftest import HubEmulators
@@ -226,11 +226,45 @@ def test_sketches_stored_before_summaries_get_one_at_the_first_query(database: D
     _, fam = _store_generated(database, 60, 2048, seed=5)
     names = fam.names  # type: ignore[attr-defined]
     before = find_relatives(database, names[7], base=names[0])
-    with database.write_transaction() as session:
+    with database.write_transaction() as session:  # as a database before migration 0011
         session.execute(delete(SketchSummary))
+        session.execute(delete(Setting).where(col(Setting.name) == SUMMARIES_COMPLETE))
     after = find_relatives(database, names[7], base=names[0])
     assert after.backfilled == 60 and after.candidates == 60
     assert [r.model for r in after.relatives] == [r.model for r in before.relatives]
     with database.session() as session:
         assert len(session.exec(select(SketchSummary)).all()) == 60
     assert find_relatives(database, names[7], base=names[0]).backfilled == 0
+
+
+def test_pages_hold_the_summaries_and_stay_right_after_updates(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kinhub.db import sketch_summary as summaries
+    from kinhub.kinship import relatives
+
+    layout, fam = _store_generated(database, 120, 2048, seed=8)
+    names, values = fam.names, fam.values  # type: ignore[attr-defined]
+    before = find_relatives(database, names[9], base=names[0])
+    assert before.packed == 0  # 120 rows: read as they are
+    monkeypatch.setattr(relatives, "REPACK_AT", 50)
+    monkeypatch.setattr(summaries, "PAGE_SIZE", 32)
+    packed = find_relatives(database, names[9], base=names[0])
+    assert packed.packed == 120 and packed.candidates == 120
+    assert [r.model for r in packed.relatives] == [r.model for r in before.relatives]
+    with database.session() as session:
+        assert summaries.count_unpacked(session, layout.key) == 0  # type: ignore[attr-defined]
+        pages = summaries.load_summaries(session, layout.key)  # type: ignore[attr-defined]
+    ids = pages.model_ids().tolist()
+    assert len(set(ids)) == len(ids) == 120 and len(pages.blocks) == 4
+    # A new revision of a packed model: its row (unpacked) replaces the page's copy.
+    twin = names[names.index(before.relatives[0].model)]
+    read = SketchRead(
+        model=twin, sha="f" * 40, layout=layout, values=values[9], bytes_read=0,  # type: ignore[arg-type]
+        requests=0, cdn_requests=0, reresolves=0, seconds=0.0,
+    )  # fmt: skip
+    store_sketch(database, read)
+    again = find_relatives(database, names[9], base=names[0])
+    assert again.packed == 0 and again.candidates == 120
+    assert again.relatives[0].model == twin and again.relatives[0].sha == "f" * 40
+    assert again.relatives[0].similarity > 0.999999
