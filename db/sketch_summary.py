@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from kinhub.db.models import Edge, Model, ModelSketch, SketchSummary, SketchSummaryPage
@@ -77,21 +78,14 @@ def load_summaries(session: Session, plan_key: str) -> PlanSummaries:
     This is the read of ``kinhub relatives`` that grows with the plan, so it reads
     pages of 10,000 summaries (:func:`repack`) rather than a row per model, through
     the driver's cursor (binary transfer on PostgreSQL, no row objects)."""
-    connection = session.connection()
-    raw = connection.connection.driver_connection
-    assert raw is not None
-    pg = connection.dialect.name == "postgresql"
-    mark = "%s" if pg else "?"
-    cursor = raw.cursor(binary=True) if pg else raw.cursor()
-    try:
-        cursor.execute(
-            "SELECT model_ids, data FROM sketch_summary_page"
-            f" WHERE plan_key = {mark} ORDER BY page",
-            (plan_key,),
+    pages = [
+        (np.frombuffer(ids, dtype="<i8"), bytes(data))
+        for ids, data in _raw_rows(
+            session,
+            "SELECT model_ids, data FROM sketch_summary_page WHERE plan_key = {mark} ORDER BY page",
+            [plan_key],
         )
-        pages = [(np.frombuffer(ids, dtype="<i8"), bytes(data)) for ids, data in cursor.fetchall()]
-    finally:
-        cursor.close()
+    ]
     tail = session.execute(
         select(SketchSummary.model_id, SketchSummary.data)
         .where(SketchSummary.plan_key == plan_key)
@@ -224,24 +218,38 @@ def summarized_sketches(
     session: Session, model_ids: Iterable[int], plan_key: str
 ) -> dict[int, tuple[str, bytes]]:
     """The sketches the summaries of ``model_ids`` were made from:
-    ``model_id → (revision, data)`` (the rerank of a shortlist, one query per 500)."""
+    ``model_id → (revision, data)`` (the rerank of a shortlist: 100 sketches of up to
+    256 KiB, read through the driver's cursor, in binary on PostgreSQL)."""
+    ids = list(dict.fromkeys(int(i) for i in model_ids))
     out: dict[int, tuple[str, bytes]] = {}
-    ids = list(dict.fromkeys(model_ids))
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        query = (
-            select(ModelSketch.model_id, ModelSketch.revision, ModelSketch.data)
-            .join(
-                SketchSummary,
-                (col(SketchSummary.model_id) == col(ModelSketch.model_id))
-                & (col(SketchSummary.revision) == col(ModelSketch.revision)),
-            )
-            .where(col(SketchSummary.model_id).in_(chunk))
-            .where(ModelSketch.plan_key == plan_key)
+        rows = _raw_rows(
+            session,
+            "SELECT m.model_id, m.revision, m.data FROM sketch_summary s"
+            " JOIN model_sketch m ON m.model_id = s.model_id AND m.revision = s.revision"
+            " WHERE m.plan_key = {mark} AND s.model_id IN ({marks})",
+            [plan_key, *chunk],
+            marks=len(chunk),
         )
-        for model_id, revision, data in session.execute(query):
-            out[model_id] = (revision, bytes(data))
+        out.update((model_id, (revision, bytes(data))) for model_id, revision, data in rows)
     return out
+
+
+def _raw_rows(session: Session, sql: str, params: list[Any], *, marks: int = 0) -> list[Any]:
+    """Rows of ``sql`` (``{mark}``: one placeholder; ``{marks}``: ``marks`` of them)
+    through the driver's own cursor: no row objects, bytea in binary on PostgreSQL."""
+    connection = session.connection()
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    pg = connection.dialect.name == "postgresql"
+    mark = "%s" if pg else "?"
+    cursor = raw.cursor(binary=True) if pg else raw.cursor()
+    try:
+        cursor.execute(sql.format(mark=mark, marks=", ".join([mark] * marks)), params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 def plan_sketches(session: Session, plan_key: str, *, limit: int | None = None) -> FullSketches:

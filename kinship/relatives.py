@@ -14,13 +14,17 @@ fine-tune is measured as a change of the foundation both started from); ties by 
 id.  No such ancestor: :class:`NoBaseError` (the user passes ``--base``).
 
 Speed at 100,000 sketches of one plan: every model has a **summary**
-(:mod:`kinhub.kinship.sketch_summary`, 512 bytes, a table of its own) stored with its
-sketch.  A query reads the plan's summaries in one SELECT, ranks all of them by the
-projected cosine, keeps a shortlist (``max(10·K, 100)`` by default) and compares the
-shortlist's full sketches exactly.  The answer's similarities are exact sketch ``cs``;
-what the shortlist can cost is a true top-K member that ranked below the shortlist by
+(:mod:`kinhub.kinship.sketch_summary`, 512 bytes, table ``sketch_summary``) stored with
+its sketch, and a plan's summaries are also kept 10,000 to a row
+(``sketch_summary_page``, rewritten by :func:`prepare` once ``REPACK_AT`` summaries are
+outside the pages; until then those are read row by row and replace a page's copy).
+A query reads the pages (a few rows), ranks every candidate by the projected cosine,
+keeps a shortlist (``max(10·K, 100)`` by default) and compares the shortlist's full
+sketches exactly.  The answer's similarities are exact sketch ``cs``; what the
+shortlist can cost is a true top-K member that ranked below the shortlist by
 projection (scripts/bench_relatives.py measures the recall).  Sketches stored before
-summaries existed get one at the first query of their plan (:func:`backfill`).
+summaries existed (migration 0011) get one at the first query (:func:`backfill`,
+once per database, recorded in the ``setting`` table).
 
 ``declared``: the genealogy already links the two — one is an ancestor of the other
 through stored edges (any relation, any direction).  Siblings (a shared ancestor only)
