@@ -106,14 +106,17 @@ def load_summaries(session: Session, plan_key: str) -> PlanSummaries:
     return PlanSummaries(blocks=blocks, unpacked=len(tail))
 
 
-def count_unpacked(session: Session, plan_key: str) -> int:
-    """Summaries of ``plan_key`` not in a page yet (from the index alone)."""
-    return session.execute(
-        select(func.count())
-        .select_from(SketchSummary)
+def count_unpacked(session: Session, plan_key: str, *, limit: int | None = None) -> int:
+    """Summaries of ``plan_key`` not in a page yet, counted up to ``limit`` (an index
+    range; the bound keeps a plan of 100,000 unpacked rows from being counted whole)."""
+    inner = (
+        select(SketchSummary.model_id)
         .where(SketchSummary.plan_key == plan_key)
         .where(col(SketchSummary.packed).is_(False))
-    ).scalar_one()
+    )
+    if limit is not None:
+        inner = inner.limit(limit)
+    return session.execute(select(func.count()).select_from(inner.subquery())).scalar_one()
 
 
 def repack(session: Session, plan_key: str, *, page_size: int | None = None) -> int:

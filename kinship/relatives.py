@@ -167,13 +167,13 @@ def prepare(database: Database, layout: SketchLayout) -> tuple[int, int]:
     is something to do."""
     with database.session() as session:
         complete = get_setting(session, SUMMARIES_COMPLETE) is not None
-        unpacked = summaries.count_unpacked(session, layout.key)
+        unpacked = summaries.count_unpacked(session, layout.key, limit=REPACK_AT)
     if complete and unpacked < REPACK_AT:
         return 0, 0
     with database.write_transaction() as session:
         backfilled = 0 if complete else backfill(session)
         packed = 0
-        if summaries.count_unpacked(session, layout.key) >= REPACK_AT:
+        if summaries.count_unpacked(session, layout.key, limit=REPACK_AT) >= REPACK_AT:
             packed = summaries.repack(session, layout.key)
             logger.info("packed %d sketch summaries of plan %s", packed, layout.key[:12])
     return backfilled, packed
