@@ -46,6 +46,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "kinhub.cli.plan_cmd",
     "kinhub.cli.analyze_cmd",
     "kinhub.cli.sketch_cmd",
+    "kinhub.cli.relatives_cmd",
 )
 
 

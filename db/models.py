@@ -14,12 +14,14 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
+    ForeignKey,
     Index,
     Integer,
     LargeBinary,
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.sql.expression import false as sa_false
 from sqlmodel import Field, SQLModel
 
 # Counts that outgrow 32 bits (a 7B model's parameters, bytes read): BIGINT on
@@ -384,6 +386,7 @@ class ModelSketch(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("model_id", "revision", name="uq_model_sketch"),
         Index("ix_model_sketch_plan", "plan_key"),
+        Index("ix_model_sketch_plan_model", "plan_key", "model_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -416,3 +419,36 @@ class WeightCheck(SQLModel, table=True):
     base: str | None = Field(default=None, max_length=300)
     evidence: dict[str, Any] = _json(dict)
     checked_at: datetime = Field(default_factory=utcnow)
+
+
+class SketchSummary(SQLModel, table=True):
+    """A model's latest sketch projected to a few numbers (``kinhub.kinship.relatives``):
+    a linear count-sketch of the plan-weighted values, float32 little-endian, so a
+    difference of summaries is the summary of the difference.  One narrow row per model
+    (not a column of ``model_sketch``, whose 256 KiB blob SQLite would walk past).
+    ``packed``: the row is copied into its plan's ``sketch_summary_page`` rows."""
+
+    __tablename__ = "sketch_summary"
+    __table_args__ = (Index("ix_sketch_summary_plan", "plan_key", "packed"),)
+
+    model_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("model.id", ondelete="CASCADE"), primary_key=True)
+    )
+    revision: str = Field(max_length=200)
+    plan_key: str = Field(max_length=64)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    packed: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
+
+
+class SketchSummaryPage(SQLModel, table=True):
+    """Many summaries of one plan in one row (``model_ids``: int64 little-endian;
+    ``data``: their summaries in the same order), so ``kinhub relatives`` reads a
+    plan of 100,000 models as a few rows, not 100,000.  Rebuilt from
+    ``sketch_summary`` (the truth) when enough of its rows are not packed yet."""
+
+    __tablename__ = "sketch_summary_page"
+
+    plan_key: str = Field(primary_key=True, max_length=64)
+    page: int = Field(primary_key=True)
+    model_ids: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

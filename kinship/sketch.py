@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from kinhub.db import sketch_store
+from kinhub.db import sketch_store, sketch_summary
 from kinhub.db.engine import Database
 from kinhub.db.ids import split_revision, validate_repo_id
 from kinhub.hub.client import HubClient
@@ -36,6 +36,7 @@ from kinhub.kinship.sketch_plan import (
     SketchLayout,
     make_plan,
 )
+from kinhub.kinship.sketch_summary import projection
 from kinhub.kinship.weights import DTYPES, TensorInfo, index_files
 
 logger = logging.getLogger(__name__)
@@ -217,7 +218,8 @@ class SketchOutcome:
 
 
 def store_sketch(database: Database, read: SketchRead) -> None:
-    """Store a sketch read (its plan once, then its values)."""
+    """Store a sketch read (its plan once, then its values and, in the same
+    transaction, the model's summary for ``kinhub relatives``)."""
     with database.write_transaction() as session:
         sketch_store.save_plan(
             session,
@@ -240,6 +242,13 @@ def store_sketch(database: Database, read: SketchRead) -> None:
             resolver_requests=read.requests,
             cdn_requests=read.cdn_requests,
             seconds=read.seconds,
+        )
+        sketch_summary.save_summary(
+            session,
+            model_id=row.id,
+            revision=read.sha,
+            plan_key=read.layout.key,
+            data=projection(read.layout).summary_bytes(read.values),
         )
 
 

@@ -126,3 +126,33 @@ def sketch_result(
         revisions=dict(zip(("a", "b", "base"), revisions, strict=True)),
         intervals=intervals,
     )
+
+
+# -- many candidates against one model (``kinhub relatives``) ------------------------------
+
+
+def value_weights(layout: SketchLayout) -> np.ndarray:
+    """Each value's Horvitz–Thompson weight in plan order: the slots its block stands
+    for, the weight :func:`compare` gives that block's sums."""
+    counts = [sum(hi - lo for lo, hi in t.spans(layout.block)) for t in layout.tensors]
+    weights = [t.weight(layout.block) for t in layout.tensors]
+    return np.repeat(np.asarray(weights, np.float64), counts)
+
+
+def weighted_cosines(weights: np.ndarray, target: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The ``cs`` of :func:`compare` between task vector ``target`` and each row of
+    ``rows`` (task vectors of one plan, ``[n]`` and ``[m, n]``): Σw·a·b / √(Σw·a²·Σw·b²),
+    0 where a task vector is zero.
+
+    Raises: SketchMismatchError (lengths differ from the plan's)."""
+    if not (weights.size == target.size == rows.shape[-1]):
+        raise SketchMismatchError(
+            f"sketch lengths {target.size}, {rows.shape[-1]} != plan {weights.size}"
+        )
+    t = target.astype(np.float64)
+    wt = weights * t
+    r = rows.astype(np.float64)
+    dots = r @ wt
+    norms = np.sqrt(np.einsum("ij,ij,j->i", r, r, weights) * float(t @ wt))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(norms > 0, dots / np.where(norms > 0, norms, 1.0), 0.0)

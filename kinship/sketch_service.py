@@ -44,7 +44,9 @@ class SketchMissingError(KinshipError):
     """A model has no stored sketch (and reading one was not allowed)."""
 
 
-def _stored(database: Database, ref: str) -> StoredSketch | None:
+def stored_sketch(database: Database, ref: str) -> StoredSketch | None:
+    """The stored sketch of ``ref`` (``org/name[@commit]``): at the commit written, else
+    at the model's stored sha, else its latest; None when there is none."""
     repo_id, revision = split_revision(ref)
     with database.session() as session:
         row = sketch_store.find_model(session, repo_id)
@@ -57,7 +59,8 @@ def _stored(database: Database, ref: str) -> StoredSketch | None:
         return found
 
 
-def _layout(database: Database, key: str) -> SketchLayout:
+def stored_layout(database: Database, key: str) -> SketchLayout:
+    """The stored plan ``key``.  Raises: SketchMismatchError (not stored)."""
     with database.session() as session:
         plan = sketch_store.load_plan(session, key)
         if plan is None:
@@ -98,13 +101,13 @@ def measure_from_sketches(
     sketches: list[StoredSketch] = []
     bytes_read = 0
     for ref in refs:
-        found = _stored(database, ref)
+        found = stored_sketch(database, ref)
         if found is None:
             if not sketch_missing:
                 raise SketchMissingError(f"{ref}: no stored sketch (run `kinhub sketch {ref}`)")
             outcome = sketch_model(database, ref, endpoint=endpoint)
             bytes_read += outcome.bytes_read
-            found = _stored(database, f"{split_revision(ref)[0]}@{outcome.sha}")
+            found = stored_sketch(database, f"{split_revision(ref)[0]}@{outcome.sha}")
             if found is None:  # pragma: no cover - just stored
                 raise SketchMissingError(f"{ref}: the sketch just read is not stored")
         sketches.append(found)
@@ -114,7 +117,7 @@ def measure_from_sketches(
             "the sketches come from different plans (tensor names or shapes differ): "
             + ", ".join(f"{r}: {s.plan_key[:12]}" for r, s in zip(refs, sketches, strict=True))
         )
-    layout = _layout(database, keys.pop())
+    layout = stored_layout(database, keys.pop())
     warnings = base_warnings(database, a=refs[0], b=refs[1], base=refs[2])
     plain = [split_revision(r)[0] for r in refs]
     fps = {"a": sketches[0].revision, "b": sketches[1].revision, "base": sketches[2].revision}

@@ -51,7 +51,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from kinhub.kinship.sketch_plan import SketchLayout
 
 CONSISTENT = "consistent"
 CONTRADICTED = "contradicted"
@@ -96,15 +95,6 @@ class Judgement:
 
 def unverified(reason: str) -> Judgement:
     return Judgement(verdict=UNVERIFIED, rule="none", reason=reason)
-
-
-def value_weights(layout: SketchLayout) -> np.ndarray:
-    """Each sketch value's weight: the slots of its tensor its block stands for."""
-    parts = [
-        np.full(sum(hi - lo for lo, hi in t.spans(layout.block)), t.weight(layout.block))
-        for t in layout.tensors
-    ]
-    return np.concatenate(parts) if parts else np.zeros(0)
 
 
 def _f(x: float) -> float:

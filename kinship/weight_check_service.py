@@ -35,6 +35,7 @@ from kinhub.db.jobs.plan import RECIPE_SOURCES, Genealogy
 from kinhub.db.models import Edge, Model
 from kinhub.db.timeutil import utcnow
 from kinhub.db.weight_checks import replace_checks
+from kinhub.kinship.sketch_compare import value_weights
 from kinhub.kinship.sketch_plan import SketchLayout
 from kinhub.kinship.weight_check import (
     VERDICTS,
@@ -43,7 +44,6 @@ from kinhub.kinship.weight_check import (
     judge_finetune,
     judge_ingredients,
     unverified,
-    value_weights,
 )
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select

@@ -5,7 +5,7 @@ One row per (child, parent) edge pair judged from stored sketches: the verdict
 base the changes were taken against and the evidence (``kinhub.kinship.weight_check``).
 
 Revision ID: 0012_weight_check
-Revises: 0010_model_errors
+Revises: 0011_sketch_summary
 Create Date: 2026-12-06
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012_weight_check"
-down_revision = "0010_model_errors"
+down_revision = "0011_sketch_summary"
 branch_labels = None
 depends_on = None
 
