@@ -36,6 +36,14 @@ class StoredHub:
     plan: str | None = None
 
 
+def shown_endpoint(url: str) -> str:
+    """``url`` as it may be shown or logged: without user info, query or fragment."""
+    try:
+        return clean_endpoint(url)
+    except ValueError:
+        return "(an endpoint that is not an http(s) URL)"
+
+
 def clean_endpoint(url: str) -> str:
     """``url`` without user info, query or fragment, nor a trailing slash: what may be
     stored and shown.

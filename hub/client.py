@@ -52,6 +52,7 @@ from huggingface_hub.errors import (
 from huggingface_hub.hf_api import ModelInfo
 from huggingface_hub.utils import build_hf_headers, hf_raise_for_status, parse_ratelimit_headers
 from kinhub.db.ids import validate_repo_id
+from kinhub.db.settings import shown_endpoint
 from kinhub.hub import blobs, config, listing, ranges, redirects
 from kinhub.hub.accounting import Accounting, Counted
 from kinhub.hub.errors import HubError, RepoUnavailableError, no_connection
@@ -162,7 +163,9 @@ def _check(response: httpx2.Response, repo_id: str, filename: str) -> None:
 
 
 def _reason(error: BaseException, endpoint: str) -> str:
-    """Why a call failed, in words for a log line (never the request headers)."""
+    """Why a call failed, in words for a log line (never the request headers, nor the
+    endpoint's user info)."""
+    endpoint = shown_endpoint(endpoint)
     if isinstance(error, httpx2.TransportError):
         return f"cannot reach {endpoint}: {type(error).__name__}"
     status = _status_of(error)

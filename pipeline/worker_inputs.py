@@ -18,7 +18,7 @@ import logging
 
 from kinhub.db.engine import Database
 from kinhub.db.jobs.queue import ClaimedJob
-from kinhub.db.settings import clean_endpoint, local_folders
+from kinhub.db.settings import local_folders, shown_endpoint
 from kinhub.hub.errors import HubUnreachableError
 from kinhub.kinship.service import looks_local
 
@@ -91,14 +91,6 @@ def unreachable_error(
         "jobs left queued — start it or pass --endpoint URL",
         endpoint=url,
     )
-
-
-def shown_endpoint(url: str) -> str:
-    """``url`` as it may be shown or logged: without user info, query or fragment."""
-    try:
-        return clean_endpoint(url)
-    except ValueError:
-        return "(an endpoint that is not an http(s) URL)"
 
 
 __all__ = ["job_refs", "probe_hub", "shown_endpoint", "unreachable_cause", "unreachable_error"]
