@@ -55,9 +55,12 @@ def checks_for(session: Reader, pairs: set[tuple[int, int]]) -> dict[tuple[int, 
 
 
 def check_json(row: Any) -> dict[str, Any]:
-    """The ``weight_check`` object of a lineage edge from a stored row."""
+    """The ``weight_check`` object of a lineage edge from a stored row (``reason``: why
+    an edge is unverified, as in the objects of edges not checked)."""
+    reason = (row.evidence or {}).get("reason")
     return {
         "verdict": row.verdict,
+        **({"reason": reason} if reason else {}),
         "score": row.score,
         "threshold": row.threshold,
         "base": row.base,

@@ -129,6 +129,9 @@ class _Judge:
         values = [f[1] for f in found if f is not None]
         if any(v.size != weights.size for v in values):
             return "a sketch does not match its plan's length"
+        bad = [self.name(i) for i, v in zip(ids, values, strict=True) if not np.isfinite(v).all()]
+        if bad:  # hostile or broken weights: nothing to judge, and no error to raise
+            return "non-finite values (NaN or infinity) in the sketch of " + ", ".join(bad)
         return weights, values
 
     def merge(

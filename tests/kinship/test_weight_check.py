@@ -204,3 +204,41 @@ def test_worker_in_sketch_mode_checks_the_child_of_each_edge_job(
     assert verdicts[("wc/true-ties", "wc/ft2")] == "consistent"
     assert verdicts[("wc/lie-reupload-claims-two", "wc/ft1")] == "contradicted"
     assert verdicts[("wc/lie-reupload-claims-two", "wc/ft2")] == "contradicted"
+
+
+def test_a_sketch_with_nan_or_infinity_leaves_the_edges_unverified(
+    database: Database, database_url: str
+) -> None:
+    """Hostile weights (NaN, infinity) reach sketches as they are: the check records
+    why it cannot judge instead of failing the run."""
+    from kinhub.db.models import Edge, Model
+    from kinhub.db.sketch_store import save_plan, save_sketch
+    from kinhub.kinship.sketch_plan import make_plan
+    from kinhub.kinship.weight_check_service import check_models
+
+    layout = make_plan({"w": (64, 64)}, size=1024, block=16)
+    rng = np.random.default_rng(0)
+    values = {name: rng.standard_normal(layout.num_values).astype("<f4") for name in "bxyc"}
+    values["c"][3], values["c"][7] = np.nan, np.inf
+    with database.write_transaction() as session:
+        plan = {"size": layout.size, "block": layout.block, "seed": layout.seed}
+        save_plan(session, key=layout.key, num_params=layout.num_params,
+                  layout=layout.to_layout(), **plan)  # fmt: skip
+        ids = {}
+        for name in "bxyc":
+            row = Model(repo_id=f"h/{name}", sha=name * 40, status="ok")
+            session.add(row)
+            session.flush()
+            assert row.id is not None
+            ids[name] = row.id
+            save_sketch(session, model_id=row.id, revision=name * 40, plan_key=layout.key,
+                        data=values[name].tobytes(), bytes_read=0, resolver_requests=0,
+                        cdn_requests=0, seconds=0.0)  # fmt: skip
+        for parent, role in (("x", "ingredient"), ("y", "ingredient"), ("b", "base")):
+            session.add(Edge(child_id=ids["c"], parent_id=ids[parent], relation="merge",
+                             role=role, source="mergekit_config"))  # fmt: skip
+    summary = check_models(database, ["h/c"])
+    assert summary.to_dict()["unverified"] == 3
+    doc = _json(database_url, "lineage", "h/c", "--format", "json")
+    reasons = {e["weight_check"]["reason"] for e in doc["edges"]}
+    assert reasons == {"non-finite values (NaN or infinity) in the sketch of h/c"}
